@@ -1,0 +1,54 @@
+# sentry: a gVisor-style application sandbox in Python.
+# `make help` lists the targets.
+
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+# System packages: the FUSE daemons and libfuse the sandbox serves, and the
+# compilers and tools the tests drive.
+APT_PACKAGES = fuse3 libfuse3-dev squashfuse squashfs-tools bindfs gcc make libc6-dev
+BENCH_PACKAGES = runsc proot
+
+.PHONY: help install system-packages example test bench lint clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+system-packages:  ## Install the Debian packages sentry needs (as root; skipped otherwise).
+	@$(call apt_install,$(APT_PACKAGES))
+
+install: system-packages  ## Install sentry (the cffi helper is compiled here).
+	$(PIP) install -q --root-user-action=ignore "cffi>=1.15" "setuptools>=61" wheel pytest
+	$(PIP) install -q --root-user-action=ignore --no-build-isolation .
+
+example:  ## Run a program in the sandbox, showing each trapped syscall.
+	sentry run --strace -- sh -c 'echo hello from the sandbox > /tmp/sentry-example && cat /tmp/sentry-example'
+
+# The tests run from tests/ so that the source folder sentry/ (which lacks
+# sentry.platform until installed) never shadows the installed package.
+test: install  ## Install, then run the whole test suite.
+	cd tests && $(PYTHON) -m pytest -p no:cacheprovider .
+
+bench: install  ## Measure sentry against native Linux, a minimal C tracer, gVisor's runsc and proot.
+	@$(call apt_install,$(BENCH_PACKAGES))
+	$(PYTHON) tests/bench/bench.py
+
+lint:  ## Check the code with ruff.
+	$(PIP) install -q --root-user-action=ignore ruff
+	$(PYTHON) -m ruff check sentry platform fsimpl tests setup.py
+
+clean:  ## Remove build outputs.
+	rm -rf build dist *.egg-info tests/bench/out
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+# apt_install(packages): install the missing ones with apt-get when root.
+define apt_install
+	missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "apt-get install$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "not root: please install$$missing"; \
+		fi; \
+	fi
+endef

@@ -1,0 +1,1 @@
+"""File system implementations served by sentry's vfs (installed as ``sentry.fsimpl``)."""
