@@ -1,0 +1,140 @@
+"""The interface between sentry's kernel and the platform that runs the app.
+
+Analogous to gVisor's ``pkg/sentry/platform/platform.go``: the kernel sees
+tasks (threads) that stop at events and are resumed, and address spaces it
+copies to and from; it never imports a backend. The one backend today is
+``ptrace`` (``sentry.platform.ptrace``), chosen by name with :func:`lookup`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol, Sequence
+
+
+class TaskExited(Exception):
+    """The task is gone (it was killed or exited while sentry acted on it).
+
+    The platform reports its exit as an event later; callers drop what they
+    were doing for it.
+    """
+
+    def __init__(self, tid: int) -> None:
+        super().__init__(tid)
+        self.tid = tid
+
+
+class StopKind(enum.Enum):
+    """Why a task stopped (or what sentry itself was told)."""
+
+    SYSCALL = "syscall"            # a trapped syscall, not yet executed
+    SYSCALL_EXIT = "syscall-exit"  # a syscall sentry asked to see finish
+    NEW_TASK = "new-task"          # the task forked/cloned `value`
+    EXEC = "exec"                  # the task execed; `value` is its former tid
+    SIGNAL = "signal"              # signal `value` is about to be delivered
+    GROUP_STOP = "group-stop"      # the task entered job-control stop `value`
+    TRAP_STOP = "trap-stop"        # a new task's first stop, or an interrupt
+    EXITED = "exited"              # the task exited with status `value`
+    KILLED = "killed"              # the task was killed by signal `value`
+    HOST_SIGNAL = "host-signal"    # sentry received signal `value` (`code`)
+
+
+@dataclass
+class Stop:
+    """One event from :meth:`Platform.wait`.
+
+    For SYSCALL, ``nr`` and ``args`` are the call and ``arch`` its AUDIT_ARCH
+    value (a foreign ABI, such as ``int 0x80``, shows here); for NEW_TASK,
+    ``clone_flags`` are the flags the new task was created with.
+    """
+
+    kind: StopKind
+    tid: int = 0
+    value: int = 0
+    code: int = 0
+    nr: int = -1
+    args: Sequence[int] = field(default_factory=tuple)
+    arch: int = 0
+    clone_flags: int = 0
+
+
+class AddressSpace(Protocol):
+    """Copies between sentry and one task's memory (analogous to usermem).
+
+    Copies stop at the first fault and report how much moved; a copy that
+    moves nothing raises ``SyscallError(EFAULT)``.
+    """
+
+    def copy_in(self, addr: int, length: int) -> bytes: ...
+
+    def copy_out(self, addr: int, data: bytes | bytearray | memoryview) -> int: ...
+
+    def copy_in_iov(self, iov: Sequence[tuple[int, int]]) -> bytes: ...
+
+    def copy_out_iov(self, iov: Sequence[tuple[int, int]], data: bytes | memoryview) -> int: ...
+
+    def read_string(self, addr: int, limit: int = 4096) -> bytes: ...
+
+
+class Platform(Protocol):
+    """Runs the app's tasks and reports their stops (analogous to Context).
+
+    A task reported stopped stays stopped until one of the resume methods
+    (``resume``, ``resume_to_exit``, ``listen``) is called for it; parked
+    tasks (see :class:`sentry.kernel.task.Task`) use ``park``/``interrupt``.
+    """
+
+    def spawn(
+        self,
+        path: str,
+        argv: Sequence[str],
+        env: dict[str, str],
+        traced: Iterable[int],
+        enosys: Iterable[int],
+    ) -> int: ...
+
+    def exec_error(self) -> int: ...
+
+    def set_policy(self, nr: int, fd_args: Sequence[int], any_fd: bool, slow: bool) -> None: ...
+
+    def new_fd_table(self) -> int: ...
+
+    def free_fd_table(self, slot: int) -> None: ...
+
+    def mark_fd(self, slot: int, fd: int, owned: bool) -> None: ...
+
+    def bind_task(self, tid: int, slot: int) -> None: ...
+
+    def catch_signal(self, signo: int) -> None: ...
+
+    def kill(self, pid: int, signo: int) -> None: ...
+
+    def wait(self) -> Stop: ...
+
+    def resume(self, tid: int, signal: int = 0) -> None: ...
+
+    def resume_to_exit(self, tid: int, signal: int = 0) -> None: ...
+
+    def listen(self, tid: int) -> None: ...
+
+    def skip_syscall(self, tid: int, result: int) -> None: ...
+
+    def set_result(self, tid: int, result: int, nr: int) -> None: ...
+
+    def syscall_result(self, tid: int) -> int: ...
+
+    def park(self, tid: int) -> None: ...
+
+    def interrupt(self, tid: int) -> None: ...
+
+    def address_space(self, tid: int) -> AddressSpace: ...
+
+
+def lookup(name: str) -> type[Platform]:
+    """The platform class registered under ``name`` (only "ptrace" today)."""
+    if name == "ptrace":
+        from sentry.platform.ptrace.ptrace import PtracePlatform
+
+        return PtracePlatform
+    raise ValueError(f"unknown platform {name!r}")

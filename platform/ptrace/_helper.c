@@ -1,0 +1,435 @@
+/*
+ * sentry's C helper: the few things Python cannot do fast or safely.
+ *
+ * - Memory copies between sentry and a tracee (process_vm_readv/writev),
+ *   returning bytes copied or -errno, partial counts exact.
+ * - Spawning the app: fork, wait until the parent has seized us, install the
+ *   seccomp filter, execve. Only async-signal-safe calls after fork.
+ * - The wait loop: waitid() for the next ptrace stop; a seccomp stop whose
+ *   syscall the policy says passes through natively is resumed here, without
+ *   returning to Python (one ptrace stop, three syscalls: waitid,
+ *   PTRACE_GET_SYSCALL_INFO, PTRACE_CONT). Everything else goes to Python.
+ * - Signals sent to sentry itself are caught here and make the wait return
+ *   -EINTR, race-free (see sentry_wait).
+ *
+ * Every function returns a plain value: a count, a pid, 0, or -errno.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/ptrace.h>
+#include <linux/seccomp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* <sys/ptrace.h> clashes with <linux/ptrace.h>; declare the libc entry. */
+extern long ptrace(int request, ...);
+
+#define SENTRY_IOV_MAX 1024
+
+/* ------------------------------------------------------------------ memory */
+
+long sentry_vm_read(int pid, uint64_t remote, void *local, size_t len)
+{
+    struct iovec l = {local, len};
+    struct iovec r = {(void *)(uintptr_t)remote, len};
+    ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+    return n < 0 ? -errno : n;
+}
+
+long sentry_vm_write(int pid, uint64_t remote, const void *local, size_t len)
+{
+    struct iovec l = {(void *)local, len};
+    struct iovec r = {(void *)(uintptr_t)remote, len};
+    ssize_t n = process_vm_writev(pid, &l, 1, &r, 1, 0);
+    return n < 0 ? -errno : n;
+}
+
+/*
+ * Scatter/gather between one local buffer and `count` remote (base, len)
+ * pairs, in order. Returns the bytes moved before the first fault (the
+ * kernel stops there), or -errno if nothing moved.
+ */
+long sentry_vm_rw_iov(int pid, int write, void *local, size_t len,
+                      const uint64_t *pairs, int count)
+{
+    struct iovec r[SENTRY_IOV_MAX];
+    struct iovec l = {local, len};
+    ssize_t n;
+    int i;
+
+    if (count < 0 || count > SENTRY_IOV_MAX)
+        return -EINVAL;
+    for (i = 0; i < count; i++) {
+        r[i].iov_base = (void *)(uintptr_t)pairs[2 * i];
+        r[i].iov_len = pairs[2 * i + 1];
+    }
+    if (write)
+        n = process_vm_writev(pid, &l, 1, r, count, 0);
+    else
+        n = process_vm_readv(pid, &l, 1, r, count, 0);
+    return n < 0 ? -errno : n;
+}
+
+/*
+ * Read a NUL-terminated string of at most `max` bytes (NUL included) into
+ * `out`, one page at a time so that a string ending just before an unmapped
+ * page is still read. Returns its length, -EFAULT, or -ENAMETOOLONG.
+ */
+long sentry_read_string(int pid, uint64_t remote, char *out, size_t max)
+{
+    size_t done = 0;
+
+    while (done < max) {
+        size_t chunk = 4096 - ((remote + done) & 4095);
+        long n;
+        char *nul;
+
+        if (chunk > max - done)
+            chunk = max - done;
+        n = sentry_vm_read(pid, remote + done, out + done, chunk);
+        if (n <= 0)
+            return n < 0 ? n : -EFAULT;
+        nul = memchr(out + done, 0, (size_t)n);
+        if (nul)
+            return nul - out;
+        done += (size_t)n;
+        if ((size_t)n < chunk)
+            return -EFAULT;
+    }
+    return -ENAMETOOLONG;
+}
+
+/* ------------------------------------------------------------------ ptrace */
+
+long sentry_ptrace(long request, int pid, uint64_t addr, uint64_t data)
+{
+    long r;
+
+    errno = 0;
+    r = ptrace((int)request, pid, (void *)(uintptr_t)addr, (void *)(uintptr_t)data);
+    if (r == -1 && errno)
+        return -errno;
+    return r;
+}
+
+/* The word at `offset` of the user area (a register) into *out. */
+long sentry_peekuser(int pid, long offset, uint64_t *out)
+{
+    long r;
+
+    errno = 0;
+    r = ptrace(PTRACE_PEEKUSR, pid, (void *)offset, 0);
+    if (r == -1 && errno)
+        return -errno;
+    *out = (uint64_t)r;
+    return 0;
+}
+
+/* ------------------------------------------------------------------- spawn */
+
+/*
+ * Fork the app. The child waits on `go_fd` until the parent has seized it
+ * (so TRACESECCOMP is set before its first trapped syscall), installs the
+ * filter, and execs. If execve fails, the child writes errno to `err_fd`
+ * (close-on-exec, so an exec that succeeds closes it) and exits 127.
+ */
+int sentry_spawn(const char *path, char *const argv[], char *const envp[],
+                 const void *filter, int filter_len, int go_fd, int err_fd)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        struct sock_fprog prog = {(unsigned short)filter_len,
+                                  (struct sock_filter *)filter};
+        char go;
+        int e;
+
+        if (read(go_fd, &go, 1) != 1)
+            _exit(127);
+        close(go_fd);
+        /* Python ignores these; a native shell would not. */
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGXFSZ, SIG_DFL);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+            syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                    SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) < 0) {
+            e = errno;
+            (void)!write(err_fd, &e, sizeof e);
+            _exit(127);
+        }
+        execve(path, argv, envp);
+        e = errno;
+        (void)!write(err_fd, &e, sizeof e);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* -------------------------------------------------------- host signals */
+
+static volatile sig_atomic_t sig_pending[65];
+static volatile sig_atomic_t sig_code[65];
+static volatile sig_atomic_t sig_any;
+static volatile sig_atomic_t in_wait;
+static sigjmp_buf wait_jmp;
+
+static void on_signal(int sig, siginfo_t *info, void *uctx)
+{
+    (void)uctx;
+    sig_code[sig] = info->si_code;
+    sig_pending[sig] = 1;
+    sig_any = 1;
+    if (in_wait)
+        siglongjmp(wait_jmp, 1);
+}
+
+/* prctl(2) with one argument. */
+int sentry_prctl(int option, unsigned long arg)
+{
+    return prctl(option, arg, 0, 0, 0) < 0 ? -errno : 0;
+}
+
+/* Catch `sig` in sentry itself: sentry_wait then returns -EINTR. */
+int sentry_catch_signal(int sig)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL) < 0 ? -errno : 0;
+}
+
+/*
+ * Take the next caught signal: returns its number and stores its si_code in
+ * *code, or returns 0 if none is pending.
+ */
+int sentry_take_signal(int *code)
+{
+    int sig;
+
+    sig_any = 0;
+    for (sig = 1; sig < 65; sig++) {
+        if (sig_pending[sig]) {
+            sig_pending[sig] = 0;
+            *code = sig_code[sig];
+            sig_any = 1;
+            return sig;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ fast path */
+
+/*
+ * Per-syscall policy, set from Python: bits 0-5 name the arguments that are
+ * file descriptors, POLICY_ANY_FD makes any sentry-owned fd in the caller's
+ * table send the call to Python, POLICY_SLOW always sends it to Python.
+ * A call with no sentry-owned fd in the named arguments passes through.
+ */
+#define POLICY_ANY_FD 0x40
+#define POLICY_SLOW 0x80
+#define NR_MAX 1024
+#define FD_MAX 4096
+
+struct fd_bitmap {
+    int used;   /* slot allocated */
+    int count;  /* sentry-owned fds in this table */
+    uint64_t bits[FD_MAX / 64];
+};
+
+static unsigned char policy[NR_MAX];
+static uint16_t *tid_table;     /* tid -> table slot; 0 = no owned fds */
+static long tid_max;
+static struct fd_bitmap *tables; /* slot 0 is never used */
+static int ntables;
+
+int sentry_init(long pid_max)
+{
+    tid_table = calloc((size_t)pid_max + 1, sizeof *tid_table);
+    if (!tid_table)
+        return -ENOMEM;
+    tid_max = pid_max;
+    return 0;
+}
+
+void sentry_set_policy(int nr, int value)
+{
+    if (nr >= 0 && nr < NR_MAX)
+        policy[nr] = (unsigned char)value;
+}
+
+int sentry_table_new(void)
+{
+    int i;
+    struct fd_bitmap *grown;
+
+    for (i = 1; i < ntables; i++)
+        if (!tables[i].used)
+            break;
+    if (i >= 65535)
+        return -ENOMEM;
+    if (i >= ntables) {
+        grown = realloc(tables, (size_t)(i + 1) * sizeof *tables);
+        if (!grown)
+            return -ENOMEM;
+        tables = grown;
+        ntables = i + 1;
+    }
+    memset(&tables[i], 0, sizeof tables[i]);
+    tables[i].used = 1;
+    return i;
+}
+
+void sentry_table_free(int slot)
+{
+    if (slot > 0 && slot < ntables)
+        tables[slot].used = 0;
+}
+
+/* Mark `fd` of table `slot` as sentry-owned (on != 0) or not. */
+void sentry_table_set(int slot, int fd, int on)
+{
+    struct fd_bitmap *t;
+    uint64_t bit;
+    int was;
+
+    if (slot <= 0 || slot >= ntables || fd < 0)
+        return;
+    t = &tables[slot];
+    if (fd >= FD_MAX) {
+        /* Not tracked bit by bit: keep the table "dirty" forever. */
+        t->count += on ? 1 : 0;
+        return;
+    }
+    bit = 1ULL << (fd % 64);
+    was = (t->bits[fd / 64] & bit) != 0;
+    if (on && !was) {
+        t->bits[fd / 64] |= bit;
+        t->count++;
+    } else if (!on && was) {
+        t->bits[fd / 64] &= ~bit;
+        t->count--;
+    }
+}
+
+void sentry_bind_tid(int tid, int slot)
+{
+    if (tid > 0 && tid <= tid_max)
+        tid_table[tid] = (uint16_t)slot;
+}
+
+static int owned_fd(const struct fd_bitmap *t, uint64_t arg)
+{
+    int fd = (int)arg;
+
+    if (fd < 0)
+        return 0;
+    if (fd >= FD_MAX)
+        return 1;
+    return (t->bits[fd / 64] >> (fd % 64)) & 1;
+}
+
+static int passes_through(int tid, const struct ptrace_syscall_info *info)
+{
+    const struct fd_bitmap *t;
+    unsigned p;
+    int i;
+
+    if (info->op != PTRACE_SYSCALL_INFO_SECCOMP ||
+        info->arch != AUDIT_ARCH_X86_64 || info->seccomp.nr >= NR_MAX)
+        return 0;
+    p = policy[info->seccomp.nr];
+    if (p & POLICY_SLOW)
+        return 0;
+    if (tid <= 0 || tid > tid_max || tid_table[tid] == 0)
+        return 1;
+    t = &tables[tid_table[tid]];
+    if (t->count == 0)
+        return 1;
+    if (p & POLICY_ANY_FD)
+        return 0;
+    for (i = 0; i < 6; i++)
+        if ((p & (1u << i)) && owned_fd(t, info->seccomp.args[i]))
+            return 0;
+    return 1;
+}
+
+/* What sentry_wait hands to Python. */
+struct sentry_event {
+    int tid;
+    int status;     /* as waitpid reports it */
+    int has_info;   /* info below is valid (a seccomp stop) */
+    struct ptrace_syscall_info info;
+};
+
+/*
+ * Wait for the next stop or exit that Python must see, resuming pass-through
+ * seccomp stops on the way. Returns 0 with *ev filled, -EINTR when a caught
+ * signal is pending for sentry, or -errno (-ECHILD: no tracee left).
+ *
+ * Race-free signal wake-up: waitid() runs with WNOWAIT, so a caught signal
+ * can siglongjmp out of it at any point, even after it returned, without
+ * losing the event; the event is consumed (waitpid) only after in_wait is
+ * cleared. A stop resumed on the fast path needs no consuming: once the
+ * tracee runs, it is no longer waitable.
+ */
+int sentry_wait(struct sentry_event *ev)
+{
+    siginfo_t si;
+    int tid;
+
+    for (;;) {
+        if (sigsetjmp(wait_jmp, 0)) {
+            in_wait = 0;
+            return -EINTR;
+        }
+        in_wait = 1;
+        if (sig_any) {
+            in_wait = 0;
+            return -EINTR;
+        }
+        si.si_pid = 0;
+        if (waitid(P_ALL, 0, &si, WEXITED | __WALL | WNOWAIT) < 0) {
+            int e = errno;
+            in_wait = 0;
+            if (e == EINTR)
+                continue;
+            return -e;
+        }
+        in_wait = 0;
+        tid = si.si_pid;
+        ev->has_info = 0;
+        if (si.si_code == CLD_TRAPPED &&
+            si.si_status == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) {
+            if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof ev->info, &ev->info) > 0) {
+                if (passes_through(tid, &ev->info)) {
+                    ptrace(PTRACE_CONT, tid, 0, 0);
+                    continue;
+                }
+                ev->has_info = 1;
+            }
+        }
+        if (waitpid(tid, &ev->status, __WALL | WNOHANG) != tid)
+            continue;   /* gone meanwhile (SIGKILL): its exit comes next */
+        ev->tid = tid;
+        return 0;
+    }
+}

@@ -1,0 +1,86 @@
+"""Build script for the cffi helper ``sentry.platform.ptrace._helper``.
+
+Run by setup.py at install time (API mode, compiled once); never imported at
+run time. The C source is ``_helper.c`` beside this file; the runtime wrapper
+is ``helper.py``.
+"""
+
+import os
+
+from cffi import FFI
+
+ffibuilder = FFI()
+
+ffibuilder.cdef(
+    """
+    struct sentry_syscall_info {
+        uint8_t op;
+        uint8_t pad[3];
+        uint32_t arch;
+        uint64_t instruction_pointer;
+        uint64_t stack_pointer;
+        uint64_t nr;
+        uint64_t args[6];
+        uint32_t ret_data;
+        ...;
+    };
+    struct sentry_event {
+        int tid;
+        int status;
+        int has_info;
+        ...;
+    };
+
+    long sentry_vm_read(int pid, uint64_t remote, void *local, size_t len);
+    long sentry_vm_write(int pid, uint64_t remote, const void *local, size_t len);
+    long sentry_vm_rw_iov(int pid, int write, void *local, size_t len,
+                          const uint64_t *pairs, int count);
+    long sentry_read_string(int pid, uint64_t remote, char *out, size_t max);
+    long sentry_ptrace(long request, int pid, uint64_t addr, uint64_t data);
+    long sentry_peekuser(int pid, long offset, uint64_t *out);
+    int sentry_prctl(int option, unsigned long arg);
+    int sentry_spawn(const char *path, char *const argv[], char *const envp[],
+                     const void *filter, int filter_len, int go_fd, int err_fd);
+    int sentry_catch_signal(int sig);
+    int sentry_take_signal(int *code);
+    int sentry_init(long pid_max);
+    void sentry_set_policy(int nr, int value);
+    int sentry_table_new(void);
+    void sentry_table_free(int slot);
+    void sentry_table_set(int slot, int fd, int on);
+    void sentry_bind_tid(int tid, int slot);
+    int sentry_wait(struct sentry_event *ev);
+    const struct sentry_syscall_info *sentry_event_info(const struct sentry_event *ev);
+    """
+)
+
+_here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(_here, "_helper.c")) as _f:
+    _source = _f.read()
+
+ffibuilder.set_source(
+    "sentry.platform.ptrace._helper",
+    _source
+    + """
+/* The seccomp-stop view of struct ptrace_syscall_info, flattened for cffi. */
+struct sentry_syscall_info {
+    uint8_t op;
+    uint8_t pad[3];
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    uint64_t nr;
+    uint64_t args[6];
+    uint32_t ret_data;
+};
+
+const struct sentry_syscall_info *sentry_event_info(const struct sentry_event *ev)
+{
+    return (const struct sentry_syscall_info *)&ev->info;
+}
+""",
+    extra_compile_args=["-O2", "-Wall"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

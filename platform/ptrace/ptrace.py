@@ -1,0 +1,323 @@
+"""The ptrace platform: the app runs as ordinary host processes, traced.
+
+Some facts about ptrace
+-----------------------
+- A tracee is a thread. Only the thread that attached it may make ptrace
+  requests for it, and children auto-attached by TRACEFORK/VFORK/CLONE belong
+  to that same thread: sentry makes every ptrace call from its one thread.
+- With a seccomp filter returning SECCOMP_RET_TRACE and TRACESECCOMP set, a
+  trapped syscall gives one stop (PTRACE_EVENT_SECCOMP) before it runs;
+  untrapped ones give none. At that stop the syscall can be skipped (orig_rax
+  = -1, rax = result), replaced (orig_rax = another number; seccomp runs
+  again on it) or let through; PTRACE_SYSCALL from it also gives the
+  syscall-exit stop, where the result can be read or changed.
+- Without a tracer with TRACESECCOMP, RET_TRACE fails the syscall with
+  ENOSYS, so the app must be seized before its first trapped syscall.
+- With PTRACE_SEIZE, group-stops (SIGSTOP, SIGTSTP, ...) are reported as
+  PTRACE_EVENT_STOP carrying the stop signal and must be resumed with
+  PTRACE_LISTEN so that the stop holds until SIGCONT; a new task's first stop
+  and a PTRACE_INTERRUPT stop are PTRACE_EVENT_STOP with SIGTRAP.
+- A new task's first stop and its parent's fork event come in either order.
+- When a non-leader thread execs, the other threads vanish and the execing
+  thread takes the leader's tid; PTRACE_EVENT_EXEC reports the former tid.
+- EXITKILL: if sentry dies, even by SIGKILL, every tracee is killed.
+- Any request can fail with ESRCH: a SIGKILL takes effect even in a stop.
+
+What this means for sentry
+--------------------------
+The wait loop runs in the C helper: seccomp stops of syscalls that pass
+through (their fd arguments name no sentry file) are resumed there, so a
+pass-through costs one stop and three host syscalls and never enters Python.
+Everything else becomes a :class:`~sentry.platform.platform.Stop` for the
+kernel. To *park* a task (leave it waiting while sentry serves others), its
+syscall is replaced by ``pause()`` and it is resumed to the exit stop: it
+sleeps interruptibly in the host kernel, so a signal for it wakes it (sentry
+sees the exit stop and decides EINTR or restart, as Linux would), SIGKILL
+kills it, and :meth:`PtracePlatform.interrupt` wakes it when its result is
+ready.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from typing import Iterable, Sequence
+
+from sentry.abi.linux import CLONE_VFORK, CLONE_VM
+from sentry.errors import SyscallError
+from sentry.platform.platform import Stop, StopKind, TaskExited
+from sentry.platform.ptrace import arch_amd64 as arch
+from sentry.platform.ptrace import helper, memory, seccomp
+from sentry.platform.ptrace.helper import check, ffi, lib, peek_user, ptrace
+
+OPTIONS = (
+    helper.PTRACE_O_TRACESYSGOOD
+    | helper.PTRACE_O_TRACEFORK
+    | helper.PTRACE_O_TRACEVFORK
+    | helper.PTRACE_O_TRACECLONE
+    | helper.PTRACE_O_TRACEEXEC
+    | helper.PTRACE_O_TRACESECCOMP
+    | helper.PTRACE_O_EXITKILL
+)
+
+STOP_SIGNALS = frozenset(
+    {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
+)
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+_NEW_TASK_EVENTS = {
+    helper.PTRACE_EVENT_FORK,
+    helper.PTRACE_EVENT_VFORK,
+    helper.PTRACE_EVENT_CLONE,
+}
+
+
+class PtraceAddressSpace:
+    """Implements AddressSpace for one tracee (by its tid)."""
+
+    def __init__(self, tid: int) -> None:
+        self.tid = tid
+
+    def copy_in(self, addr: int, length: int) -> bytes:
+        """Implements AddressSpace.copy_in."""
+        return memory.copy_in(self.tid, addr, length)
+
+    def copy_out(self, addr: int, data: bytes | bytearray | memoryview) -> int:
+        """Implements AddressSpace.copy_out."""
+        return memory.copy_out(self.tid, addr, data)
+
+    def copy_in_iov(self, iov: Sequence[tuple[int, int]]) -> bytes:
+        """Implements AddressSpace.copy_in_iov."""
+        return memory.copy_in_iov(self.tid, iov)
+
+    def copy_out_iov(self, iov: Sequence[tuple[int, int]], data: bytes | memoryview) -> int:
+        """Implements AddressSpace.copy_out_iov."""
+        return memory.copy_out_iov(self.tid, iov, data)
+
+    def read_string(self, addr: int, limit: int = memory.PATH_MAX) -> bytes:
+        """Implements AddressSpace.read_string."""
+        return memory.read_string(self.tid, addr, limit)
+
+
+class PtracePlatform:
+    """Implements Platform with ptrace and a seccomp filter.
+
+    Must be created, and used, from one thread only (see the module notes).
+    """
+
+    def __init__(self) -> None:
+        with open("/proc/sys/kernel/pid_max") as f:
+            check(lib.sentry_init(int(f.read())))
+        # Orphans of the app are reparented to sentry, which reaps them; and
+        # no same-uid process may read sentry's memory or ptrace it.
+        check(lib.sentry_prctl(PR_SET_CHILD_SUBREAPER, 1))
+        check(lib.sentry_prctl(PR_SET_DUMPABLE, 0))
+        self._event = ffi.new("struct sentry_event *")
+        self._code = ffi.new("int *")
+
+    # -- policy ---------------------------------------------------------
+
+    def set_policy(self, nr: int, fd_args: Sequence[int], any_fd: bool, slow: bool) -> None:
+        """Implements Platform.set_policy: which stops of syscall ``nr`` pass
+        through without reaching the kernel.
+
+        A stop reaches the kernel if ``slow``, or if the caller's fd table
+        has a sentry fd (any of them if ``any_fd``, else one named by an
+        argument at a position in ``fd_args``).
+        """
+        value = sum(1 << i for i in fd_args)
+        value |= helper.POLICY_ANY_FD if any_fd else 0
+        value |= helper.POLICY_SLOW if slow else 0
+        lib.sentry_set_policy(nr, value)
+
+    def new_fd_table(self) -> int:
+        """A new, empty table of sentry-owned fds for the fast path; its slot."""
+        return check(lib.sentry_table_new())
+
+    def free_fd_table(self, slot: int) -> None:
+        """Release the table in ``slot``."""
+        lib.sentry_table_free(slot)
+
+    def mark_fd(self, slot: int, fd: int, owned: bool) -> None:
+        """Record whether ``fd`` in table ``slot`` is a sentry file."""
+        lib.sentry_table_set(slot, fd, int(owned))
+
+    def bind_task(self, tid: int, slot: int) -> None:
+        """Task ``tid`` now uses fd table ``slot``."""
+        lib.sentry_bind_tid(tid, slot)
+
+    def catch_signal(self, signo: int) -> None:
+        """Report ``signo`` sent to sentry as a HOST_SIGNAL stop."""
+        check(lib.sentry_catch_signal(signo))
+
+    # -- processes ------------------------------------------------------
+
+    def spawn(
+        self,
+        path: str,
+        argv: Sequence[str],
+        env: dict[str, str],
+        traced: Iterable[int],
+        enosys: Iterable[int],
+    ) -> int:
+        """Implements Platform.spawn: start ``path``, traced; its pid.
+
+        The syscalls ``traced`` stop (see :meth:`set_policy` for which of them
+        reach the kernel), those in ``enosys`` fail with ENOSYS, others run
+        natively. The child execs only after it is seized. If execve fails,
+        the child exits with status 127 before any EXEC stop and
+        :meth:`exec_error` gives the errno.
+        """
+        filt = seccomp.build_filter(traced, enosys)
+        go_r, go_w = os.pipe()
+        self._err_r, err_w = os.pipe()
+        c_args = [ffi.new("char[]", os.fsencode(a)) for a in argv]
+        c_env = [ffi.new("char[]", os.fsencode(f"{k}={v}")) for k, v in env.items()]
+        argv_p = ffi.new("char *[]", c_args + [ffi.NULL])
+        env_p = ffi.new("char *[]", c_env + [ffi.NULL])
+        os.set_inheritable(go_r, True)
+        os.set_inheritable(err_w, False)
+        try:
+            pid = check(
+                lib.sentry_spawn(
+                    os.fsencode(path), argv_p, env_p, ffi.from_buffer(filt), len(filt) // 8, go_r, err_w
+                )
+            )
+        finally:
+            os.close(go_r)
+            os.close(err_w)
+        try:
+            ptrace(helper.PTRACE_SEIZE, pid, 0, OPTIONS)
+        finally:
+            os.write(go_w, b"g")
+            os.close(go_w)
+        return pid
+
+    def exec_error(self) -> int:
+        """The errno with which the spawned child's execve failed, or 0."""
+        data = os.read(self._err_r, 4)
+        os.close(self._err_r)
+        return int.from_bytes(data, "little") if len(data) == 4 else 0
+
+    def wait(self) -> Stop:
+        """Implements Platform.wait."""
+        while True:
+            result = lib.sentry_wait(self._event)
+            if result == -errno.EINTR:
+                signo = lib.sentry_take_signal(self._code)
+                if signo:
+                    return Stop(StopKind.HOST_SIGNAL, value=signo, code=self._code[0])
+                continue
+            check(result)
+            stop = self._decode(self._event)
+            if stop is not None:
+                return stop
+
+    def _decode(self, ev: object) -> Stop | None:
+        tid, status = ev.tid, ev.status  # type: ignore[attr-defined]
+        if os.WIFEXITED(status):
+            return Stop(StopKind.EXITED, tid, os.WEXITSTATUS(status))
+        if os.WIFSIGNALED(status):
+            return Stop(StopKind.KILLED, tid, os.WTERMSIG(status))
+        sig = os.WSTOPSIG(status)
+        event = status >> 16
+        try:
+            if event == helper.PTRACE_EVENT_SECCOMP:
+                if not ev.has_info:  # type: ignore[attr-defined]
+                    return None  # vanished between the two waits
+                info = lib.sentry_event_info(ev)
+                return Stop(
+                    StopKind.SYSCALL, tid, nr=int(info.nr), args=tuple(info.args), arch=info.arch
+                )
+            if sig == signal.SIGTRAP | 0x80:
+                return Stop(StopKind.SYSCALL_EXIT, tid, self.syscall_result(tid))
+            if event in _NEW_TASK_EVENTS:
+                return Stop(
+                    StopKind.NEW_TASK, tid, self._event_msg(tid), clone_flags=self._clone_flags(tid, event)
+                )
+            if event == helper.PTRACE_EVENT_EXEC:
+                return Stop(StopKind.EXEC, tid, self._event_msg(tid))
+            if event == helper.PTRACE_EVENT_STOP:
+                kind = StopKind.GROUP_STOP if sig in STOP_SIGNALS else StopKind.TRAP_STOP
+                return Stop(kind, tid, sig)
+            if event:
+                return Stop(StopKind.TRAP_STOP, tid, sig)
+            return Stop(StopKind.SIGNAL, tid, sig)
+        except TaskExited:
+            return None
+
+    def _event_msg(self, tid: int) -> int:
+        msg = ffi.new("unsigned long *")
+        ptrace(helper.PTRACE_GETEVENTMSG, tid, 0, int(ffi.cast("uintptr_t", msg)))
+        return int(msg[0])
+
+    def _clone_flags(self, tid: int, event: int) -> int:
+        if event == helper.PTRACE_EVENT_FORK:
+            return 0
+        if event == helper.PTRACE_EVENT_VFORK:
+            return CLONE_VM | CLONE_VFORK
+        nr = peek_user(tid, arch.ORIG_RAX)
+        first = peek_user(tid, arch.RDI)
+        if nr == arch.CLONE3:
+            try:  # struct clone_args begins with its u64 flags
+                return int.from_bytes(memory.copy_in(tid, first, 8), "little")
+            except SyscallError:
+                return 0
+        return first
+
+    # -- resuming -------------------------------------------------------
+
+    def resume(self, tid: int, signal: int = 0) -> None:
+        """Implements Platform.resume: run on, delivering ``signal`` if nonzero."""
+        ptrace(helper.PTRACE_CONT, tid, 0, signal)
+
+    def resume_to_exit(self, tid: int, signal: int = 0) -> None:
+        """Implements Platform.resume_to_exit: run on to the syscall-exit stop."""
+        ptrace(helper.PTRACE_SYSCALL, tid, 0, signal)
+
+    def listen(self, tid: int) -> None:
+        """Implements Platform.listen: hold a group-stop until SIGCONT."""
+        ptrace(helper.PTRACE_LISTEN, tid, 0, 0)
+
+    def skip_syscall(self, tid: int, result: int) -> None:
+        """Implements Platform.skip_syscall: at a SYSCALL stop, don't run it;
+        the app sees ``result``. The task stays stopped."""
+        ptrace(helper.PTRACE_POKEUSER, tid, arch.ORIG_RAX, arch.SKIP_SYSCALL & (2**64 - 1))
+        ptrace(helper.PTRACE_POKEUSER, tid, arch.RAX, result & (2**64 - 1))
+
+    def set_result(self, tid: int, result: int, nr: int) -> None:
+        """Implements Platform.set_result: at a SYSCALL_EXIT stop, make the
+        result ``result`` for syscall ``nr`` (which the host restarts if
+        ``result`` is a restart code and a signal says so)."""
+        ptrace(helper.PTRACE_POKEUSER, tid, arch.ORIG_RAX, nr)
+        ptrace(helper.PTRACE_POKEUSER, tid, arch.RAX, result & (2**64 - 1))
+
+    def syscall_result(self, tid: int) -> int:
+        """Implements Platform.syscall_result: rax at a SYSCALL_EXIT stop."""
+        value = peek_user(tid, arch.RAX)
+        return value - 2**64 if value >= 2**63 else value
+
+    def park(self, tid: int) -> None:
+        """Implements Platform.park: at a SYSCALL stop, let the task sleep
+        interruptibly until :meth:`interrupt` or a signal; either gives a
+        SYSCALL_EXIT stop."""
+        ptrace(helper.PTRACE_POKEUSER, tid, arch.ORIG_RAX, arch.PARK_SYSCALL)
+        ptrace(helper.PTRACE_SYSCALL, tid, 0, 0)
+
+    def interrupt(self, tid: int) -> None:
+        """Implements Platform.interrupt: wake a parked task (SYSCALL_EXIT)."""
+        ptrace(helper.PTRACE_INTERRUPT, tid, 0, 0)
+
+    def kill(self, pid: int, signo: int) -> None:
+        """Send ``signo`` to process ``pid``; nothing if it is gone."""
+        try:
+            os.kill(pid, signo)
+        except ProcessLookupError:
+            pass
+
+    def address_space(self, tid: int) -> PtraceAddressSpace:
+        """Implements Platform.address_space."""
+        return PtraceAddressSpace(tid)

@@ -1,0 +1,2 @@
+"""Linux ABI definitions shared by sentry's kernel and its platforms
+(analogous to gVisor's ``pkg/abi/linux``)."""

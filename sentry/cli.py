@@ -1,0 +1,147 @@
+"""The ``sentry`` command.
+
+``sentry run [options] [--] CMD [ARG...]`` runs CMD in the sandbox and exits
+with its status (128+N if a signal N killed it). Usage errors print one line
+and exit 2; a command that cannot be executed exits 127 (not found) or 126,
+as a shell does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import sys
+from typing import NoReturn, Optional, Sequence
+
+from sentry import __version__
+
+log = logging.getLogger("sentry")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"sentry: {message} (see '{self.prog} --help')\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sentry", description="A gVisor-style application sandbox.")
+    parser.add_argument("--version", action="version", version=f"sentry {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    run = commands.add_parser(
+        "run",
+        help="run a program in the sandbox",
+        description="Run CMD in the sandbox; exit with its status.",
+        usage="sentry run [options] [--] CMD [ARG...]",
+    )
+    run.add_argument("--strace", action="store_true", help="print every trapped syscall to stderr")
+    run.add_argument("--strace-file", metavar="FILE", help="print them to FILE instead")
+    run.add_argument("--debug-log", metavar="FILE", help="write sentry's debug log to FILE")
+    run.add_argument(
+        "--cpu-affinity",
+        metavar="SPEC",
+        default="same",
+        help="'same' (default): sentry and the app share one CPU, the fastest placement for "
+        "ptrace; 'none': leave placement to the scheduler; or a CPU list such as 0-1,3",
+    )
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
+    return parser
+
+
+def parse_cpus(spec: str) -> Optional[set[int]]:
+    """The CPUs that --cpu-affinity ``spec`` pins to (None: no pinning).
+
+    Raises ValueError for a malformed spec.
+    """
+    if spec == "none":
+        return None
+    if spec == "same":
+        return {min(os.sched_getaffinity(0))}
+    cpus: set[int] = set()
+    for part in spec.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    if not cpus:
+        raise ValueError(spec)
+    return cpus
+
+
+def resolve(command: str, path_env: str) -> str:
+    """The file ``command`` names, searched in ``path_env`` if it has no slash.
+
+    Raises OSError(ENOENT) if there is none, OSError(EACCES) if it is not an
+    executable file.
+    """
+    candidates = [command] if "/" in command else [os.path.join(d or ".", command) for d in path_env.split(":")]
+    found_unexecutable = False
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            if os.access(candidate, os.X_OK):
+                return candidate
+            found_unexecutable = True
+        elif os.path.isdir(candidate) and "/" in command:
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+    code = errno.EACCES if found_unexecutable else errno.ENOENT
+    raise OSError(code, os.strerror(code))
+
+
+def _setup_logging(debug_log: Optional[str]) -> None:
+    log.setLevel(logging.DEBUG if debug_log else logging.WARNING)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(logging.WARNING)
+    stderr.setFormatter(logging.Formatter("sentry: %(message)s"))
+    log.addHandler(stderr)
+    if debug_log:
+        handler = logging.FileHandler(debug_log)
+        handler.setFormatter(logging.Formatter("%(relativeCreated)10.3f %(levelname)s %(message)s"))
+        log.addHandler(handler)
+
+
+def _cannot_execute(command: str, code: int) -> int:
+    sys.stderr.write(f"sentry: cannot execute {command}: {os.strerror(code)}\n")
+    return 127 if code == errno.ENOENT else 126
+
+
+def run(args: argparse.Namespace) -> int:
+    """``sentry run``: the app's exit status."""
+    from sentry.kernel.kernel import ExecFailed, Kernel
+    from sentry.platform.platform import lookup
+    from sentry.syscalls.strace import Strace
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        sys.stderr.write("sentry: run: missing the command to run (see 'sentry run --help')\n")
+        return 2
+    try:
+        cpus = parse_cpus(args.cpu_affinity)
+    except ValueError:
+        sys.stderr.write(f"sentry: run: bad --cpu-affinity {args.cpu_affinity!r} (see 'sentry run --help')\n")
+        return 2
+    try:
+        path = resolve(argv[0], os.environ.get("PATH", os.defpath))
+    except OSError as err:
+        return _cannot_execute(argv[0], err.errno or errno.ENOENT)
+    try:
+        strace_out = open(args.strace_file, "w") if args.strace_file else sys.stderr
+    except OSError as err:
+        sys.stderr.write(f"sentry: run: cannot open {args.strace_file}: {err.strerror}\n")
+        return 2
+    _setup_logging(args.debug_log)
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+    strace = Strace(strace_out) if args.strace or args.strace_file else None
+    kernel = Kernel(lookup("ptrace")(), strace=strace)
+    try:
+        return kernel.run(path, argv, dict(os.environ))
+    except ExecFailed as err:
+        return _cannot_execute(argv[0], err.errno)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``sentry`` command."""
+    args = _parser().parse_args(argv)
+    return run(args)

@@ -1,0 +1,284 @@
+"""The kernel: the app's tasks and processes, and the loop that serves them.
+
+Analogous to gVisor's ``kernel.Kernel``. :meth:`Kernel.run` starts the app on
+a platform and handles each stop it reports until no task is left: trapped
+syscalls (:mod:`sentry.kernel.task_syscall`), new tasks, execs, signals,
+group-stops, exits, and signals sent to sentry itself
+(:mod:`sentry.kernel.job_control`).
+
+When the app's main process exits, the sandbox ends like a PID namespace
+whose init died: every process left behind is killed, and :meth:`run`
+returns once all are reaped.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import itertools
+import logging
+import os
+import signal
+import time
+from dataclasses import replace
+from typing import Callable, Mapping, Optional
+
+from sentry.abi.linux import CLONE_FILES, CLONE_THREAD
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.errors import SyscallError
+from sentry.kernel.fd_table import FDTable
+from sentry.kernel.job_control import JobControl
+from sentry.kernel.task import Task, Waiter
+from sentry.kernel.task_syscall import SyscallDispatcher
+from sentry.kernel.thread_group import ThreadGroup
+from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
+from sentry.syscalls import linux64
+from sentry.syscalls.strace import Strace
+
+log = logging.getLogger("sentry")
+
+
+class ExecFailed(Exception):
+    """The app's command could not be executed (``errno`` says why)."""
+
+    def __init__(self, errno: int) -> None:
+        super().__init__(errno)
+        self.errno = errno
+
+
+class Kernel:
+    """Runs one app on one platform.
+
+    Invariants: ``tasks`` holds every live task sentry knows, each in its
+    ThreadGroup in ``groups`` and bound to its FDTable; ``_early`` holds the
+    tids whose first stop came before their creator's fork event (they stay
+    stopped until it comes).
+    """
+
+    def __init__(
+        self,
+        platform: Platform,
+        strace: Optional[Strace] = None,
+        handlers: Optional[Mapping[str, linux64.Handler]] = None,
+    ) -> None:
+        """Args:
+        platform: where the app runs.
+        strace: print every trapped syscall there.
+        handlers: syscall handlers by name, added to or replacing the table's
+            (a name not in the table becomes trapped).
+        """
+        self.platform = platform
+        self.syscalls = dict(linux64.TABLE)
+        for name, handler in (handlers or {}).items():
+            nr = SYSCALL_NUMBERS[name]
+            self.syscalls[nr] = replace(self.syscalls.get(nr, linux64.Syscall(name)), handler=handler)
+        self.tasks: dict[int, Task] = {}
+        self.groups: dict[int, ThreadGroup] = {}
+        self.main = 0
+        self.status: Optional[int] = None
+        self._started = False
+        self._early: set[int] = set()
+        self._timers: list[tuple[float, int, Waiter]] = []
+        self._seq = itertools.count()
+        self.dispatch = SyscallDispatcher(self, strace)
+        self.jobs = JobControl(self)
+        self._on_stop: dict[StopKind, Callable[[Stop], None]] = {
+            StopKind.SYSCALL: self.dispatch.on_syscall,
+            StopKind.SYSCALL_EXIT: self.dispatch.on_syscall_exit,
+            StopKind.NEW_TASK: self._on_new_task,
+            StopKind.EXEC: self._on_exec,
+            StopKind.SIGNAL: self._on_signal,
+            StopKind.GROUP_STOP: self._on_group_stop,
+            StopKind.TRAP_STOP: self._on_trap_stop,
+            StopKind.EXITED: self._on_exit,
+            StopKind.KILLED: self._on_exit,
+            StopKind.HOST_SIGNAL: self._on_host_signal,
+        }
+
+    def run(self, path: str, argv: list[str], env: dict[str, str]) -> int:
+        """Run the app to its end; its exit status, 128+N if killed by signal N.
+
+        Raises ExecFailed if ``path`` could not be executed.
+        """
+        for nr, entry in self.syscalls.items():
+            fd_args, any_fd, slow = self.dispatch.policy(entry)
+            self.platform.set_policy(nr, fd_args, any_fd, slow)
+        for signo in (*self.jobs.SIGNALS, signal.SIGALRM):
+            self.platform.catch_signal(signo)
+        self.main = self.platform.spawn(path, argv, env, self.syscalls.keys(), linux64.ENOSYS)
+        group = ThreadGroup(self.main)
+        self.groups[self.main] = group
+        self._add_task(self.main, group, FDTable(self.platform))
+        log.debug("started %s as pid %d", path, self.main)
+        while True:
+            try:
+                stop = self.platform.wait()
+            except SyscallError as err:
+                if err.errno != errno.ECHILD:
+                    raise
+                break
+            try:
+                self._on_stop[stop.kind](stop)
+            except TaskExited as gone:
+                log.debug("task %d vanished while stopped", gone.tid)
+        if not self._started:
+            raise ExecFailed(self.platform.exec_error() or errno.ENOEXEC)
+        assert self.status is not None
+        return self.status
+
+    # -- timers -----------------------------------------------------------
+
+    def sleep(self, seconds: float) -> Waiter:
+        """A Waiter that completes after ``seconds`` (for blocking handlers)."""
+        waiter = Waiter()
+        heapq.heappush(self._timers, (time.monotonic() + seconds, next(self._seq), waiter))
+        self._arm_timer()
+        return waiter
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            heapq.heappop(self._timers)[2].complete()
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        delay = self._timers[0][0] - time.monotonic() if self._timers else 0.0
+        signal.setitimer(signal.ITIMER_REAL, max(delay, 1e-6) if self._timers else 0.0)
+
+    # -- tasks ------------------------------------------------------------
+
+    def resume(self, t: Task, signo: int = 0) -> None:
+        """Let ``t`` run on from any stop, keeping the stops it still needs
+        (the exit stop of a syscall it is parked in or traced through)."""
+        if t.exit_hook or (t.blocked and not t.blocked.stopped):
+            self.platform.resume_to_exit(t.tid, signo)
+        else:
+            self.platform.resume(t.tid, signo)
+
+    def _add_task(self, tid: int, group: ThreadGroup, fd_table: FDTable) -> Task:
+        t = Task(self, tid, group, fd_table)
+        fd_table.bind(t)
+        group.tasks[tid] = t
+        self.tasks[tid] = t
+        return t
+
+    def _drop_task(self, t: Task) -> None:
+        """Forget ``t`` (it exited, or vanished in another thread's exec)."""
+        self.tasks.pop(t.tid, None)
+        t.group.tasks.pop(t.tid, None)
+        if t.blocked:
+            t.blocked.coroutine.close()
+            t.blocked = None
+        t.fd_table.unbind(t)
+
+    def _on_new_task(self, stop: Stop) -> None:
+        parent = self.tasks[stop.tid]
+        tid, flags = stop.value, stop.clone_flags
+        if flags & CLONE_THREAD:
+            group = parent.group
+        else:
+            group = self.groups[tid] = ThreadGroup(tid)
+        table = parent.fd_table if flags & CLONE_FILES else parent.fd_table.fork()
+        child = self._add_task(tid, group, table)
+        log.debug("task %d created %d (flags %#x)", stop.tid, tid, flags)
+        if self.status is not None:
+            self.platform.kill(tid, signal.SIGKILL)
+        if tid in self._early:
+            self._early.discard(tid)
+            self.resume(child)
+        else:
+            child.new = True
+        self.resume(parent)
+
+    def _on_trap_stop(self, stop: Stop) -> None:
+        t = self.tasks.get(stop.tid)
+        if t is None:
+            self._early.add(stop.tid)
+            return
+        t.new = False
+        self.jobs.on_running(t)
+        self.resume(t)
+
+    def _on_exec(self, stop: Stop) -> None:
+        t = self.tasks[stop.value]
+        for other in [o for o in t.group.tasks.values() if o is not t]:
+            self._drop_task(other)
+        if stop.value != stop.tid:
+            self.tasks.pop(t.tid)
+            t.group.tasks.pop(t.tid)
+            t.tid = stop.tid
+            self.tasks[t.tid] = t
+            t.group.tasks[t.tid] = t
+            self.platform.bind_task(t.tid, t.fd_table.slot)
+        t.fd_table = t.fd_table.exec(t)
+        if t.tid == self.main:
+            self._started = True
+        log.debug("task %d execed (was %d)", t.tid, stop.value)
+        self.resume(t)
+
+    def _on_signal(self, stop: Stop) -> None:
+        t = self.tasks.get(stop.tid)
+        if t is None:
+            self.platform.resume(stop.tid, stop.value)
+            return
+        self.jobs.on_running(t)
+        self.resume(t, stop.value)
+
+    def _on_group_stop(self, stop: Stop) -> None:
+        self.platform.listen(stop.tid)
+        t = self.tasks.get(stop.tid)
+        if t is not None:
+            self.jobs.on_group_stop(t)
+
+    def _on_exit(self, stop: Stop) -> None:
+        t = self.tasks.get(stop.tid)
+        if t is not None:
+            self._drop_task(t)
+            if t.tid == t.group.tgid:
+                self.groups.pop(t.tid, None)
+        if stop.tid == self.main:
+            killed = stop.kind is StopKind.KILLED
+            self.status = 128 + stop.value if killed else stop.value
+            log.debug("main process exited, status %d", self.status)
+            self._kill_all()
+        if self._early:
+            self._adopt_orphans()
+
+    def _kill_all(self) -> None:
+        """End the sandbox: SIGKILL every process left (reaped as they die)."""
+        for pid in [*self.groups, *self._early]:
+            self.platform.kill(pid, signal.SIGKILL)
+
+    def _adopt_orphans(self) -> None:
+        """Resume early-stopped tasks whose creator died before reporting
+        them (Linux skips the fork event stop of a task being killed)."""
+        for tid in list(self._early):
+            try:
+                with open(f"/proc/{tid}/status") as f:
+                    status = dict(line.split(":\t", 1) for line in f if ":\t" in line)
+            except OSError:
+                self._early.discard(tid)
+                continue
+            tgid, ppid = int(status["Tgid"]), int(status["PPid"])
+            creator = tgid if tgid != tid else ppid
+            if creator in self.groups:
+                continue
+            self._early.discard(tid)
+            log.warning("task %d lost its creator; adopted with no sentry fds", tid)
+            group = self.groups[tgid] = self.groups.get(tgid) or ThreadGroup(tgid)
+            self.resume(self._add_task(tid, group, FDTable(self.platform)))
+            if self.status is not None:
+                self.platform.kill(tid, signal.SIGKILL)
+
+    def _on_host_signal(self, stop: Stop) -> None:
+        if stop.value == signal.SIGALRM:
+            self._run_timers()
+        else:
+            self.jobs.on_host_signal(stop.value, stop.code)
+
+    def app_pgid(self) -> int:
+        """The process group of the app's main process (0 if it is gone)."""
+        try:
+            return os.getpgid(self.main)
+        except OSError:
+            return 0

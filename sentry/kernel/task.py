@@ -1,0 +1,122 @@
+"""Tasks (threads of the app) and the waits that park them.
+
+Analogous to gVisor's ``kernel.Task`` and Linux's ``task_struct``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generator, Optional
+
+if TYPE_CHECKING:
+    from sentry.kernel.fd_table import FDTable
+    from sentry.kernel.kernel import Kernel
+    from sentry.kernel.thread_group import ThreadGroup
+    from sentry.platform.platform import AddressSpace
+
+
+class Waiter:
+    """Something a blocking syscall handler awaits; sentry completes it later.
+
+    ``await waiter`` in an ``async def`` handler parks the task until
+    :meth:`complete` is called (from another task's syscall, a timer, ...),
+    then evaluates to the value given. A waiter completes once.
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+        self.value: Any = None
+        self._callbacks: list[Callable[[Any], None]] = []
+
+    def complete(self, value: Any = None) -> None:
+        """Wake whoever awaits this, with ``value``."""
+        if self.done:
+            return
+        self.done = True
+        self.value = value
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(value)
+
+    def add_callback(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(value)`` on completion (now, if already done)."""
+        if self.done:
+            callback(self.value)
+        else:
+            self._callbacks.append(callback)
+
+    def __await__(self) -> Generator[Waiter, Any, Any]:
+        if self.done:
+            return self.value
+        return (yield self)
+
+
+@dataclass
+class Blocked:
+    """A blocking syscall: the handler's coroutine and where it stands.
+
+    ``waiter`` is what the coroutine awaits now. ``parked`` is true once the
+    task was parked (it sleeps in the host kernel); ``stopped`` once it sits
+    in its syscall-exit stop (woken by a signal, or by sentry). ``result`` is
+    set when the coroutine has finished and the task is being woken to
+    return it. ``call`` is the --strace text of the syscall.
+    """
+
+    coroutine: Coroutine[Waiter, Any, int]
+    nr: int
+    call: str
+    waiter: Optional[Waiter] = None
+    result: Optional[int] = None
+    parked: bool = False
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A task's ids (from the host, which enforces them on pass-through)."""
+
+    uid: int      # effective
+    gid: int
+    fsuid: int    # what file access checks and FUSE requests use
+    fsgid: int
+    groups: tuple[int, ...]
+
+
+class Task:
+    """A thread of the app.
+
+    Invariants: a task the kernel is not running is in exactly one of these
+    states: running in the host; stopped at a stop the kernel is handling;
+    parked (``blocked`` set: sleeping in the host kernel, or, once
+    ``blocked.stopped``, held in its syscall-exit stop); waiting for its
+    first stop (``new``). ``exit_hook`` is set while the task runs a
+    syscall whose exit stop the kernel asked for (for --strace).
+    """
+
+    def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, fd_table: FDTable) -> None:
+        self.kernel = kernel
+        self.tid = tid
+        self.group = group
+        self.fd_table = fd_table
+        self.new = False
+        self.blocked: Optional[Blocked] = None
+        self.exit_hook: Optional[Callable[[int], None]] = None
+
+    def __repr__(self) -> str:
+        return f"Task({self.tid})"
+
+    @property
+    def mm(self) -> AddressSpace:
+        """The task's memory."""
+        return self.kernel.platform.address_space(self.tid)
+
+    def credentials(self) -> Credentials:
+        """The task's current credentials, from ``/proc/<tid>/status``."""
+        fields: dict[str, list[int]] = {}
+        with open(f"/proc/{self.tid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in ("Uid", "Gid", "Groups"):
+                    fields[key] = [int(v) for v in value.split()]
+        uid, gid = fields["Uid"], fields["Gid"]
+        return Credentials(uid[1], gid[1], uid[3], gid[3], tuple(fields.get("Groups", ())))

@@ -1,0 +1,193 @@
+"""Serving a trapped syscall: pass it through, emulate it, or park the task.
+
+Analogous to gVisor's ``kernel/task_syscall.go``. A SYSCALL stop reaches
+here only when the platform could not pass it through by itself (see
+:meth:`SyscallDispatcher.policy`). Then:
+
+- a syscall whose fd arguments name no sentry file, or that sentry does not
+  emulate, passes through to the host (with --strace, the task is resumed to
+  the syscall's exit stop, where the result is read);
+- otherwise its handler runs. A plain handler's result (or SyscallError) is
+  the syscall's result: the host syscall is skipped. An ``async def``
+  handler may await :class:`~sentry.kernel.task.Waiter` objects: the task is
+  *parked* and sentry serves other tasks until the waiter completes.
+
+Parking rules (the invariants of :class:`~sentry.kernel.task.Blocked`):
+
+- A parked task sleeps in the host kernel (``Platform.park``). When its
+  handler finishes, sentry interrupts it and sets the result at its
+  syscall-exit stop.
+- A signal for a parked task wakes it early: at its exit stop, sentry throws
+  ``SyscallError(ERESTARTSYS)`` into the handler. If the handler lets it
+  propagate, the syscall returns ERESTARTSYS and the host applies Linux's
+  rule (EINTR, or a transparent restart if the handler has SA_RESTART or
+  the signal is ignored). If the handler catches it and awaits again, the
+  task stays held in its exit stop, killable but not interruptible, as Linux
+  holds a FUSE request that was already sent.
+- A task killed while parked has its handler's coroutine closed.
+"""
+
+from __future__ import annotations
+
+import errno
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any, Coroutine, Optional, Sequence
+
+from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
+from sentry.errors import ERESTARTSYS, SyscallError
+from sentry.kernel.task import Blocked, Task, Waiter
+from sentry.platform.platform import Stop
+from sentry.syscalls.linux64 import Syscall
+from sentry.syscalls.strace import Strace, format_call
+
+if TYPE_CHECKING:
+    from sentry.kernel.kernel import Kernel
+
+log = logging.getLogger("sentry")
+
+
+class SyscallDispatcher:
+    """Routes SYSCALL and SYSCALL_EXIT stops (see the module notes)."""
+
+    def __init__(self, kernel: Kernel, strace: Optional[Strace]) -> None:
+        self.kernel = kernel
+        self.platform = kernel.platform
+        self.strace = strace
+
+    def policy(self, entry: Syscall) -> tuple[Sequence[int], bool, bool]:
+        """``(fd_args, any_fd, slow)`` for Platform.set_policy.
+
+        A syscall sentry does not emulate never needs Python (unless traced
+        for --strace); one emulated on fds only needs it when an fd is
+        sentry's; any other emulated one always does.
+        """
+        if self.strace is not None:
+            return (), False, True
+        if entry.handler is None:
+            return (), False, False
+        by_fd_only = bool(entry.fd_args or entry.any_fd) and not entry.path_args
+        return entry.fd_args, entry.any_fd, not by_fd_only
+
+    def on_syscall(self, stop: Stop) -> None:
+        """Handle a SYSCALL stop."""
+        t = self.kernel.tasks.get(stop.tid)
+        if t is None:
+            self.platform.resume(stop.tid)
+            return
+        call = format_call(t, stop.arch, stop.nr, stop.args) if self.strace else ""
+        if stop.arch != AUDIT_ARCH_X86_64 or stop.nr & X32_SYSCALL_BIT:
+            log.warning(
+                "pid %d: %s refused (ENOSYS): sentry serves only the x86_64 ABI",
+                t.tid, syscall_name(stop.arch, stop.nr),
+            )
+            self._skip(t, call, -errno.ENOSYS)
+            return
+        entry = self.kernel.syscalls.get(stop.nr)
+        if entry is None or entry.handler is None or not self._owned(t, entry, stop.args):
+            self._pass_through(t, call)
+            return
+        try:
+            result = entry.handler(t, *stop.args[: _arity(entry.handler)])
+        except SyscallError as err:
+            result = -err.errno
+        if inspect.iscoroutine(result):
+            t.blocked = Blocked(result, stop.nr, call)
+            self._step(t, None, None)
+        else:
+            self._skip(t, call, result)
+
+    def on_syscall_exit(self, stop: Stop) -> None:
+        """Handle a SYSCALL_EXIT stop: a parked task woke, or --strace."""
+        t = self.kernel.tasks.get(stop.tid)
+        if t is None:
+            self.platform.resume(stop.tid)
+            return
+        b = t.blocked
+        if b is not None:
+            b.stopped = True
+            if b.result is not None:
+                self._return_parked(t, b)
+            else:
+                b.waiter = None
+                self._step(t, None, SyscallError(ERESTARTSYS))
+            return
+        if t.exit_hook is not None:
+            hook, t.exit_hook = t.exit_hook, None
+            hook(stop.value)
+        self.kernel.resume(t)
+
+    def _owned(self, t: Task, entry: Syscall, args: Sequence[int]) -> bool:
+        """Whether the call concerns a sentry file (else it passes through)."""
+        if entry.path_args or not (entry.fd_args or entry.any_fd):
+            return True
+        if entry.any_fd:
+            return len(t.fd_table) > 0
+        return any(t.fd_table.get(_fd(args[i])) is not None for i in entry.fd_args)
+
+    def _pass_through(self, t: Task, call: str) -> None:
+        if self.strace is not None:
+            strace = self.strace
+            t.exit_hook = lambda result: strace.emit(t.tid, call, result)
+        self.kernel.resume(t)
+
+    def _skip(self, t: Task, call: str, result: int) -> None:
+        self.platform.skip_syscall(t.tid, result)
+        if self.strace is not None:
+            self.strace.emit(t.tid, call, result)
+        self.kernel.resume(t)
+
+    def _step(self, t: Task, value: Any, error: Optional[SyscallError]) -> None:
+        """Run ``t``'s handler coroutine to its next await, or to its end."""
+        b = t.blocked
+        assert b is not None
+        coroutine: Coroutine[Waiter, Any, int] = b.coroutine
+        try:
+            waiter = coroutine.throw(error) if error else coroutine.send(value)
+        except StopIteration as done:
+            self._finish(t, b, done.value)
+            return
+        except SyscallError as err:
+            self._finish(t, b, -err.errno)
+            return
+        b.waiter = waiter
+        if not b.parked:
+            b.parked = True
+            self.platform.park(t.tid)
+        waiter.add_callback(lambda value: self._wake(t, b, waiter, value))
+
+    def _wake(self, t: Task, b: Blocked, waiter: Waiter, value: Any) -> None:
+        if t.blocked is b and b.waiter is waiter:
+            b.waiter = None
+            self._step(t, value, None)
+
+    def _finish(self, t: Task, b: Blocked, result: int) -> None:
+        if not b.parked:
+            t.blocked = None
+            self._skip(t, b.call, result)
+            return
+        b.result = result
+        if b.stopped:
+            self._return_parked(t, b)
+        else:
+            self.platform.interrupt(t.tid)
+
+    def _return_parked(self, t: Task, b: Blocked) -> None:
+        """At a parked task's exit stop: give it its result and let it run."""
+        assert b.result is not None
+        t.blocked = None
+        self.platform.set_result(t.tid, b.result, b.nr)
+        if self.strace is not None:
+            self.strace.emit(t.tid, b.call, b.result)
+        self.kernel.resume(t)
+
+
+def _fd(value: int) -> int:
+    """An fd argument as the kernel reads it (a C int)."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+def _arity(handler: Any) -> int:
+    """How many syscall arguments ``handler(t, ...)`` takes."""
+    return handler.__code__.co_argcount - 1

@@ -1,0 +1,34 @@
+"""Processes of the app.
+
+Analogous to gVisor's ``kernel.ThreadGroup`` (Linux: the thread group and
+its ``signal_struct``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+
+
+class ThreadGroup:
+    """A process: its tgid and its live tasks.
+
+    The group's leader keeps the tgid for the group's whole life (a
+    non-leader that execs takes it over). The group has ended when its
+    leader's exit is reported, which Linux does after every other thread
+    has exited.
+    """
+
+    def __init__(self, tgid: int) -> None:
+        self.tgid = tgid
+        self.tasks: dict[int, Task] = {}
+
+    def __repr__(self) -> str:
+        return f"ThreadGroup({self.tgid})"
+
+    def cwd(self) -> str:
+        """The process's working directory (a host path)."""
+        return os.readlink(f"/proc/{self.tgid}/cwd")

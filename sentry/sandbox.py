@@ -1,0 +1,79 @@
+"""The Python API: run programs in the sandbox from tests and scripts.
+
+Each run is a ``sentry run`` process (the tracer must be a process of its
+own: ptrace binds tracees to one thread, and sentry reaps orphans as a
+subreaper), started with the current interpreter.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Sequence
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a sandboxed run returned: its status (128+N if killed by signal
+    N, as a shell reports it) and its captured output."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+class Sandbox:
+    """A sandbox configuration: the options of ``sentry run``."""
+
+    def __init__(
+        self,
+        strace: bool = False,
+        strace_file: Optional[str] = None,
+        debug_log: Optional[str] = None,
+        cpu_affinity: str = "same",
+    ) -> None:
+        self.strace = strace
+        self.strace_file = strace_file
+        self.debug_log = debug_log
+        self.cpu_affinity = cpu_affinity
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """The ``sentry run`` command line that runs ``argv``."""
+        # -P: never import the sentry/ source folder from the current directory.
+        cmd = [sys.executable, "-P", "-m", "sentry", "run", f"--cpu-affinity={self.cpu_affinity}"]
+        if self.strace:
+            cmd.append("--strace")
+        if self.strace_file:
+            cmd.append(f"--strace-file={self.strace_file}")
+        if self.debug_log:
+            cmd.append(f"--debug-log={self.debug_log}")
+        return [*cmd, "--", *argv]
+
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float = 60,
+        input: Optional[bytes] = None,
+        cwd: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> RunResult:
+        """Run ``argv`` in the sandbox and wait for it, capturing its output.
+
+        Raises subprocess.TimeoutExpired after ``timeout`` seconds (sentry is
+        killed, and with it every process of the app).
+        """
+        done = subprocess.run(
+            self.command(argv),
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+        )
+        return RunResult(done.returncode, done.stdout, done.stderr)
+
+    def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen:
+        """Start ``argv`` in the sandbox; ``kwargs`` go to subprocess.Popen."""
+        return subprocess.Popen(self.command(argv), **kwargs)

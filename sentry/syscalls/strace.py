@@ -1,0 +1,133 @@
+"""``--strace``: each trapped syscall as ``name(args) = result``, like strace.
+
+Arguments are decoded from python-ptrace's prototypes and sentry's own
+syscall table: paths are read from the app's memory when the call is
+entered, fds print as numbers (``AT_FDCWD`` for -100), open flags and modes
+symbolically, pointers in hex, failures as ``-1 ENOENT (No such file or
+directory)``.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from typing import TYPE_CHECKING, Sequence, TextIO
+
+from ptrace.syscall import SYSCALL_PROTOTYPES
+
+from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
+from sentry.errors import SyscallError, errno_name
+from sentry.syscalls.linux64 import TABLE, Syscall
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+
+AT_FDCWD = -100
+_OPEN_FLAGS = [
+    (0o1, "O_WRONLY"), (0o2, "O_RDWR"), (0o100, "O_CREAT"), (0o200, "O_EXCL"),
+    (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
+    (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"), (0o40000, "O_DIRECT"),
+    (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
+    (0o2000000, "O_CLOEXEC"), (0o4010000, "O_SYNC"), (0o10000000, "O_PATH"),
+    (0o20200000, "O_TMPFILE"), (0o100000, "O_LARGEFILE"),
+]
+# Position of the open flags and mode arguments, by syscall.
+_FLAGS_ARG = {"open": 1, "openat": 2}
+_MODE_ARG = {
+    "open": 2, "openat": 3, "creat": 1, "mkdir": 1, "mkdirat": 2, "chmod": 1,
+    "fchmod": 1, "fchmodat": 2, "fchmodat2": 2, "mknod": 1, "mknodat": 2,
+}
+
+
+def _signed(value: int, bits: int = 64) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def open_flags(flags: int) -> str:
+    """``O_RDONLY|O_CLOEXEC`` for an open(2) flags value."""
+    names = []
+    rest = flags
+    for bit, name in sorted(_OPEN_FLAGS, key=lambda f: -bin(f[0]).count("1")):
+        if rest & bit == bit:
+            names.append(name)
+            rest &= ~bit
+    if not flags & 0o3:
+        names.insert(0, "O_RDONLY")
+    if rest:
+        names.append(oct(rest))
+    return "|".join(names)
+
+
+def format_call(t: Task, arch: int, nr: int, args: Sequence[int]) -> str:
+    """``openat(AT_FDCWD, "/etc/hostname", O_RDONLY)``: the call as entered."""
+    name = syscall_name(arch, nr)
+    if arch != AUDIT_ARCH_X86_64 or nr & X32_SYSCALL_BIT:
+        return f"{name}({', '.join(hex(a) for a in args)})"
+    entry = TABLE.get(nr)
+    proto = SYSCALL_PROTOTYPES.get(name)
+    count = len(proto[1]) if proto else 6
+    parts = []
+    for i in range(count):
+        ctype = proto[1][i][0] if proto else "long"
+        parts.append(_format_arg(t, name, entry, i, args[i], ctype))
+    return f"{name}({', '.join(parts)})"
+
+
+def _format_arg(t: Task, name: str, entry: Syscall | None, i: int, value: int, ctype: str) -> str:
+    if entry and i in entry.path_args:
+        if value == 0:
+            return "NULL"
+        try:
+            return _quote(t.mm.read_string(value))
+        except SyscallError:
+            return hex(value)
+    if _FLAGS_ARG.get(name) == i:
+        return open_flags(value & 0xFFFFFFFF)
+    if _MODE_ARG.get(name) == i:
+        return "0" + format(value & 0o7777, "03o")
+    if "*" in ctype:
+        return "NULL" if value == 0 else hex(value)
+    if entry and i in entry.fd_args:
+        fd = _signed(value, 32)
+        return "AT_FDCWD" if fd == AT_FDCWD else str(fd)
+    if ctype == "int":
+        return str(_signed(value, 32))
+    if ctype.startswith("unsigned") or ctype in ("size_t", "umode_t"):
+        return str(value)
+    return str(_signed(value))
+
+
+def _quote(data: bytes) -> str:
+    out = []
+    for byte in data:
+        char = chr(byte)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 32 <= byte < 127:
+            out.append(char)
+        else:
+            out.append({10: "\\n", 9: "\\t"}.get(byte, f"\\x{byte:02x}"))
+    return '"' + "".join(out) + '"'
+
+
+def format_result(name: str, result: int) -> str:
+    """``3``, ``0x7f..`` for mmap, or ``-1 ENOENT (No such file or directory)``."""
+    if -4096 < result < 0:
+        err = -result
+        text = os.strerror(err) if err in _errno.errorcode else "To be restarted"
+        return f"-1 {errno_name(err)} ({text})"
+    return hex(result) if name == "mmap" else str(result)
+
+
+class Strace:
+    """Writes one line per trapped syscall to ``out``."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def emit(self, tid: int, call: str, result: int) -> None:
+        """Print ``call = result`` for task ``tid``."""
+        name = call.partition("(")[0]
+        self.out.write(f"[pid {tid:>5}] {call} = {format_result(name, result)}\n")
+        self.out.flush()

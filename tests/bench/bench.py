@@ -1,0 +1,515 @@
+"""Benchmark: sentry against native Linux, a minimal C tracer, gVisor's runsc and proot.
+
+Run it with ``make bench`` (installs sentry, runsc and proot first), or
+``python3 tests/bench/bench.py`` from the repository root once sentry is installed.
+It takes about three minutes. It prints a table per measurement and saves the raw
+numbers to tests/bench/out/results.json. Each figure is the median of --reps runs
+(default 3). The runs take turns round-robin, so drift on the host spreads evenly.
+
+What is measured
+ 1. Cost of a pass-through trapped syscall. ``dd if=/dev/zero of=/dev/null bs=1
+    count=100000`` makes 200,000 read+write syscalls. The sentry traps read and write
+    with seccomp RET_TRACE and passes each one through with one ptrace stop. dd runs
+    natively, under the minimal C tracer, under the sentry, under
+    ``runsc --platform=ptrace`` and under Debian's proot. Per syscall:
+    overhead = (t_tool - t_native) / 200000.
+ 2. ctracer.c, compiled here, is the floor: the same seccomp filter shape (read and
+    write -> RET_TRACE) and nothing but PTRACE_CONT at each stop. The ``-i`` variant
+    also calls PTRACE_GET_SYSCALL_INFO. Target: the sentry's stop at its default
+    placement costs at most 1.35x the pinned C tracer's stop.
+ 3. Untrapped syscalls. getppid_loop.c makes 5,000,000 getppid calls, which the
+    sentry's filter allows without a stop. This shows the seccomp filter's cost per
+    syscall. Target: sentry/native <= 1.25.
+ 4. Startup: wall time of ``true`` natively, under the sentry and under runsc.
+    Target: the sentry starts no slower than runsc.
+
+Why pinning matters. In this VM (2 vCPUs, Firecracker) a ptrace stop costs about
+50 us when the tracer and the tracee run on different vCPUs: each stop is a
+cross-vCPU wake-up. On the same vCPU it costs about 10 us
+(/work/shared/docs/ptrace-notes.md, sections 1.3, 1.4 and 4). So every tracer is
+measured in two placements. "pinned" is ``taskset -c 0 <whole command>``, which puts
+the tracer and the tracee on CPU 0. "unpinned" leaves placement to the scheduler.
+The sentry has a third row, "default": ``sentry run`` with its default
+``--cpu-affinity same``, which pins the sentry and the app to one CPU itself.
+
+Debian's proot is built without its seccomp acceleration: it stops twice on every
+syscall. It is reported pinned only, because an unpinned run takes about 20 s. Pass
+--full to add it unpinned, and the unpinned C tracer -i variant as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+BIN = OUT / "bin"
+TIMEOUT_S = 60.0
+
+DD_COUNT = 100_000
+DD_SYSCALLS = 2 * DD_COUNT  # one read and one write per byte
+DD = ("dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={DD_COUNT}")
+GETPPID_N = 5_000_000
+
+PIN = ("taskset", "-c", "0")
+RUNSC = ("runsc", "--platform=ptrace", "--network=none", "do")
+SENTRY = ("sentry", "run")
+
+TARGET_STOP_RATIO = 1.35
+TARGET_GETPPID_RATIO = 1.25
+STARTUP_REPS = {"runsc": 3}  # every other tool: 5
+
+
+class Failed(Exception):
+    """A command that could not be measured; the message is a one-line reason."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way of running a workload: a tool in a placement."""
+
+    key: str
+    tool: str  # native, ctracer, sentry, runsc or proot
+    label: str
+    placement: str
+    prefix: tuple[str, ...]  # put in front of the workload's argv
+    native_ref: str = "native"  # the native config to subtract for the overhead
+
+
+@dataclass
+class Result:
+    """The samples of one config, or why it has none."""
+
+    config: Config
+    samples: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def median(self) -> float | None:
+        if self.error is not None or not self.samples:
+            return None
+        return statistics.median(self.samples)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def one_line(text: str, limit: int = 140) -> str:
+    """The last non-empty line of text, shortened to limit characters."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def run(argv: Sequence[str]) -> tuple[float, str]:
+    """Run argv; return (wall seconds, stdout). Raise Failed with a reason."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            list(argv), cwd=OUT, stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, errors="replace", timeout=TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise Failed(f"timed out after {TIMEOUT_S:.0f} s") from None
+    except OSError as exc:
+        raise Failed(f"{argv[0]}: {exc.strerror}") from None
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        why = one_line(proc.stderr) or one_line(proc.stdout) or "no output"
+        raise Failed(f"exit status {proc.returncode}: {why}")
+    return elapsed, proc.stdout
+
+
+def fmt(value: float | None, spec: str, width: int) -> str:
+    """value formatted with spec and right-aligned, or n/a."""
+    text = "n/a" if value is None else format(value, spec)
+    return text.rjust(width)
+
+
+def ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or den is None or den <= 0:
+        return None
+    return num / den
+
+
+def verdict(value: float | None, limit: float | None) -> str:
+    if value is None or limit is None:
+        return "n/a"
+    return "PASS" if value <= limit else "MISS"
+
+
+def progress(text: str) -> None:
+    print(text, end="", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- tools
+
+
+def build_c() -> dict[str, str]:
+    """Compile the C helpers into out/bin; return {name: reason} for failures."""
+    BIN.mkdir(parents=True, exist_ok=True)
+    failures: dict[str, str] = {}
+    for name in ("ctracer", "getppid_loop"):
+        try:
+            run(["gcc", "-O2", "-Wall", "-o", str(BIN / name), str(HERE / f"{name}.c")])
+        except Failed as exc:
+            failures[name] = f"gcc failed: {exc}"
+    return failures
+
+
+def find_tools(build_failures: dict[str, str]) -> dict[str, str]:
+    """Return {tool: reason} for each tool that cannot run here."""
+    missing: dict[str, str] = {}
+    if "ctracer" in build_failures:
+        missing["ctracer"] = build_failures["ctracer"]
+    if shutil.which("sentry") is None:
+        missing["sentry"] = "sentry is not installed (make install)"
+    if shutil.which("runsc") is None:
+        missing["runsc"] = "runsc is not installed (apt-get install runsc)"
+    elif os.geteuid() != 0:
+        missing["runsc"] = "runsc do needs root"
+    if shutil.which("proot") is None:
+        missing["proot"] = "proot is not installed (apt-get install proot)"
+    if shutil.which("taskset") is None:
+        missing["taskset"] = "taskset is not installed (util-linux)"
+    return missing
+
+
+def tool_version(argv: Sequence[str]) -> str | None:
+    """The first line argv prints, or None."""
+    try:
+        lines = run(argv)[1].splitlines()
+    except Failed:
+        return None
+    return one_line(lines[0]) if lines else None
+
+
+def environment() -> dict[str, object]:
+    proot = None
+    try:
+        proot = run(["dpkg-query", "-W", "-f", "${Version}", "proot"])[1].strip() or None
+    except Failed:
+        pass
+    return {
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "runsc": tool_version(["runsc", "--version"]) if shutil.which("runsc") else None,
+        "proot": proot,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+# ---------------------------------------------------------------- configs
+
+
+def ctracer(*args: str) -> tuple[str, ...]:
+    return (str(BIN / "ctracer"), *args)
+
+
+def dd_configs(full: bool) -> list[Config]:
+    pin_sentry = (*PIN, *SENTRY, "--cpu-affinity=none", "--")
+    configs = [
+        Config("native", "native", "native", "unpinned", ()),
+        Config("native_pinned", "native", "native", "pinned", PIN, "native_pinned"),
+        Config("ctracer_pinned", "ctracer", "C tracer", "pinned", (*PIN, *ctracer()),
+               "native_pinned"),
+        Config("ctracer_info_pinned", "ctracer", "C tracer + GET_SYSCALL_INFO", "pinned",
+               (*PIN, *ctracer("-i")), "native_pinned"),
+        Config("ctracer", "ctracer", "C tracer", "unpinned", ctracer()),
+        Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        Config("sentry_pinned", "sentry", "sentry", "pinned", pin_sentry, "native_pinned"),
+        Config("sentry_unpinned", "sentry", "sentry", "unpinned (none)",
+               (*SENTRY, "--cpu-affinity=none", "--")),
+        Config("runsc_pinned", "runsc", "runsc --platform=ptrace", "pinned", (*PIN, *RUNSC),
+               "native_pinned"),
+        Config("runsc", "runsc", "runsc --platform=ptrace", "unpinned", RUNSC),
+        Config("proot_pinned", "proot", "proot (Debian, no seccomp)", "pinned",
+               (*PIN, "proot"), "native_pinned"),
+    ]
+    if full:
+        configs.insert(5, Config("ctracer_info", "ctracer", "C tracer + GET_SYSCALL_INFO",
+                                 "unpinned", ctracer("-i")))
+        configs.append(Config("proot", "proot", "proot (Debian, no seccomp)", "unpinned",
+                              ("proot",)))
+    return configs
+
+
+def getppid_configs() -> list[Config]:
+    return [
+        Config("native", "native", "native", "unpinned", ()),
+        Config("ctracer_pinned", "ctracer", "C tracer (filter only)", "pinned",
+               (*PIN, *ctracer())),
+        Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+    ]
+
+
+def startup_configs() -> list[Config]:
+    return [
+        Config("native", "native", "native", "unpinned", ()),
+        Config("ctracer_pinned", "ctracer", "C tracer", "pinned", (*PIN, *ctracer())),
+        Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        Config("runsc", "runsc", "runsc --platform=ptrace", "unpinned", RUNSC),
+    ]
+
+
+def needs(config: Config) -> list[str]:
+    """The tools config depends on."""
+    tools = [config.tool] if config.tool != "native" else []
+    if config.prefix[:1] == PIN[:1]:
+        tools.append("taskset")
+    return tools
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def measure(name: str, configs: list[Config], workload: Sequence[str], reps: int | dict[str, int],
+            missing: dict[str, str], parse_stdout: bool = False) -> dict[str, Result]:
+    """Run each config's prefix + workload, round-robin, reps times.
+
+    A sample is the wall time in seconds, or with parse_stdout the number the
+    program prints. A config that fails once is n/a from then on.
+    """
+    results = {c.key: Result(c) for c in configs}
+    for c in configs:
+        for tool in needs(c):
+            if tool in missing:
+                results[c.key].error = missing[tool]
+    rounds = reps if isinstance(reps, int) else max(reps.values())
+    for rep in range(rounds):
+        progress(f"[{name} {rep + 1}/{rounds}]")
+        for c in configs:
+            res = results[c.key]
+            wanted = reps if isinstance(reps, int) else reps.get(c.tool, reps["*"])
+            if res.error is not None or rep >= wanted:
+                continue
+            try:
+                elapsed, stdout = run((*c.prefix, *workload))
+                res.samples.append(float(stdout.split()[-1]) if parse_stdout else elapsed)
+            except (Failed, ValueError, IndexError) as exc:
+                res.error = str(exc) if isinstance(exc, Failed) else f"bad output: {exc}"
+            progress(f" {c.key}={'x' if res.error else format(res.samples[-1], '.3g')}")
+        progress("\n")
+    return results
+
+
+def probe_startup(missing: dict[str, str]) -> dict[str, Result]:
+    """Measure `true` under each tool; a tool that cannot start is marked missing."""
+    reps: dict[str, int] = {"*": 5, **STARTUP_REPS}
+    results = measure("startup", startup_configs(), ["true"], reps, missing)
+    for res in results.values():
+        if res.error is not None and res.config.tool != "native":
+            missing.setdefault(res.config.tool, res.error)
+    return results
+
+
+# ---------------------------------------------------------------- derived figures
+
+
+def dd_figures(results: dict[str, Result]) -> dict[str, dict[str, float | None]]:
+    """Per config: ns per syscall, overhead ns per syscall, and ratios."""
+    figures: dict[str, dict[str, float | None]] = {}
+    for key, res in results.items():
+        t = res.median
+        t_nat = results[res.config.native_ref].median
+        over = None if t is None or t_nat is None else (t - t_nat) / DD_SYSCALLS * 1e9
+        figures[key] = {
+            "median_s": t,
+            "x_native": ratio(t, t_nat),
+            "ns_per_syscall": None if t is None else t / DD_SYSCALLS * 1e9,
+            "overhead_ns": over,
+        }
+    c_pin = figures["ctracer_pinned"]["overhead_ns"]
+    for key, fig in figures.items():
+        native = results[key].config.tool == "native"
+        fig["x_ctracer_pinned"] = None if native else ratio(fig["overhead_ns"], c_pin)
+    return figures
+
+
+def stop_without_startup(dd: dict[str, Result], startup: dict[str, Result],
+                         key: str, native_key: str) -> float | None:
+    """ns per stop with the tool's startup (its `true` time) taken out on both sides."""
+    parts = [dd[key].median, startup[key].median, dd[native_key].median,
+             startup["native"].median]
+    if any(p is None for p in parts):
+        return None
+    t_dd, t_true, n_dd, n_true = (float(p) for p in parts)  # type: ignore[arg-type]
+    return ((t_dd - t_true) - (n_dd - n_true)) / DD_SYSCALLS * 1e9
+
+
+# ---------------------------------------------------------------- report
+
+
+def print_dd(results: dict[str, Result], figures: dict[str, dict[str, float | None]],
+             reps: int) -> None:
+    print(f"1. Pass-through trapped syscalls: {' '.join(DD)}")
+    print(f"   {DD_SYSCALLS} read+write syscalls, median of {reps} runs; "
+          "overhead = (t_tool - t_native) / 200000, native of the same placement")
+    head = (f"   {'tool':<28} {'placement':<16} {'wall s':>8} {'x native':>9} "
+            f"{'ns/syscall':>11} {'overhead ns':>12} {'x C pinned':>11}")
+    print(head)
+    print("   " + "-" * (len(head) - 3))
+    for key, res in results.items():
+        fig = figures[key]
+        c = res.config
+        line = (f"   {c.label:<28} {c.placement:<16} {fmt(fig['median_s'], '.3f', 8)} "
+                f"{fmt(fig['x_native'], '.1f', 9)} {fmt(fig['ns_per_syscall'], '.0f', 11)} "
+                f"{fmt(fig['overhead_ns'], '.0f', 12)} {fmt(fig['x_ctracer_pinned'], '.2f', 11)}")
+        if res.error is not None:
+            line = f"   {c.label:<28} {c.placement:<16} {'n/a':>8}   {res.error}"
+        print(line)
+    print()
+
+
+def print_stop_target(figures: dict[str, dict[str, float | None]],
+                      excl: dict[str, float | None]) -> float | None:
+    sentry = figures["sentry_default"]["overhead_ns"]
+    c_pin = figures["ctracer_pinned"]["overhead_ns"]
+    r = ratio(sentry, c_pin)
+    print("2. Target: sentry default placement pass-through stop "
+          f"<= {TARGET_STOP_RATIO} x C tracer pinned stop")
+    print(f"   sentry default {fmt(sentry, '.0f', 0)} ns / C tracer pinned "
+          f"{fmt(c_pin, '.0f', 0)} ns = {fmt(r, '.2f', 0)}x  -> "
+          f"{verdict(r, TARGET_STOP_RATIO)}")
+    r_ex = ratio(excl["sentry_default"], excl["ctracer_pinned"])
+    print(f"   (startup taken out of both, i.e. dd minus `true` under the same tool: "
+          f"{fmt(excl['sentry_default'], '.0f', 0)} / {fmt(excl['ctracer_pinned'], '.0f', 0)}"
+          f" ns = {fmt(r_ex, '.2f', 0)}x)")
+    print()
+    return r
+
+
+def print_getppid(results: dict[str, Result], reps: int) -> float | None:
+    nat = results["native"].median
+    print(f"3. Untrapped syscalls: getppid_loop, {GETPPID_N} x syscall(SYS_getppid), "
+          f"median of {reps} runs")
+    print(f"   {'tool':<28} {'placement':<16} {'ns/call':>8} {'x native':>9}")
+    for res in results.values():
+        c = res.config
+        if res.error is not None:
+            print(f"   {c.label:<28} {c.placement:<16} {'n/a':>8}   {res.error}")
+            continue
+        print(f"   {c.label:<28} {c.placement:<16} {fmt(res.median, '.1f', 8)} "
+              f"{fmt(ratio(res.median, nat), '.2f', 9)}")
+    r = ratio(results["sentry_default"].median, nat)
+    print(f"   Target: sentry/native <= {TARGET_GETPPID_RATIO}: {fmt(r, '.2f', 0)}x  -> "
+          f"{verdict(r, TARGET_GETPPID_RATIO)}")
+    print()
+    return r
+
+
+def print_startup(results: dict[str, Result]) -> None:
+    nat = results["native"].median
+    print("4. Startup: wall time of `<tool> true` (median of 5 runs, runsc 3)")
+    print(f"   {'tool':<28} {'placement':<16} {'ms':>8} {'x native':>9}")
+    for res in results.values():
+        c = res.config
+        if res.error is not None:
+            print(f"   {c.label:<28} {c.placement:<16} {'n/a':>8}   {res.error}")
+            continue
+        med = res.median
+        print(f"   {c.label:<28} {c.placement:<16} {fmt(None if med is None else med * 1e3, '.1f', 8)}"
+              f" {fmt(ratio(med, nat), '.1f', 9)}")
+    sentry, runsc = results["sentry_default"].median, results["runsc"].median
+    print(f"   Target: sentry <= runsc: {fmt(ratio(sentry, runsc), '.2f', 0)}x runsc  -> "
+          f"{verdict(sentry, runsc)}")
+    print()
+
+
+def print_summary(stop_r: float | None, getppid_r: float | None,
+                  startup: dict[str, Result]) -> dict[str, dict[str, object]]:
+    sentry, runsc = startup["sentry_default"].median, startup["runsc"].median
+    rows: list[tuple[str, str, str, str]] = [
+        ("pass-through stop / C tracer pinned", fmt(stop_r, ".2f", 0) + "x",
+         f"<= {TARGET_STOP_RATIO}x", verdict(stop_r, TARGET_STOP_RATIO)),
+        ("getppid (untrapped) / native", fmt(getppid_r, ".2f", 0) + "x",
+         f"<= {TARGET_GETPPID_RATIO}x", verdict(getppid_r, TARGET_GETPPID_RATIO)),
+        ("startup `true`", fmt(None if sentry is None else sentry * 1e3, ".1f", 0) + " ms",
+         "<= runsc " + fmt(None if runsc is None else runsc * 1e3, ".1f", 0) + " ms",
+         verdict(sentry, runsc)),
+    ]
+    print("5. Summary: sentry (default placement) against its targets")
+    print(f"   {'figure':<38} {'sentry':>10} {'target':>20} {'':>6}")
+    for name, value, target, result in rows:
+        print(f"   {name:<38} {value:>10} {target:>20} {result:>6}")
+    return {name: {"value": value, "target": target, "result": result}
+            for name, value, target, result in rows}
+
+
+def as_json(results: dict[str, Result]) -> dict[str, object]:
+    return {
+        key: {"label": r.config.label, "placement": r.config.placement,
+              "argv_prefix": list(r.config.prefix), "samples": r.samples,
+              "median": r.median, "error": r.error}
+        for key, r in results.items()
+    }
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3, choices=range(1, 6),
+                        help="runs per figure for dd and getppid (median taken; default 3)")
+    parser.add_argument("--full", action="store_true",
+                        help="also run proot and the C tracer -i variant unpinned (+~55 s)")
+    args = parser.parse_args(argv)
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    build_failures = build_c()
+    missing = find_tools(build_failures)
+    env = environment()
+
+    startup = probe_startup(missing)
+    dd = measure("dd", dd_configs(args.full), DD, args.reps, missing)
+    if "getppid_loop" in build_failures:
+        gp = {c.key: Result(c, error=build_failures["getppid_loop"]) for c in getppid_configs()}
+    else:
+        gp = measure("getppid", getppid_configs(), [str(BIN / "getppid_loop"), str(GETPPID_N)],
+                     args.reps, missing, parse_stdout=True)
+    total = time.perf_counter() - started
+
+    print()
+    print(f"sentry benchmark: Linux {env['kernel']}, {env['cpus']} CPUs, "
+          f"Python {env['python']}, runsc {env['runsc'] or 'n/a'}, proot {env['proot'] or 'n/a'}")
+    print()
+    figures = dd_figures(dd)
+    print_dd(dd, figures, args.reps)
+    excl = {
+        "sentry_default": stop_without_startup(dd, startup, "sentry_default", "native"),
+        "ctracer_pinned": stop_without_startup(dd, startup, "ctracer_pinned", "native_pinned"),
+    }
+    stop_r = print_stop_target(figures, excl)
+    getppid_r = print_getppid(gp, args.reps)
+    print_startup(startup)
+    summary = print_summary(stop_r, getppid_r, startup)
+    print(f"\n(total {total:.0f} s; raw numbers in {OUT / 'results.json'})")
+
+    data = {
+        "environment": env, "reps": args.reps, "total_s": total,
+        "dd": {"workload": list(DD), "syscalls": DD_SYSCALLS, "runs": as_json(dd),
+               "figures": figures, "stop_ns_without_startup": excl},
+        "getppid": {"n": GETPPID_N, "unit": "ns per call", "runs": as_json(gp)},
+        "startup": {"workload": ["true"], "unit": "s", "runs": as_json(startup)},
+        "summary": summary,
+    }
+    (OUT / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    return 0 if dd["native"].median is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Shared helpers for sentry's test suite.
+
+The suite is differential: a program runs natively and under the sandbox, and
+the two results must be the same (exit status, stdout, stderr). Where sentry
+deliberately differs from Linux (foreign syscall ABIs, its own error
+messages) the test says so.
+
+Run it from tests/ (never from the repository root, whose sentry/ folder would
+shadow the installed package):
+
+    cd tests && python3 -m pytest -q
+
+Habits:
+- real processes and real files, no mocks;
+- every child process has a timeout, and every Popen is killed and reaped by
+  a finalizer;
+- C programs live in tests/c/ and are compiled once per session by the
+  ``c_program`` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
+C_DIR = TESTS_DIR / "c"
+
+# Every child process gets a timeout; this is the default, in seconds.
+DEFAULT_TIMEOUT = 60
+
+# Extra gcc flags per program in tests/c/.
+C_FLAGS = {
+    "threads_exec": ["-pthread"],
+    # int $0x80 truncates pointers to 32 bits: keep the data below 4 GiB.
+    "int80": ["-static", "-no-pie"],
+}
+
+
+def pytest_configure(config):
+    # pyproject.toml registers it too; this keeps --strict-markers happy if the
+    # suite is run with another rootdir.
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+# --------------------------------------------------------------- results
+
+
+@dataclass
+class Result:
+    """The outcome of a process, with the exit status in shell convention."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def shell_status(returncode: int) -> int:
+    """Convert Python's -N ("killed by signal N") to a shell's 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def assert_same(native, sandboxed, *, stderr=True):
+    """Assert that two runs produced the same exit status, stdout and stderr.
+
+    ``native`` may use Python's -N convention for a signal death; it is
+    compared as 128+N, which is what sentry reports.
+    """
+    n_rc = shell_status(native.returncode)
+    s_rc = sandboxed.returncode
+    assert s_rc == n_rc, (
+        f"exit status differs: native {n_rc}, sandboxed {s_rc}\n"
+        f"sandboxed stderr: {sandboxed.stderr[-2000:]!r}"
+    )
+    assert sandboxed.stdout == native.stdout, (
+        f"stdout differs:\nnative:    {native.stdout[:2000]!r}\n"
+        f"sandboxed: {sandboxed.stdout[:2000]!r}"
+    )
+    if stderr:
+        assert sandboxed.stderr == native.stderr, (
+            f"stderr differs:\nnative:    {native.stderr[:2000]!r}\n"
+            f"sandboxed: {sandboxed.stderr[:2000]!r}"
+        )
+
+
+# ------------------------------------------------------------ running
+
+
+def run_native(argv, *, timeout=DEFAULT_TIMEOUT, input=None, cwd=None, env=None) -> Result:
+    """Run argv natively; capture everything. Raises TimeoutExpired."""
+    p = subprocess.run(
+        [str(a) for a in argv],
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    return Result(shell_status(p.returncode), p.stdout, p.stderr)
+
+
+def run_sandbox(
+    argv,
+    *,
+    timeout=DEFAULT_TIMEOUT,
+    input=None,
+    cwd=None,
+    env=None,
+    strace=False,
+    cpu_affinity="same",
+):
+    """Run argv under sentry through the Python API; returns its RunResult."""
+    from sentry import Sandbox
+
+    return Sandbox(strace=strace, cpu_affinity=cpu_affinity).run(
+        [str(a) for a in argv], timeout=timeout, input=input, cwd=cwd, env=env
+    )
+
+
+def sentry_cli() -> list[str]:
+    """The argv prefix that runs the installed ``sentry`` console script."""
+    beside = Path(sys.executable).parent / "sentry"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("sentry")
+    if found:
+        return [found]
+    pytest.fail("the sentry console script is not installed (run `make install`)")
+
+
+def run_cli(args, *, timeout=DEFAULT_TIMEOUT, input=None, cwd=None, env=None) -> Result:
+    """Run ``sentry ARGS...`` (the CLI itself, for option and usage tests)."""
+    return run_native(sentry_cli() + [str(a) for a in args], timeout=timeout, input=input,
+                      cwd=cwd, env=env)
+
+
+def run_both(argv, **kw):
+    """Run argv natively and under sentry; returns (native, sandboxed)."""
+    return run_native(argv, **kw), run_sandbox(argv, **kw)
+
+
+# ------------------------------------------------------------- processes
+
+
+def kill_and_reap(proc: subprocess.Popen, *, timeout=10):
+    """Kill a Popen (and its process group if it leads one) and reap it."""
+    if proc.poll() is None:
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def spawn():
+    """Factory: start a Popen that is killed and reaped when the test ends."""
+    procs = []
+
+    def _spawn(argv, **kw):
+        proc = subprocess.Popen([str(a) for a in argv], **kw)
+        procs.append(proc)
+        return proc
+
+    yield _spawn
+    for proc in procs:
+        kill_and_reap(proc)
+
+
+@pytest.fixture
+def sandbox_popen():
+    """Factory: Sandbox(...).popen(argv) killed and reaped at teardown."""
+    procs = []
+
+    def _popen(argv, *, strace=False, cpu_affinity="same", **kw):
+        from sentry import Sandbox
+
+        proc = Sandbox(strace=strace, cpu_affinity=cpu_affinity).popen(
+            [str(a) for a in argv], **kw
+        )
+        procs.append(proc)
+        return proc
+
+    yield _popen
+    for proc in procs:
+        kill_and_reap(proc)
+
+
+def read_cmdline(pid) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def pids_with_cmdline(cmdline: bytes) -> list[int]:
+    """Pids of live processes whose /proc/PID/cmdline is exactly cmdline
+    (arguments joined and terminated by NUL)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and read_cmdline(entry) == cmdline:
+            found.append(int(entry))
+    return found
+
+
+def children(pid) -> list[int]:
+    """Direct children of every thread of pid."""
+    kids = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids.extend(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return kids
+
+
+def descendants(pid) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        for kid in children(todo.pop()):
+            out.append(kid)
+            todo.append(kid)
+    return out
+
+
+def wait_for(predicate, *, timeout=10.0, interval=0.02, what="condition"):
+    """Poll predicate() until it returns a truthy value; fail on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def proc_state(pid) -> str | None:
+    """The one-letter state from /proc/PID/stat (R, S, T, t, Z, ...)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may contain spaces.
+    return stat[stat.rindex(")") + 2]
+
+
+def kill_leftovers(cmdline: bytes):
+    """SIGKILL live processes with this exact cmdline (left over by a failed
+    test; the cmdline is unique to the test that started them)."""
+    for pid in pids_with_cmdline(cmdline):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# ------------------------------------------------------------ C programs
+
+
+@pytest.fixture(scope="session")
+def c_program(tmp_path_factory):
+    """Factory: c_program("NAME") compiles tests/c/NAME.c (once per session)
+    and returns the path of the binary. Skips if gcc is missing."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    outdir = tmp_path_factory.mktemp("cbin")
+    built: dict[str, Path] = {}
+
+    def _build(name: str) -> Path:
+        if name in built:
+            return built[name]
+        src = C_DIR / f"{name}.c"
+        exe = outdir / name
+        cmd = [gcc, "-O1", "-Wall", "-o", str(exe), str(src)] + C_FLAGS.get(name, [])
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            if name == "int80" and "-static" in cmd and "cannot find -lc" in p.stderr:
+                pytest.skip("static libc (libc6-dev) is not installed")
+            pytest.fail(f"compiling {src} failed:\n{' '.join(cmd)}\n{p.stderr}")
+        built[name] = exe
+        return exe
+
+    return _build
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _not_the_source_tree():
+    """Stop at once if sentry would be imported from the source folder rather
+    than the installed package (pytest run from the repository root)."""
+    try:
+        import sentry
+    except ImportError:
+        return  # the tests that need it fail with the ImportError
+    origin = Path(sentry.__file__ or next(iter(sentry.__path__))).resolve()
+    if REPO_ROOT / "sentry" in [origin, *origin.parents]:
+        pytest.exit(
+            f"sentry was imported from the source tree ({origin}); run pytest from tests/",
+            returncode=4,
+        )
