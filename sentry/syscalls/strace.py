@@ -23,13 +23,14 @@ if TYPE_CHECKING:
     from sentry.kernel.task import Task
 
 AT_FDCWD = -100
+# Bits after the access mode, in display order; a flag made of two bits
+# (O_SYNC, O_TMPFILE) comes before the one it contains.
 _OPEN_FLAGS = [
-    (0o1, "O_WRONLY"), (0o2, "O_RDWR"), (0o100, "O_CREAT"), (0o200, "O_EXCL"),
-    (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
-    (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"), (0o40000, "O_DIRECT"),
-    (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
-    (0o2000000, "O_CLOEXEC"), (0o4010000, "O_SYNC"), (0o10000000, "O_PATH"),
-    (0o20200000, "O_TMPFILE"), (0o100000, "O_LARGEFILE"),
+    (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"), (0o4000, "O_NONBLOCK"), (0o4010000, "O_SYNC"),
+    (0o10000, "O_DSYNC"), (0o40000, "O_DIRECT"), (0o100000, "O_LARGEFILE"),
+    (0o20200000, "O_TMPFILE"), (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"), (0o2000000, "O_CLOEXEC"), (0o10000000, "O_PATH"),
 ]
 # Position of the open flags and mode arguments, by syscall.
 _FLAGS_ARG = {"open": 1, "openat": 2}
@@ -46,14 +47,12 @@ def _signed(value: int, bits: int = 64) -> int:
 
 def open_flags(flags: int) -> str:
     """``O_RDONLY|O_CLOEXEC`` for an open(2) flags value."""
-    names = []
-    rest = flags
-    for bit, name in sorted(_OPEN_FLAGS, key=lambda f: -bin(f[0]).count("1")):
+    names = [("O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE")[flags & 0o3]]
+    rest = flags & ~0o3
+    for bit, name in _OPEN_FLAGS:
         if rest & bit == bit:
             names.append(name)
             rest &= ~bit
-    if not flags & 0o3:
-        names.insert(0, "O_RDONLY")
     if rest:
         names.append(oct(rest))
     return "|".join(names)
@@ -67,6 +66,8 @@ def format_call(t: Task, arch: int, nr: int, args: Sequence[int]) -> str:
     entry = TABLE.get(nr)
     proto = SYSCALL_PROTOTYPES.get(name)
     count = len(proto[1]) if proto else 6
+    if name in _FLAGS_ARG and not args[_FLAGS_ARG[name]] & 0o20200100:
+        count = _FLAGS_ARG[name] + 1  # the mode is only read with O_CREAT or O_TMPFILE
     parts = []
     for i in range(count):
         ctype = proto[1][i][0] if proto else "long"

@@ -44,6 +44,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,7 @@ DD_COUNT = 100_000
 DD_SYSCALLS = 2 * DD_COUNT  # one read and one write per byte
 DD = ("dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={DD_COUNT}")
 GETPPID_N = 5_000_000
+GETPPID_REPS = 5  # ~1 s each, and noisier than dd
 
 PIN = ("taskset", "-c", "0")
 RUNSC = ("runsc", "--platform=ptrace", "--network=none", "do")
@@ -116,19 +118,26 @@ def run(argv: Sequence[str]) -> tuple[float, str]:
     """Run argv; return (wall seconds, stdout). Raise Failed with a reason."""
     start = time.perf_counter()
     try:
-        proc = subprocess.run(
-            list(argv), cwd=OUT, stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, errors="replace", timeout=TIMEOUT_S,
+        # Own session, so that a timeout kills the tool's whole process group.
+        proc = subprocess.Popen(
+            list(argv), cwd=OUT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise Failed(f"timed out after {TIMEOUT_S:.0f} s") from None
     except OSError as exc:
         raise Failed(f"{argv[0]}: {exc.strerror}") from None
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise Failed(f"timed out after {TIMEOUT_S:.0f} s") from None
     elapsed = time.perf_counter() - start
+    if proc.returncode < 0:
+        raise Failed(f"killed by signal {-proc.returncode}: {one_line(stderr) or 'no output'}")
     if proc.returncode != 0:
-        why = one_line(proc.stderr) or one_line(proc.stdout) or "no output"
+        why = one_line(stderr) or one_line(stdout) or "no output"
         raise Failed(f"exit status {proc.returncode}: {why}")
-    return elapsed, proc.stdout
+    return elapsed, stdout
 
 
 def fmt(value: float | None, spec: str, width: int) -> str:
@@ -141,6 +150,10 @@ def ratio(num: float | None, den: float | None) -> float | None:
     if num is None or den is None or den <= 0:
         return None
     return num / den
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1e3
 
 
 def verdict(value: float | None, limit: float | None) -> str:
@@ -207,6 +220,7 @@ def environment() -> dict[str, object]:
         "python": platform.python_version(),
         "runsc": tool_version(["runsc", "--version"]) if shutil.which("runsc") else None,
         "proot": proot,
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[0],
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -420,7 +434,7 @@ def print_startup(results: dict[str, Result]) -> None:
             print(f"   {c.label:<28} {c.placement:<16} {'n/a':>8}   {res.error}")
             continue
         med = res.median
-        print(f"   {c.label:<28} {c.placement:<16} {fmt(None if med is None else med * 1e3, '.1f', 8)}"
+        print(f"   {c.label:<28} {c.placement:<16} {fmt(ms(med), '.1f', 8)}"
               f" {fmt(ratio(med, nat), '.1f', 9)}")
     sentry, runsc = results["sentry_default"].median, results["runsc"].median
     print(f"   Target: sentry <= runsc: {fmt(ratio(sentry, runsc), '.2f', 0)}x runsc  -> "
@@ -436,8 +450,8 @@ def print_summary(stop_r: float | None, getppid_r: float | None,
          f"<= {TARGET_STOP_RATIO}x", verdict(stop_r, TARGET_STOP_RATIO)),
         ("getppid (untrapped) / native", fmt(getppid_r, ".2f", 0) + "x",
          f"<= {TARGET_GETPPID_RATIO}x", verdict(getppid_r, TARGET_GETPPID_RATIO)),
-        ("startup `true`", fmt(None if sentry is None else sentry * 1e3, ".1f", 0) + " ms",
-         "<= runsc " + fmt(None if runsc is None else runsc * 1e3, ".1f", 0) + " ms",
+        ("startup `true`", fmt(ms(sentry), ".1f", 0) + " ms",
+         "<= runsc " + fmt(ms(runsc), ".1f", 0) + " ms",
          verdict(sentry, runsc)),
     ]
     print("5. Summary: sentry (default placement) against its targets")
@@ -463,11 +477,12 @@ def as_json(results: dict[str, Result]) -> dict[str, object]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3, choices=range(1, 6),
-                        help="runs per figure for dd and getppid (median taken; default 3)")
+                        help="runs per dd figure (median taken; default 3)")
     parser.add_argument("--full", action="store_true",
                         help="also run proot and the C tracer -i variant unpinned (+~55 s)")
     args = parser.parse_args(argv)
 
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     build_failures = build_c()
@@ -480,12 +495,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         gp = {c.key: Result(c, error=build_failures["getppid_loop"]) for c in getppid_configs()}
     else:
         gp = measure("getppid", getppid_configs(), [str(BIN / "getppid_loop"), str(GETPPID_N)],
-                     args.reps, missing, parse_stdout=True)
+                     GETPPID_REPS, missing, parse_stdout=True)
     total = time.perf_counter() - started
 
     print()
     print(f"sentry benchmark: Linux {env['kernel']}, {env['cpus']} CPUs, "
-          f"Python {env['python']}, runsc {env['runsc'] or 'n/a'}, proot {env['proot'] or 'n/a'}")
+          f"Python {env['python']}, {env['runsc'] or 'runsc n/a'}, proot {env['proot'] or 'n/a'}")
+    print(f"load average at start: {env['loadavg_at_start']}"
+          + ("  (other work is running: expect noisy figures)"
+             if float(str(env["loadavg_at_start"])) > 0.5 else ""))
     print()
     figures = dd_figures(dd)
     print_dd(dd, figures, args.reps)
@@ -494,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ctracer_pinned": stop_without_startup(dd, startup, "ctracer_pinned", "native_pinned"),
     }
     stop_r = print_stop_target(figures, excl)
-    getppid_r = print_getppid(gp, args.reps)
+    getppid_r = print_getppid(gp, GETPPID_REPS)
     print_startup(startup)
     summary = print_summary(stop_r, getppid_r, startup)
     print(f"\n(total {total:.0f} s; raw numbers in {OUT / 'results.json'})")

@@ -1,0 +1,58 @@
+"""Parked tasks: a handler that awaits leaves its task stopped while sentry
+serves the others, then resumes it with a result; signals interrupt the wait
+the way Linux interrupts a blocking syscall, and SIGKILL ends it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent / "park"
+
+
+@pytest.fixture(scope="module")
+def park_app(tmp_path_factory: pytest.TempPathFactory) -> str:
+    exe = tmp_path_factory.mktemp("park") / "park_app"
+    subprocess.run(
+        ["gcc", "-O1", "-pthread", "-o", str(exe), str(HERE / "park_app.c")], check=True, timeout=60
+    )
+    return str(exe)
+
+
+def _kernel(delay: float, *argv: str, **kwargs: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-P", str(HERE / "park_kernel.py"), str(delay), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_parked_task_gets_result_and_signals_follow_linux_rules(park_app: str) -> None:
+    proc = _kernel(0.3, park_app)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.decode().splitlines() == [
+        "parked: 4242, other thread done meanwhile: 1",
+        "signal, no SA_RESTART: -1 Interrupted system call",
+        "signal, SA_RESTART: 4242 Success",
+    ]
+
+
+def test_parked_task_is_killable(park_app: str) -> None:
+    proc = _kernel(60, park_app, "kill")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"parking\n"
+        app = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+        os.kill(app, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 128 + signal.SIGKILL
