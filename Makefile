@@ -2,7 +2,7 @@
 # `make help` lists the targets.
 
 PYTHON ?= python3
-PIP ?= $(PYTHON) -m pip
+PIP ?= PIP_BREAK_SYSTEM_PACKAGES=1 $(PYTHON) -m pip
 # System packages: the FUSE daemons and libfuse the sandbox serves, and the
 # compilers and tools the tests drive.
 APT_PACKAGES = fuse3 libfuse3-dev squashfuse squashfs-tools bindfs gcc make libc6-dev

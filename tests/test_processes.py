@@ -42,8 +42,9 @@ def test_exec_from_non_leader_thread(c_program):
 
 
 def test_shell_forks_and_execs():
-    script = "for i in 1 2 3 4 5; do (echo sub $i; /bin/echo exec $i) & done; wait; echo all"
-    native, sandboxed = run_both(["sh", "-c", script + " | sort"])
+    script = "{ for i in 1 2 3 4 5; do (echo sub $i; /bin/echo exec $i) & done; wait; } | sort"
+    native, sandboxed = run_both(["sh", "-c", script + "; echo all"])
+    assert native.stdout.count(b"\n") == 11
     assert_same(native, sandboxed)
 
 
