@@ -9,8 +9,9 @@ copies to and from; it never imports a backend. The one backend today is
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 
 class TaskExited(Exception):
@@ -28,16 +29,16 @@ class TaskExited(Exception):
 class StopKind(enum.Enum):
     """Why a task stopped (or what sentry itself was told)."""
 
-    SYSCALL = "syscall"            # a trapped syscall, not yet executed
+    SYSCALL = "syscall"  # a trapped syscall, not yet executed
     SYSCALL_EXIT = "syscall-exit"  # a syscall sentry asked to see finish
-    NEW_TASK = "new-task"          # the task forked/cloned `value`
-    EXEC = "exec"                  # the task execed; `value` is its former tid
-    SIGNAL = "signal"              # signal `value` is about to be delivered
-    GROUP_STOP = "group-stop"      # the task entered job-control stop `value`
-    TRAP_STOP = "trap-stop"        # a new task's first stop, or an interrupt
-    EXITED = "exited"              # the task exited with status `value`
-    KILLED = "killed"              # the task was killed by signal `value`
-    HOST_SIGNAL = "host-signal"    # sentry received signal `value` (`code`)
+    NEW_TASK = "new-task"  # the task forked/cloned `value`
+    EXEC = "exec"  # the task execed; `value` is its former tid
+    SIGNAL = "signal"  # signal `value` is about to be delivered
+    GROUP_STOP = "group-stop"  # the task entered job-control stop `value`
+    TRAP_STOP = "trap-stop"  # a new task's first stop, or an interrupt
+    EXITED = "exited"  # the task exited with status `value`
+    KILLED = "killed"  # the task was killed by signal `value`
+    HOST_SIGNAL = "host-signal"  # sentry received signal `value` (`code`)
 
 
 @dataclass

@@ -13,7 +13,8 @@ import errno
 import logging
 import os
 import sys
-from typing import NoReturn, Optional, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from sentry import __version__
 
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_cpus(spec: str) -> Optional[set[int]]:
+def parse_cpus(spec: str) -> set[int] | None:
     """The CPUs that --cpu-affinity ``spec`` pins to (None: no pinning).
 
     Raises ValueError for a malformed spec.
@@ -76,7 +77,11 @@ def resolve(command: str, path_env: str) -> str:
     Raises OSError(ENOENT) if there is none, OSError(EACCES) if it is not an
     executable file.
     """
-    candidates = [command] if "/" in command else [os.path.join(d or ".", command) for d in path_env.split(":")]
+    candidates = (
+        [command]
+        if "/" in command
+        else [os.path.join(d or ".", command) for d in path_env.split(":")]
+    )
     found_unexecutable = False
     for candidate in candidates:
         if os.path.isfile(candidate):
@@ -89,7 +94,7 @@ def resolve(command: str, path_env: str) -> str:
     raise OSError(code, os.strerror(code))
 
 
-def _setup_logging(debug_log: Optional[str]) -> None:
+def _setup_logging(debug_log: str | None) -> None:
     log.setLevel(logging.DEBUG if debug_log else logging.WARNING)
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(logging.WARNING)
@@ -97,7 +102,9 @@ def _setup_logging(debug_log: Optional[str]) -> None:
     log.addHandler(stderr)
     if debug_log:
         handler = logging.FileHandler(debug_log)
-        handler.setFormatter(logging.Formatter("%(relativeCreated)10.3f %(levelname)s %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(relativeCreated)10.3f %(levelname)s %(message)s")
+        )
         log.addHandler(handler)
 
 
@@ -119,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         cpus = parse_cpus(args.cpu_affinity)
     except ValueError:
-        sys.stderr.write(f"sentry: run: bad --cpu-affinity {args.cpu_affinity!r} (see 'sentry run --help')\n")
+        sys.stderr.write(
+            f"sentry: run: bad --cpu-affinity {args.cpu_affinity!r} (see 'sentry run --help')\n"
+        )
         return 2
     try:
         path = resolve(argv[0], os.environ.get("PATH", os.defpath))
@@ -141,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         return _cannot_execute(argv[0], err.errno)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sentry`` command."""
     args = _parser().parse_args(argv)
     return run(args)

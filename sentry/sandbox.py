@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class Sandbox:
     def __init__(
         self,
         strace: bool = False,
-        strace_file: Optional[str] = None,
-        debug_log: Optional[str] = None,
+        strace_file: str | None = None,
+        debug_log: str | None = None,
         cpu_affinity: str = "same",
     ) -> None:
         self.strace = strace
@@ -54,9 +55,9 @@ class Sandbox:
         self,
         argv: Sequence[str],
         timeout: float = 60,
-        input: Optional[bytes] = None,
-        cwd: Optional[str] = None,
-        env: Optional[Mapping[str, str]] = None,
+        input: bytes | None = None,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> RunResult:
         """Run ``argv`` in the sandbox and wait for it, capturing its output.
 

@@ -19,7 +19,9 @@ HERE = Path(__file__).parent / "park"
 def park_app(tmp_path_factory: pytest.TempPathFactory) -> str:
     exe = tmp_path_factory.mktemp("park") / "park_app"
     subprocess.run(
-        ["gcc", "-O1", "-pthread", "-o", str(exe), str(HERE / "park_app.c")], check=True, timeout=60
+        ["gcc", "-O1", "-pthread", "-o", str(exe), str(HERE / "park_app.c")],
+        check=True,
+        timeout=60,
     )
     return str(exe)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from sentry.errors import SyscallError
 from sentry.platform.ptrace.helper import check, ffi, lib

@@ -42,7 +42,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from sentry.abi.linux import CLONE_VFORK, CLONE_VM
 from sentry.errors import SyscallError
@@ -61,9 +61,7 @@ OPTIONS = (
     | helper.PTRACE_O_EXITKILL
 )
 
-STOP_SIGNALS = frozenset(
-    {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
-)
+STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -183,7 +181,13 @@ class PtracePlatform:
         try:
             pid = check(
                 lib.sentry_spawn(
-                    os.fsencode(path), argv_p, env_p, ffi.from_buffer(filt), len(filt) // 8, go_r, err_w
+                    os.fsencode(path),
+                    argv_p,
+                    env_p,
+                    ffi.from_buffer(filt),
+                    len(filt) // 8,
+                    go_r,
+                    err_w,
                 )
             )
         finally:
@@ -236,7 +240,10 @@ class PtracePlatform:
                 return Stop(StopKind.SYSCALL_EXIT, tid, self.syscall_result(tid))
             if event in _NEW_TASK_EVENTS:
                 return Stop(
-                    StopKind.NEW_TASK, tid, self._event_msg(tid), clone_flags=self._clone_flags(tid, event)
+                    StopKind.NEW_TASK,
+                    tid,
+                    self._event_msg(tid),
+                    clone_flags=self._clone_flags(tid, event),
                 )
             if event == helper.PTRACE_EVENT_EXEC:
                 return Stop(StopKind.EXEC, tid, self._event_msg(tid))

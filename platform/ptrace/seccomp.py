@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import Iterable
+from collections.abc import Iterable
 
 from sentry.platform.ptrace import arch_amd64 as arch
 
@@ -60,17 +60,17 @@ def build_filter(traced: Iterable[int], enosys: Iterable[int]) -> bytes:
     ret_enosys = _stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | errno.ENOSYS)
 
     prog = [
-        _stmt(BPF_LD | BPF_W | BPF_ABS, _ARCH),                       # 0
-        _jump(BPF_JMP | BPF_JEQ | BPF_K, arch.AUDIT_ARCH, 1, 0),       # 1
-        ret_trace,                                                    # 2: foreign ABI
-        _stmt(BPF_LD | BPF_W | BPF_ABS, _NR),                         # 3
+        _stmt(BPF_LD | BPF_W | BPF_ABS, _ARCH),  # 0
+        _jump(BPF_JMP | BPF_JEQ | BPF_K, arch.AUDIT_ARCH, 1, 0),  # 1
+        ret_trace,  # 2: foreign ABI
+        _stmt(BPF_LD | BPF_W | BPF_ABS, _NR),  # 3
         _jump(BPF_JMP | BPF_JGE | BPF_K, arch.X32_BIT, 0, 1),  # 4
-        ret_trace,                                                    # 5: x32
-        _jump(BPF_JMP | BPF_JEQ | BPF_K, mmap, 0, 4),                 # 6: else -> 11
-        _stmt(BPF_LD | BPF_W | BPF_ABS, _ARGS + 3 * 8),               # 7: flags
-        _jump(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1),        # 8
-        ret_allow,                                                    # 9: anonymous
-        ret_trace,                                                    # 10: with an fd
+        ret_trace,  # 5: x32
+        _jump(BPF_JMP | BPF_JEQ | BPF_K, mmap, 0, 4),  # 6: else -> 11
+        _stmt(BPF_LD | BPF_W | BPF_ABS, _ARGS + 3 * 8),  # 7: flags
+        _jump(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1),  # 8
+        ret_allow,  # 9: anonymous
+        ret_trace,  # 10: with an fd
     ]  # 11: the compares below, with the number still loaded
     tail = [(nr, 1) for nr in traced] + [(nr, 2) for nr in enosys]
     for i, (nr, target) in enumerate(tail):

@@ -20,8 +20,8 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Callable, Mapping, Optional
 
 from sentry.abi.linux import CLONE_FILES, CLONE_THREAD
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
@@ -58,8 +58,8 @@ class Kernel:
     def __init__(
         self,
         platform: Platform,
-        strace: Optional[Strace] = None,
-        handlers: Optional[Mapping[str, linux64.Handler]] = None,
+        strace: Strace | None = None,
+        handlers: Mapping[str, linux64.Handler] | None = None,
     ) -> None:
         """Args:
         platform: where the app runs.
@@ -71,11 +71,13 @@ class Kernel:
         self.syscalls = dict(linux64.TABLE)
         for name, handler in (handlers or {}).items():
             nr = SYSCALL_NUMBERS[name]
-            self.syscalls[nr] = replace(self.syscalls.get(nr, linux64.Syscall(name)), handler=handler)
+            self.syscalls[nr] = replace(
+                self.syscalls.get(nr, linux64.Syscall(name)), handler=handler
+            )
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self.main = 0
-        self.status: Optional[int] = None
+        self.status: int | None = None
         self._started = False
         self._early: set[int] = set()
         self._timers: list[tuple[float, int, Waiter]] = []
@@ -172,7 +174,11 @@ class Kernel:
         t.fd_table.unbind(t)
 
     def _on_new_task(self, stop: Stop) -> None:
-        parent = self.tasks[stop.tid]
+        parent = self.tasks.get(stop.tid)
+        if parent is None:
+            log.warning("fork event from unknown task %d", stop.tid)
+            self.platform.resume(stop.tid)
+            return
         tid, flags = stop.value, stop.clone_flags
         if flags & CLONE_THREAD:
             group = parent.group
@@ -200,7 +206,11 @@ class Kernel:
         self.resume(t)
 
     def _on_exec(self, stop: Stop) -> None:
-        t = self.tasks[stop.value]
+        t = self.tasks.get(stop.value)
+        if t is None:
+            log.warning("exec event from unknown task %d", stop.value)
+            self.platform.resume(stop.tid)
+            return
         for other in [o for o in t.group.tasks.values() if o is not t]:
             self._drop_task(other)
         if stop.value != stop.tid:

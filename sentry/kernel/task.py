@@ -5,8 +5,9 @@ Analogous to gVisor's ``kernel.Task`` and Linux's ``task_struct``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generator, Optional
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sentry.kernel.fd_table import FDTable
@@ -65,8 +66,8 @@ class Blocked:
     coroutine: Coroutine[Waiter, Any, int]
     nr: int
     call: str
-    waiter: Optional[Waiter] = None
-    result: Optional[int] = None
+    waiter: Waiter | None = None
+    result: int | None = None
     parked: bool = False
     stopped: bool = False
 
@@ -75,9 +76,9 @@ class Blocked:
 class Credentials:
     """A task's ids (from the host, which enforces them on pass-through)."""
 
-    uid: int      # effective
+    uid: int  # effective
     gid: int
-    fsuid: int    # what file access checks and FUSE requests use
+    fsuid: int  # what file access checks and FUSE requests use
     fsgid: int
     groups: tuple[int, ...]
 
@@ -99,8 +100,8 @@ class Task:
         self.group = group
         self.fd_table = fd_table
         self.new = False
-        self.blocked: Optional[Blocked] = None
-        self.exit_hook: Optional[Callable[[int], None]] = None
+        self.blocked: Blocked | None = None
+        self.exit_hook: Callable[[int], None] | None = None
 
     def __repr__(self) -> str:
         return f"Task({self.tid})"

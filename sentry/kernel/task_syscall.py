@@ -32,7 +32,8 @@ from __future__ import annotations
 import errno
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Coroutine, Optional, Sequence
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import ERESTARTSYS, SyscallError
@@ -50,7 +51,7 @@ log = logging.getLogger("sentry")
 class SyscallDispatcher:
     """Routes SYSCALL and SYSCALL_EXIT stops (see the module notes)."""
 
-    def __init__(self, kernel: Kernel, strace: Optional[Strace]) -> None:
+    def __init__(self, kernel: Kernel, strace: Strace | None) -> None:
         self.kernel = kernel
         self.platform = kernel.platform
         self.strace = strace
@@ -79,7 +80,8 @@ class SyscallDispatcher:
         if stop.arch != AUDIT_ARCH_X86_64 or stop.nr & X32_SYSCALL_BIT:
             log.warning(
                 "pid %d: %s refused (ENOSYS): sentry serves only the x86_64 ABI",
-                t.tid, syscall_name(stop.arch, stop.nr),
+                t.tid,
+                syscall_name(stop.arch, stop.nr),
             )
             self._skip(t, call, -errno.ENOSYS)
             return
@@ -137,7 +139,7 @@ class SyscallDispatcher:
             self.strace.emit(t.tid, call, result)
         self.kernel.resume(t)
 
-    def _step(self, t: Task, value: Any, error: Optional[SyscallError]) -> None:
+    def _step(self, t: Task, value: Any, error: SyscallError | None) -> None:
         """Run ``t``'s handler coroutine to its next await, or to its end."""
         b = t.blocked
         assert b is not None

@@ -20,8 +20,9 @@ raising ``SyscallError(errno)``; to block, it is an ``async def`` that awaits
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 
@@ -33,10 +34,10 @@ class Syscall:
     """One owned syscall."""
 
     name: str
-    fd_args: tuple[int, ...] = ()     # argument positions that are fds
-    path_args: tuple[int, ...] = ()   # argument positions that are paths
-    any_fd: bool = False              # acts on a range of fds (close_range)
-    handler: Optional[Handler] = None
+    fd_args: tuple[int, ...] = ()  # argument positions that are fds
+    path_args: tuple[int, ...] = ()  # argument positions that are paths
+    any_fd: bool = False  # acts on a range of fds (close_range)
+    handler: Handler | None = None
 
 
 def _table(*entries: Syscall) -> dict[int, Syscall]:

@@ -10,8 +10,10 @@ directory)``.
 from __future__ import annotations
 
 import errno as _errno
+import logging
 import os
-from typing import TYPE_CHECKING, Sequence, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from ptrace.syscall import SYSCALL_PROTOTYPES
 
@@ -22,21 +24,43 @@ from sentry.syscalls.linux64 import TABLE, Syscall
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
 
+log = logging.getLogger("sentry")
+
 AT_FDCWD = -100
 # Bits after the access mode, in display order; a flag made of two bits
 # (O_SYNC, O_TMPFILE) comes before the one it contains.
 _OPEN_FLAGS = [
-    (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"),
-    (0o2000, "O_APPEND"), (0o4000, "O_NONBLOCK"), (0o4010000, "O_SYNC"),
-    (0o10000, "O_DSYNC"), (0o40000, "O_DIRECT"), (0o100000, "O_LARGEFILE"),
-    (0o20200000, "O_TMPFILE"), (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"),
-    (0o1000000, "O_NOATIME"), (0o2000000, "O_CLOEXEC"), (0o10000000, "O_PATH"),
+    (0o100, "O_CREAT"),
+    (0o200, "O_EXCL"),
+    (0o400, "O_NOCTTY"),
+    (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"),
+    (0o4000, "O_NONBLOCK"),
+    (0o4010000, "O_SYNC"),
+    (0o10000, "O_DSYNC"),
+    (0o40000, "O_DIRECT"),
+    (0o100000, "O_LARGEFILE"),
+    (0o20200000, "O_TMPFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o400000, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"),
+    (0o2000000, "O_CLOEXEC"),
+    (0o10000000, "O_PATH"),
 ]
 # Position of the open flags and mode arguments, by syscall.
 _FLAGS_ARG = {"open": 1, "openat": 2}
 _MODE_ARG = {
-    "open": 2, "openat": 3, "creat": 1, "mkdir": 1, "mkdirat": 2, "chmod": 1,
-    "fchmod": 1, "fchmodat": 2, "fchmodat2": 2, "mknod": 1, "mknodat": 2,
+    "open": 2,
+    "openat": 3,
+    "creat": 1,
+    "mkdir": 1,
+    "mkdirat": 2,
+    "chmod": 1,
+    "fchmod": 1,
+    "fchmodat": 2,
+    "fchmodat2": 2,
+    "mknod": 1,
+    "mknodat": 2,
 }
 
 
@@ -122,13 +146,23 @@ def format_result(name: str, result: int) -> str:
 
 
 class Strace:
-    """Writes one line per trapped syscall to ``out``."""
+    """Writes one line per trapped syscall to ``out``.
+
+    If ``out`` stops taking lines (a pipe whose reader exited), tracing
+    stops and the app runs on.
+    """
 
     def __init__(self, out: TextIO) -> None:
-        self.out = out
+        self.out: TextIO | None = out
 
     def emit(self, tid: int, call: str, result: int) -> None:
         """Print ``call = result`` for task ``tid``."""
+        if self.out is None:
+            return
         name = call.partition("(")[0]
-        self.out.write(f"[pid {tid:>5}] {call} = {format_result(name, result)}\n")
-        self.out.flush()
+        try:
+            self.out.write(f"[pid {tid:>5}] {call} = {format_result(name, result)}\n")
+            self.out.flush()
+        except OSError as err:
+            log.debug("strace output closed (%s): tracing stops", err)
+            self.out = None
