@@ -108,6 +108,18 @@ def _setup_logging(debug_log: str | None) -> None:
         log.addHandler(handler)
 
 
+def initial_environ() -> dict[str, str]:
+    """The environment sentry was started with, for the app.
+
+    Not ``os.environ``: at startup Python may add ``LC_CTYPE`` to it (PEP 538
+    locale coercion), which the app must not see.
+    """
+    with open("/proc/self/environ", "rb") as f:
+        entries = f.read().split(b"\0")
+    pairs = (entry.partition(b"=") for entry in entries if b"=" in entry)
+    return {os.fsdecode(key): os.fsdecode(value) for key, _, value in pairs}
+
+
 def _cannot_execute(command: str, code: int) -> int:
     sys.stderr.write(f"sentry: cannot execute {command}: {os.strerror(code)}\n")
     return 127 if code == errno.ENOENT else 126
@@ -145,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     strace = Strace(strace_out) if args.strace or args.strace_file else None
     kernel = Kernel(lookup("ptrace")(), strace=strace)
     try:
-        return kernel.run(path, argv, dict(os.environ))
+        return kernel.run(path, argv, initial_environ())
     except ExecFailed as err:
         return _cannot_execute(argv[0], err.errno)
 
