@@ -140,8 +140,9 @@ def sentry_cli() -> list[str]:
 
 def run_cli(args, *, timeout=DEFAULT_TIMEOUT, input=None, cwd=None, env=None) -> Result:
     """Run ``sentry ARGS...`` (the CLI itself, for option and usage tests)."""
-    return run_native(sentry_cli() + [str(a) for a in args], timeout=timeout, input=input,
-                      cwd=cwd, env=env)
+    return run_native(
+        sentry_cli() + [str(a) for a in args], timeout=timeout, input=input, cwd=cwd, env=env
+    )
 
 
 def run_both(argv, **kw):

@@ -103,7 +103,7 @@ def test_dd_to_stdout(random_file):
         # A SIGPIPE death that is certain: 141 for yes.
         "yes | head -3; echo ${PIPESTATUS[@]}",
         "for i in $(seq 1 50); do echo $i; done | tac | tr -d 5 | wc -l",
-        "x=$( (echo a; echo b >&2) 2>&1 ); echo \"$x\"; exit 3",
+        'x=$( (echo a; echo b >&2) 2>&1 ); echo "$x"; exit 3',
     ],
     ids=["seq-grep-sort-sed", "seq-grep-sort-head", "yes-head", "loop-tac-tr-wc", "subshell"],
 )
@@ -114,8 +114,9 @@ def test_bash_pipeline(script):
 
 def test_pipeline_expected_output():
     """The native half of the pipeline test, spelled out."""
-    r = run_native(["bash", "-c", "seq 1 20000 | grep 7 | sort -r | sed -n 1,5p; "
-                    "echo ${PIPESTATUS[@]}"])
+    r = run_native(
+        ["bash", "-c", "seq 1 20000 | grep 7 | sort -r | sed -n 1,5p; echo ${PIPESTATUS[@]}"]
+    )
     assert r.stdout == b"9997\n9987\n9979\n9978\n9977\n0 0 0 0\n"
 
 

@@ -19,7 +19,9 @@ memory, and /proc/PID/mem is read directly.
 import errno
 import os
 import re
+import select
 import subprocess
+import time
 
 import pytest
 from conftest import kill_and_reap
@@ -41,9 +43,13 @@ class Target:
         self.base = int(m.group(2), 16)
         self.pid = self.proc.pid
 
-    def _readline(self):
+    def _readline(self, timeout=30.0):
         data = b""
+        deadline = time.monotonic() + timeout
         while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                raise AssertionError(f"target did not answer in {timeout} s; got {data!r}")
             chunk = self.proc.stdout.read(1)
             if not chunk:
                 raise AssertionError(f"target exited; got {data!r}")

@@ -15,7 +15,11 @@ def test_platform_folder_does_not_shadow_stdlib():
     `import platform` must still be the standard library's module."""
     assert (REPO_ROOT / "platform").is_dir()
     r = run_native(
-        [sys.executable, "-c", "import platform; print(platform.system()); print(platform.__file__)"],
+        [
+            sys.executable,
+            "-c",
+            "import platform; print(platform.system()); print(platform.__file__)",
+        ],
         cwd=REPO_ROOT,
     )
     assert r.returncode == 0, r.stderr
@@ -29,8 +33,10 @@ def test_pip_runs_from_the_root():
     them when run from the root."""
     r = run_native([sys.executable, "-m", "pip", "--version"], cwd=REPO_ROOT)
     assert r.returncode == 0, r.stderr
-    r = run_native([sys.executable, "-c", "import setuptools, platform; print(platform.machine())"],
-                   cwd=REPO_ROOT)
+    r = run_native(
+        [sys.executable, "-c", "import setuptools, platform; print(platform.machine())"],
+        cwd=REPO_ROOT,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
 
@@ -61,6 +67,10 @@ def test_pip_install_into_venv(tmp_path):
         assert Path(line).resolve().is_relative_to(venv.resolve()), line
     # The console script is installed too.
     assert (venv / "bin" / "sentry").exists()
-    r = subprocess.run([venv / "bin" / "sentry", "run", "--", "echo", "from-venv"],
-                       capture_output=True, timeout=60, cwd=work)
+    r = subprocess.run(
+        [venv / "bin" / "sentry", "run", "--", "echo", "from-venv"],
+        capture_output=True,
+        timeout=60,
+        cwd=work,
+    )
     assert (r.returncode, r.stdout, r.stderr) == (0, b"from-venv\n", b"")

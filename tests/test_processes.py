@@ -184,8 +184,9 @@ def test_background_job_is_killed_at_exit():
         assert r.stderr == b""
         assert elapsed < 10, f"sentry took {elapsed:.1f} s"
         # A SIGKILLed process may take a moment to disappear from /proc.
-        wait_for(lambda: not pids_with_cmdline(marker), timeout=2,
-                 what=f"'sleep {arg}' to be gone")
+        wait_for(
+            lambda: not pids_with_cmdline(marker), timeout=2, what=f"'sleep {arg}' to be gone"
+        )
     finally:
         kill_leftovers(marker)
 
@@ -256,8 +257,11 @@ def test_daemon_native_half(tmp_path):
         r = run_native([sys.executable, "-c", DAEMON, pidfile, arg])
         assert (r.returncode, r.stdout) == (0, b"daemon started\n")
         daemon_pid = int(pidfile.read_text())
-        wait_for(lambda: pids_with_cmdline(marker) == [daemon_pid], timeout=5,
-                 what="the daemon to exec sleep")
+        wait_for(
+            lambda: pids_with_cmdline(marker) == [daemon_pid],
+            timeout=5,
+            what="the daemon to exec sleep",
+        )
         assert os.getsid(daemon_pid) != os.getsid(0)
     finally:
         kill_leftovers(marker)

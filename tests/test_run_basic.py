@@ -111,7 +111,7 @@ def test_command_returns_cli_argv():
     argv = ["sh", "-c", "echo via-command; exit 5"]
     cmd = Sandbox().command(argv)
     assert isinstance(cmd, list) and all(isinstance(a, str) for a in cmd)
-    assert cmd[-len(argv):] == argv
+    assert cmd[-len(argv) :] == argv
     result = run_native(cmd)
     assert (result.returncode, result.stdout, result.stderr) == (5, b"via-command\n", b"")
 
@@ -119,15 +119,17 @@ def test_command_returns_cli_argv():
 def test_python_api_timeout_kills_sentry_and_app():
     from sentry import Sandbox
 
-    marker = b"sleep\x0030.%d\x00" % os.getpid()
+    arg = f"30.{os.getpid()}"
+    marker = b"sleep\0" + arg.encode() + b"\0"
     try:
         start = time.monotonic()
         with pytest.raises(subprocess.TimeoutExpired):
-            Sandbox().run(["sleep", "30.%d" % os.getpid()], timeout=2)
+            Sandbox().run(["sleep", arg], timeout=2)
         assert time.monotonic() - start < 15
         # Killing sentry must not leave the app running.
-        wait_for(lambda: not pids_with_cmdline(marker), timeout=5,
-                 what="the app to die with sentry")
+        wait_for(
+            lambda: not pids_with_cmdline(marker), timeout=5, what="the app to die with sentry"
+        )
     finally:
         kill_leftovers(marker)
 
@@ -188,8 +190,15 @@ def test_not_found_through_api(tmp_path):
         ["run", "--strace-file"],
         ["no-such-subcommand"],
     ],
-    ids=["no-args", "run-no-command", "run-dashdash-only", "bad-flag", "bad-affinity",
-         "strace-file-no-arg", "bad-subcommand"],
+    ids=[
+        "no-args",
+        "run-no-command",
+        "run-dashdash-only",
+        "bad-flag",
+        "bad-affinity",
+        "strace-file-no-arg",
+        "bad-subcommand",
+    ],
 )
 def test_bad_usage(args):
     r = run_cli(args)

@@ -24,34 +24,44 @@ class Launched:
     """A started app: ``proc`` is what we wait on (the app natively, sentry
     in the sandbox) and ``target`` the pid that SIGINT/SIGTERM/SIGHUP go to."""
 
-    def __init__(self, mode, proc, token):
+    def __init__(self, mode, proc, argv):
         self.mode = mode
         self.proc = proc
-        self.token = token.encode()
+        self.cmdline = b"".join(str(a).encode() + b"\0" for a in argv)
         self.target = proc.pid
 
     def app_pid(self, timeout=20):
-        """The app's pid, once it has exec'd (found by a unique argument)."""
+        """The app's pid, once it has exec'd (its cmdline is exactly argv)."""
         if self.mode == "native":
             return self.proc.pid
 
         def find():
             for pid in descendants(self.proc.pid):
-                cmdline = read_cmdline(pid) or b""
-                if self.token in cmdline.split(b"\0"):
+                if read_cmdline(pid) == self.cmdline:
                     return pid
             return None
 
-        return wait_for(find, timeout=timeout, what="the app to start under sentry")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid = find()
+            if pid:
+                return pid
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        tree = {pid: (read_cmdline(pid), proc_state(pid)) for pid in descendants(self.proc.pid)}
+        pytest.fail(
+            f"the app {self.cmdline!r} did not start under sentry (pid {self.proc.pid}, "
+            f"returncode {self.proc.poll()}); descendants: {tree}"
+        )
 
 
 @pytest.fixture(params=MODES)
 def launch(request, spawn, sandbox_popen):
-    """launch(argv, token) starts argv natively or under sentry; token is an
-    argument in argv that identifies the app's process."""
+    """launch(argv, **popen_kw) starts argv natively or under sentry."""
     mode = request.param
 
-    def _launch(argv, token, **kw):
+    def _launch(argv, **kw):
         kw.setdefault("stdin", subprocess.DEVNULL)
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
@@ -60,7 +70,7 @@ def launch(request, spawn, sandbox_popen):
             proc = spawn(argv, **kw)
         else:
             proc = sandbox_popen(argv, **kw)
-        return Launched(mode, proc, token)
+        return Launched(mode, proc, argv)
 
     _launch.mode = mode
     return _launch
@@ -87,7 +97,7 @@ def read_line(stream, timeout=30.0):
 def test_sigint_is_forwarded(launch, c_program):
     exe = c_program("sigint_wait")
     token = f"sigint-{os.getpid()}"
-    app = launch([exe, token], token)
+    app = launch([exe, token])
     assert read_line(app.proc.stdout) == b"ready\n"
     app.app_pid()  # the handler is installed: "ready" came after sigaction
     os.kill(app.target, signal.SIGINT)
@@ -102,7 +112,7 @@ def test_sigint_to_process_group(launch, c_program):
     app both get SIGINT. Sentry must not die of it (no KeyboardInterrupt)."""
     exe = c_program("sigint_wait")
     token = f"sigint-pg-{os.getpid()}"
-    app = launch([exe, token], token, start_new_session=True)
+    app = launch([exe, token], start_new_session=True)
     assert read_line(app.proc.stdout) == b"ready\n"
     app.app_pid()
     os.killpg(app.proc.pid, signal.SIGINT)
@@ -120,10 +130,8 @@ def test_sigint_to_process_group(launch, c_program):
 )
 def test_fatal_signal_is_forwarded(launch, sig, status):
     arg = f"30.{os.getpid()}"
-    app = launch(["sleep", arg], arg)
-    pid = app.app_pid()
-    wait_for(lambda: read_cmdline(pid) == b"sleep\0" + arg.encode() + b"\0",
-             what="sleep to exec")
+    app = launch(["sleep", arg])
+    app.app_pid()  # sleep has exec'd
     start = time.monotonic()
     os.kill(app.target, sig)
     out, err = app.proc.communicate(timeout=20)
@@ -153,7 +161,7 @@ STOP_CONT_APP = textwrap.dedent(
 
 def test_sigstop_sigcont(launch):
     token = f"stopcont-{os.getpid()}"
-    app = launch([sys.executable, "-c", STOP_CONT_APP, token], token)
+    app = launch([sys.executable, "-c", STOP_CONT_APP, token])
     assert read_line(app.proc.stdout) == b"ready\n"
     pid = app.app_pid()
     os.kill(pid, signal.SIGSTOP)
@@ -175,10 +183,8 @@ def test_sigstop_sigcont(launch):
 def test_sigstop_then_sigkill(launch):
     """A stopped app can still be killed; sentry reports 137."""
     arg = f"30.{os.getpid()}"
-    app = launch(["sleep", arg], arg)
+    app = launch(["sleep", arg])
     pid = app.app_pid()
-    wait_for(lambda: read_cmdline(pid) == b"sleep\0" + arg.encode() + b"\0",
-             what="sleep to exec")
     os.kill(pid, signal.SIGSTOP)
     wait_for(lambda: proc_state(pid) in ("T", "t"), timeout=10, what="the app to stop")
     os.kill(pid, signal.SIGKILL)

@@ -16,11 +16,10 @@ HOSTNAME = "/etc/hostname"
 MISSING = "/sentry-test-no-such-file"
 
 PREFIX = r"\[pid\s+\d+\] "
-OPEN_OK = (
-    r'openat\(AT_FDCWD, "/etc/hostname", O_RDONLY(\|O_[A-Z_]+)*(, 0[0-7]*)?\) = 3$'
-)
+OPEN_OK = r'openat\(AT_FDCWD, "/etc/hostname", O_RDONLY(\|O_[A-Z_]+)*(, 0[0-7]*)?\) = 3$'
 OPEN_ENOENT = (
-    r'openat\(AT_FDCWD, "' + re.escape(MISSING)
+    r'openat\(AT_FDCWD, "'
+    + re.escape(MISSING)
     + r'", O_RDONLY(\|O_[A-Z_]+)*(, 0[0-7]*)?\) = -1 ENOENT \(No such file or directory\)$'
 )
 
@@ -68,7 +67,8 @@ def test_strace_lines_are_well_formed():
     lines = [ln for ln in r.stderr.decode().splitlines() if ln]
     assert lines
     bad = [
-        ln for ln in lines
+        ln
+        for ln in lines
         if not re.fullmatch(PREFIX + r"\w+\(.*\) = (-?\d+|0x[0-9a-f]+|\?)( .*)?", ln)
         and not re.match(PREFIX + r"(\+\+\+|---) ", ln)  # exits and signals
         and ln not in app_message
