@@ -49,14 +49,6 @@ long sentry_vm_read(int pid, uint64_t remote, void *local, size_t len)
     return n < 0 ? -errno : n;
 }
 
-long sentry_vm_write(int pid, uint64_t remote, const void *local, size_t len)
-{
-    struct iovec l = {(void *)local, len};
-    struct iovec r = {(void *)(uintptr_t)remote, len};
-    ssize_t n = process_vm_writev(pid, &l, 1, &r, 1, 0);
-    return n < 0 ? -errno : n;
-}
-
 /*
  * Scatter/gather between one local buffer and `count` remote (base, len)
  * pairs, in order. Returns the bytes moved before the first fault (the

@@ -11,19 +11,23 @@ from cffi import FFI
 
 ffibuilder = FFI()
 
+# The seccomp-stop view of struct ptrace_syscall_info, flattened for cffi.
+SYSCALL_INFO = """
+struct sentry_syscall_info {
+    uint8_t op;
+    uint8_t pad[3];
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    uint64_t nr;
+    uint64_t args[6];
+    uint32_t ret_data;
+};
+"""
+
 ffibuilder.cdef(
-    """
-    struct sentry_syscall_info {
-        uint8_t op;
-        uint8_t pad[3];
-        uint32_t arch;
-        uint64_t instruction_pointer;
-        uint64_t stack_pointer;
-        uint64_t nr;
-        uint64_t args[6];
-        uint32_t ret_data;
-        ...;
-    };
+    SYSCALL_INFO
+    + """
     struct sentry_event {
         int tid;
         int status;
@@ -32,7 +36,6 @@ ffibuilder.cdef(
     };
 
     long sentry_vm_read(int pid, uint64_t remote, void *local, size_t len);
-    long sentry_vm_write(int pid, uint64_t remote, const void *local, size_t len);
     long sentry_vm_rw_iov(int pid, int write, void *local, size_t len,
                           const uint64_t *pairs, int count);
     long sentry_read_string(int pid, uint64_t remote, char *out, size_t max);
@@ -61,18 +64,8 @@ with open(os.path.join(_here, "_helper.c")) as _f:
 ffibuilder.set_source(
     "sentry.platform.ptrace._helper",
     _source
+    + SYSCALL_INFO
     + """
-/* The seccomp-stop view of struct ptrace_syscall_info, flattened for cffi. */
-struct sentry_syscall_info {
-    uint8_t op;
-    uint8_t pad[3];
-    uint32_t arch;
-    uint64_t instruction_pointer;
-    uint64_t stack_pointer;
-    uint64_t nr;
-    uint64_t args[6];
-    uint32_t ret_data;
-};
 
 const struct sentry_syscall_info *sentry_event_info(const struct sentry_event *ev)
 {

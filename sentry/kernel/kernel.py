@@ -192,8 +192,6 @@ class Kernel:
         if tid in self._early:
             self._early.discard(tid)
             self.resume(child)
-        else:
-            child.new = True
         self.resume(parent)
 
     def _on_trap_stop(self, stop: Stop) -> None:
@@ -201,7 +199,6 @@ class Kernel:
         if t is None:
             self._early.add(stop.tid)
             return
-        t.new = False
         self.jobs.on_running(t)
         self.resume(t)
 

@@ -86,12 +86,12 @@ class Credentials:
 class Task:
     """A thread of the app.
 
-    Invariants: a task the kernel is not running is in exactly one of these
-    states: running in the host; stopped at a stop the kernel is handling;
-    parked (``blocked`` set: sleeping in the host kernel, or, once
-    ``blocked.stopped``, held in its syscall-exit stop); waiting for its
-    first stop (``new``). ``exit_hook`` is set while the task runs a
-    syscall whose exit stop the kernel asked for (for --strace).
+    Invariants: a task is in exactly one of these states: running in the
+    host (or not yet at its first stop); stopped at a stop the kernel is
+    handling; parked (``blocked`` set: sleeping in the host kernel, or, once
+    ``blocked.stopped``, held in its syscall-exit stop). ``exit_hook`` is set
+    while the task runs a syscall whose exit stop the kernel asked for (for
+    --strace).
     """
 
     def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, fd_table: FDTable) -> None:
@@ -99,7 +99,6 @@ class Task:
         self.tid = tid
         self.group = group
         self.fd_table = fd_table
-        self.new = False
         self.blocked: Blocked | None = None
         self.exit_hook: Callable[[int], None] | None = None
 
