@@ -2,9 +2,10 @@
 
 Run it with ``make bench`` (installs sentry, runsc and proot first), or
 ``python3 tests/bench/bench.py`` from the repository root once sentry is installed.
-It takes about three minutes. It prints a table per measurement and saves the raw
-numbers to tests/bench/out/results.json. Each figure is the median of --reps runs
-(default 3). The runs take turns round-robin, so drift on the host spreads evenly.
+It takes two to three minutes. It prints a table per measurement and saves the raw
+numbers to tests/bench/out/results.json. Each figure is a median: of --reps runs
+(default 3) for dd, of 5 for getppid and startup (3 for runsc's startup). The runs take
+turns round-robin, so drift on the host spreads evenly over the tools.
 
 What is measured
  1. Cost of a pass-through trapped syscall. ``dd if=/dev/zero of=/dev/null bs=1
@@ -22,6 +23,9 @@ What is measured
     syscall. Target: sentry/native <= 1.25.
  4. Startup: wall time of ``true`` natively, under the sentry and under runsc.
     Target: the sentry starts no slower than runsc.
+ 5. A summary of the sentry's three figures against their targets (PASS/MISS).
+ A tool that is missing or fails is reported as n/a with a one-line reason. Every
+ command has a 60 s timeout.
 
 Why pinning matters. In this VM (2 vCPUs, Firecracker) a ptrace stop costs about
 50 us when the tracer and the tracee run on different vCPUs: each stop is a
@@ -29,8 +33,10 @@ cross-vCPU wake-up. On the same vCPU it costs about 10 us
 (/work/shared/docs/ptrace-notes.md, sections 1.3, 1.4 and 4). So every tracer is
 measured in two placements. "pinned" is ``taskset -c 0 <whole command>``, which puts
 the tracer and the tracee on CPU 0. "unpinned" leaves placement to the scheduler.
-The sentry has a third row, "default": ``sentry run`` with its default
-``--cpu-affinity same``, which pins the sentry and the app to one CPU itself.
+The sentry gets three rows: "default" is ``sentry run --`` with its default
+``--cpu-affinity same`` (the sentry pins itself and the app to one CPU); "pinned" is
+``taskset -c 0 sentry run --cpu-affinity=none --``; "unpinned" is
+``sentry run --cpu-affinity=none --``.
 
 Debian's proot is built without its seccomp acceleration: it stops twice on every
 syscall. It is reported pinned only, because an unpinned run takes about 20 s. Pass
@@ -134,8 +140,14 @@ def run(argv: Sequence[str]) -> tuple[float, str]:
     try:
         # Own session, so that a timeout kills the tool's whole process group.
         proc = subprocess.Popen(
-            list(argv), cwd=OUT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+            list(argv),
+            cwd=OUT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
         )
     except OSError as exc:
         raise Failed(f"{argv[0]}: {exc.strerror}") from None
@@ -164,6 +176,19 @@ def ratio(num: float | None, den: float | None) -> float | None:
     if num is None or den is None or den <= 0:
         return None
     return num / den
+
+
+def spread(res: Result, scale: float, spec: str, width: int) -> str:
+    """The min-max range of res's samples times scale, right-aligned."""
+    if res.error is not None or not res.samples:
+        return "".rjust(width)
+    lo, hi = min(res.samples) * scale, max(res.samples) * scale
+    return f"{lo:{spec}}-{hi:{spec}}".rjust(width)
+
+
+def with_unit(value: float | None, spec: str, unit: str) -> str:
+    """value formatted with spec followed by unit, or n/a."""
+    return "n/a" if value is None else format(value, spec) + unit
 
 
 def ms(seconds: float | None) -> float | None:
@@ -252,34 +277,64 @@ def dd_configs(full: bool) -> list[Config]:
     configs = [
         Config("native", "native", "native", "unpinned", ()),
         Config("native_pinned", "native", "native", "pinned", PIN, "native_pinned"),
-        Config("ctracer_pinned", "ctracer", "C tracer", "pinned", (*PIN, *ctracer()),
-               "native_pinned"),
-        Config("ctracer_info_pinned", "ctracer", "C tracer + GET_SYSCALL_INFO", "pinned",
-               (*PIN, *ctracer("-i")), "native_pinned"),
+        Config(
+            "ctracer_pinned", "ctracer", "C tracer", "pinned", (*PIN, *ctracer()), "native_pinned"
+        ),
+        Config(
+            "ctracer_info_pinned",
+            "ctracer",
+            "C tracer + GET_SYSCALL_INFO",
+            "pinned",
+            (*PIN, *ctracer("-i")),
+            "native_pinned",
+        ),
         Config("ctracer", "ctracer", "C tracer", "unpinned", ctracer()),
         Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
         Config("sentry_pinned", "sentry", "sentry", "pinned", pin_sentry, "native_pinned"),
-        Config("sentry_unpinned", "sentry", "sentry", "unpinned (none)",
-               (*SENTRY, "--cpu-affinity=none", "--")),
-        Config("runsc_pinned", "runsc", "runsc --platform=ptrace", "pinned", (*PIN, *RUNSC),
-               "native_pinned"),
+        Config(
+            "sentry_unpinned",
+            "sentry",
+            "sentry",
+            "unpinned (none)",
+            (*SENTRY, "--cpu-affinity=none", "--"),
+        ),
+        Config(
+            "runsc_pinned",
+            "runsc",
+            "runsc --platform=ptrace",
+            "pinned",
+            (*PIN, *RUNSC),
+            "native_pinned",
+        ),
         Config("runsc", "runsc", "runsc --platform=ptrace", "unpinned", RUNSC),
-        Config("proot_pinned", "proot", "proot (Debian, no seccomp)", "pinned",
-               (*PIN, "proot"), "native_pinned"),
+        Config(
+            "proot_pinned",
+            "proot",
+            "proot (Debian, no seccomp)",
+            "pinned",
+            (*PIN, "proot"),
+            "native_pinned",
+        ),
     ]
     if full:
-        configs.insert(5, Config("ctracer_info", "ctracer", "C tracer + GET_SYSCALL_INFO",
-                                 "unpinned", ctracer("-i")))
-        configs.append(Config("proot", "proot", "proot (Debian, no seccomp)", "unpinned",
-                              ("proot",)))
+        configs.insert(
+            5,
+            Config(
+                "ctracer_info", "ctracer", "C tracer + GET_SYSCALL_INFO", "unpinned", ctracer("-i")
+            ),
+        )
+        configs.append(
+            Config("proot", "proot", "proot (Debian, no seccomp)", "unpinned", ("proot",))
+        )
     return configs
 
 
 def getppid_configs() -> list[Config]:
     return [
         Config("native", "native", "native", "unpinned", ()),
-        Config("ctracer_pinned", "ctracer", "C tracer (filter only)", "pinned",
-               (*PIN, *ctracer())),
+        Config(
+            "ctracer_pinned", "ctracer", "C tracer (filter only)", "pinned", (*PIN, *ctracer())
+        ),
         Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
     ]
 
@@ -304,8 +359,14 @@ def needs(config: Config) -> list[str]:
 # ---------------------------------------------------------------- measuring
 
 
-def measure(name: str, configs: list[Config], workload: Sequence[str], reps: int | dict[str, int],
-            missing: dict[str, str], parse_stdout: bool = False) -> dict[str, Result]:
+def measure(
+    name: str,
+    configs: list[Config],
+    workload: Sequence[str],
+    reps: int | dict[str, int],
+    missing: dict[str, str],
+    parse_stdout: bool = False,
+) -> dict[str, Result]:
     """Run each config's prefix + workload, round-robin, reps times.
 
     A sample is the wall time in seconds, or with parse_stdout the number the
@@ -367,11 +428,11 @@ def dd_figures(results: dict[str, Result]) -> dict[str, dict[str, float | None]]
     return figures
 
 
-def stop_without_startup(dd: dict[str, Result], startup: dict[str, Result],
-                         key: str, native_key: str) -> float | None:
+def stop_without_startup(
+    dd: dict[str, Result], startup: dict[str, Result], key: str, native_key: str
+) -> float | None:
     """ns per stop with the tool's startup (its `true` time) taken out on both sides."""
-    parts = [dd[key].median, startup[key].median, dd[native_key].median,
-             startup["native"].median]
+    parts = [dd[key].median, startup[key].median, dd[native_key].median, startup["native"].median]
     if any(p is None for p in parts):
         return None
     t_dd, t_true, n_dd, n_true = (float(p) for p in parts)  # type: ignore[arg-type]
@@ -381,60 +442,95 @@ def stop_without_startup(dd: dict[str, Result], startup: dict[str, Result],
 # ---------------------------------------------------------------- report
 
 
-def print_dd(results: dict[str, Result], figures: dict[str, dict[str, float | None]],
-             reps: int) -> None:
+def print_dd(
+    results: dict[str, Result], figures: dict[str, dict[str, float | None]], reps: int
+) -> None:
     print(f"1. Pass-through trapped syscalls: {' '.join(DD)}")
-    print(f"   {DD_SYSCALLS} read+write syscalls, median of {reps} runs; "
-          "overhead = (t_tool - t_native) / 200000, native of the same placement")
-    head = (f"   {'tool':<28} {'placement':<16} {'wall s':>8} {'x native':>9} "
-            f"{'ns/syscall':>11} {'overhead ns':>12} {'x C pinned':>11}")
+    print(f"   {DD_SYSCALLS} read+write syscalls, median of {reps} runs (range: min-max).")
+    print(
+        f"   overhead = (t_tool - t_native) / {DD_SYSCALLS}, against native in the same "
+        "placement;\n   x C pinned = overhead / the pinned C tracer's overhead."
+    )
+    head = (
+        f"   {'tool':<28} {'placement':<16} {'wall s':>8} {'range s':>12} {'x native':>9} "
+        f"{'ns/syscall':>11} {'overhead ns':>12} {'x C pinned':>11}"
+    )
     print(head)
     print("   " + "-" * (len(head) - 3))
     for key, res in results.items():
         fig = figures[key]
         c = res.config
-        line = (f"   {c.label:<28} {c.placement:<16} {fmt(fig['median_s'], '.3f', 8)} "
-                f"{fmt(fig['x_native'], '.1f', 9)} {fmt(fig['ns_per_syscall'], '.0f', 11)} "
-                f"{fmt(fig['overhead_ns'], '.0f', 12)} {fmt(fig['x_ctracer_pinned'], '.2f', 11)}")
+        line = (
+            f"   {c.label:<28} {c.placement:<16} {fmt(fig['median_s'], '.3f', 8)} "
+            f"{spread(res, 1, '.3f', 12)} {fmt(fig['x_native'], '.1f', 9)} "
+            f"{fmt(fig['ns_per_syscall'], '.0f', 11)} "
+            f"{fmt(fig['overhead_ns'], '.0f', 12)} {fmt(fig['x_ctracer_pinned'], '.2f', 11)}"
+        )
         if res.error is not None:
             line = f"   {c.label:<28} {c.placement:<16} {'n/a':>8}   {res.error}"
         print(line)
+    print(
+        "   Unpinned rows depend on what the other vCPU is doing (cross-vCPU wake-ups), so "
+        "they vary\n   far more from run to run than the pinned ones."
+    )
     print()
 
 
-def print_stop_target(figures: dict[str, dict[str, float | None]],
-                      excl: dict[str, float | None]) -> float | None:
+def print_stop_target(
+    figures: dict[str, dict[str, float | None]], excl: dict[str, float | None]
+) -> float | None:
     sentry = figures["sentry_default"]["overhead_ns"]
     c_pin = figures["ctracer_pinned"]["overhead_ns"]
     r = ratio(sentry, c_pin)
-    print("2. Target: sentry default placement pass-through stop "
-          f"<= {TARGET_STOP_RATIO} x C tracer pinned stop")
-    print(f"   sentry default {fmt(sentry, '.0f', 0)} ns / C tracer pinned "
-          f"{fmt(c_pin, '.0f', 0)} ns = {fmt(r, '.2f', 0)}x  -> "
-          f"{verdict(r, TARGET_STOP_RATIO)}")
+    print(
+        "2. Target: sentry default placement pass-through stop "
+        f"<= {TARGET_STOP_RATIO} x C tracer pinned stop"
+    )
+    print(
+        f"   sentry default {with_unit(sentry, '.0f', ' ns')} / C tracer pinned "
+        f"{with_unit(c_pin, '.0f', ' ns')} = {with_unit(r, '.2f', 'x')}  -> "
+        f"{verdict(r, TARGET_STOP_RATIO)}"
+    )
     r_ex = ratio(excl["sentry_default"], excl["ctracer_pinned"])
-    print(f"   (startup taken out of both, i.e. dd minus `true` under the same tool: "
-          f"{fmt(excl['sentry_default'], '.0f', 0)} / {fmt(excl['ctracer_pinned'], '.0f', 0)}"
-          f" ns = {fmt(r_ex, '.2f', 0)}x)")
+    print(
+        f"   (startup taken out of both, i.e. dd minus `true` under the same tool: "
+        f"{with_unit(excl['sentry_default'], '.0f', ' ns')} / "
+        f"{with_unit(excl['ctracer_pinned'], '.0f', ' ns')} = {with_unit(r_ex, '.2f', 'x')})"
+    )
     print()
     return r
 
 
 def print_getppid(results: dict[str, Result], reps: int) -> float | None:
     nat = results["native"].median
-    print(f"3. Untrapped syscalls: getppid_loop, {GETPPID_N} x syscall(SYS_getppid), "
-          f"median of {reps} runs")
-    print(f"   {'tool':<28} {'placement':<16} {'ns/call':>8} {'x native':>9}")
+    print(
+        f"3. Untrapped syscalls: getppid_loop, {GETPPID_N} x syscall(SYS_getppid), "
+        f"median of {reps} runs"
+    )
+    print(f"   {'tool':<28} {'placement':<16} {'ns/call':>8} {'range':>12} {'x native':>9}")
     for res in results.values():
         c = res.config
         if res.error is not None:
             print(f"   {c.label:<28} {c.placement:<16} {'n/a':>8}   {res.error}")
             continue
-        print(f"   {c.label:<28} {c.placement:<16} {fmt(res.median, '.1f', 8)} "
-              f"{fmt(ratio(res.median, nat), '.2f', 9)}")
-    r = ratio(results["sentry_default"].median, nat)
-    print(f"   Target: sentry/native <= {TARGET_GETPPID_RATIO}: {fmt(r, '.2f', 0)}x  -> "
-          f"{verdict(r, TARGET_GETPPID_RATIO)}")
+        print(
+            f"   {c.label:<28} {c.placement:<16} {fmt(res.median, '.1f', 8)} "
+            f"{spread(res, 1, '.0f', 12)} {fmt(ratio(res.median, nat), '.2f', 9)}"
+        )
+    sentry = results["sentry_default"].median
+    r = ratio(sentry, nat)
+    print(
+        "   The C tracer row is the floor: its filter lets getppid through after 6 BPF "
+        "instructions."
+    )
+    print(
+        f"   sentry / C tracer (filter only): "
+        f"{with_unit(ratio(sentry, results['ctracer_pinned'].median), '.2f', 'x')}"
+    )
+    print(
+        f"   Target: sentry/native <= {TARGET_GETPPID_RATIO}: {with_unit(r, '.2f', 'x')}  -> "
+        f"{verdict(r, TARGET_GETPPID_RATIO)}"
+    )
     print()
     return r
 
@@ -442,46 +538,69 @@ def print_getppid(results: dict[str, Result], reps: int) -> float | None:
 def print_startup(results: dict[str, Result]) -> None:
     nat = results["native"].median
     print("4. Startup: wall time of `<tool> true` (median of 5 runs, runsc 3)")
-    print(f"   {'tool':<28} {'placement':<16} {'ms':>8} {'x native':>9}")
+    print(f"   {'tool':<28} {'placement':<16} {'ms':>8} {'range ms':>12} {'x native':>9}")
     for res in results.values():
         c = res.config
         if res.error is not None:
             print(f"   {c.label:<28} {c.placement:<16} {'n/a':>8}   {res.error}")
             continue
         med = res.median
-        print(f"   {c.label:<28} {c.placement:<16} {fmt(ms(med), '.1f', 8)}"
-              f" {fmt(ratio(med, nat), '.1f', 9)}")
+        print(
+            f"   {c.label:<28} {c.placement:<16} {fmt(ms(med), '.1f', 8)} "
+            f"{spread(res, 1e3, '.1f', 12)} {fmt(ratio(med, nat), '.1f', 9)}"
+        )
     sentry, runsc = results["sentry_default"].median, results["runsc"].median
-    print(f"   Target: sentry <= runsc: {fmt(ratio(sentry, runsc), '.2f', 0)}x runsc  -> "
-          f"{verdict(sentry, runsc)}")
+    print(
+        f"   Target: sentry <= runsc: {with_unit(ratio(sentry, runsc), '.2f', 'x runsc')}  -> "
+        f"{verdict(sentry, runsc)}"
+    )
     print()
 
 
-def print_summary(stop_r: float | None, getppid_r: float | None,
-                  startup: dict[str, Result]) -> dict[str, dict[str, object]]:
+def print_summary(
+    stop_r: float | None, getppid_r: float | None, startup: dict[str, Result]
+) -> dict[str, dict[str, object]]:
     sentry, runsc = startup["sentry_default"].median, startup["runsc"].median
     rows: list[tuple[str, str, str, str]] = [
-        ("pass-through stop / C tracer pinned", fmt(stop_r, ".2f", 0) + "x",
-         f"<= {TARGET_STOP_RATIO}x", verdict(stop_r, TARGET_STOP_RATIO)),
-        ("getppid (untrapped) / native", fmt(getppid_r, ".2f", 0) + "x",
-         f"<= {TARGET_GETPPID_RATIO}x", verdict(getppid_r, TARGET_GETPPID_RATIO)),
-        ("startup `true`", fmt(ms(sentry), ".1f", 0) + " ms",
-         "<= runsc " + fmt(ms(runsc), ".1f", 0) + " ms",
-         verdict(sentry, runsc)),
+        (
+            "pass-through stop / C tracer pinned",
+            with_unit(stop_r, ".2f", "x"),
+            f"<= {TARGET_STOP_RATIO}x",
+            verdict(stop_r, TARGET_STOP_RATIO),
+        ),
+        (
+            "getppid (untrapped) / native",
+            with_unit(getppid_r, ".2f", "x"),
+            f"<= {TARGET_GETPPID_RATIO}x",
+            verdict(getppid_r, TARGET_GETPPID_RATIO),
+        ),
+        (
+            "startup `true`",
+            with_unit(ms(sentry), ".1f", " ms"),
+            "<= runsc " + with_unit(ms(runsc), ".1f", " ms"),
+            verdict(sentry, runsc),
+        ),
     ]
     print("5. Summary: sentry (default placement) against its targets")
-    print(f"   {'figure':<38} {'sentry':>10} {'target':>20} {'':>6}")
+    print(f"   {'figure':<38} {'sentry':>10} {'target':>20} {'result':>6}")
     for name, value, target, result in rows:
         print(f"   {name:<38} {value:>10} {target:>20} {result:>6}")
-    return {name: {"value": value, "target": target, "result": result}
-            for name, value, target, result in rows}
+    return {
+        name: {"value": value, "target": target, "result": result}
+        for name, value, target, result in rows
+    }
 
 
 def as_json(results: dict[str, Result]) -> dict[str, object]:
     return {
-        key: {"label": r.config.label, "placement": r.config.placement,
-              "argv_prefix": list(r.config.prefix), "samples": r.samples,
-              "median": r.median, "error": r.error}
+        key: {
+            "label": r.config.label,
+            "placement": r.config.placement,
+            "argv_prefix": list(r.config.prefix),
+            "samples": r.samples,
+            "median": r.median,
+            "error": r.error,
+        }
         for key, r in results.items()
     }
 
@@ -491,10 +610,18 @@ def as_json(results: dict[str, Result]) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3, choices=range(1, 6),
-                        help="runs per dd figure (median taken; default 3)")
-    parser.add_argument("--full", action="store_true",
-                        help="also run proot and the C tracer -i variant unpinned (+~55 s)")
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=3,
+        choices=range(1, 6),
+        help="runs per dd figure (median taken; default 3)",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also run proot and the C tracer -i variant unpinned (+~55 s)",
+    )
     args = parser.parse_args(argv)
 
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -509,17 +636,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "getppid_loop" in build_failures:
         gp = {c.key: Result(c, error=build_failures["getppid_loop"]) for c in getppid_configs()}
     else:
-        gp = measure("getppid", getppid_configs(), [str(BIN / "getppid_loop"), str(GETPPID_N)],
-                     GETPPID_REPS, missing, parse_stdout=True)
+        gp = measure(
+            "getppid",
+            getppid_configs(),
+            [str(BIN / "getppid_loop"), str(GETPPID_N)],
+            GETPPID_REPS,
+            missing,
+            parse_stdout=True,
+        )
     total = time.perf_counter() - started
 
     print()
-    print(f"sentry benchmark: Linux {env['kernel']}, {env['cpus']} CPUs, "
-          f"Python {env['python']}, {env['runsc'] or 'runsc n/a'}, proot {env['proot'] or 'n/a'}")
+    print(
+        f"sentry benchmark: Linux {env['kernel']}, {env['cpus']} CPUs, "
+        f"Python {env['python']}, {env['runsc'] or 'runsc n/a'}, proot {env['proot'] or 'n/a'}"
+    )
     print(f"sentry: {env['sentry'] or 'n/a'}")
-    print(f"load average at start: {env['loadavg_at_start']}"
-          + ("  (other work is running: expect noisy figures)"
-             if float(str(env["loadavg_at_start"])) > 0.5 else ""))
+    print(
+        f"load average at start: {env['loadavg_at_start']}"
+        + (
+            "  (other work is running: expect noisy figures)"
+            if float(str(env["loadavg_at_start"])) > 0.5
+            else ""
+        )
+    )
     print()
     figures = dd_figures(dd)
     print_dd(dd, figures, args.reps)
@@ -534,9 +674,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n(total {total:.0f} s; raw numbers in {OUT / 'results.json'})")
 
     data = {
-        "environment": env, "reps": args.reps, "total_s": total,
-        "dd": {"workload": list(DD), "syscalls": DD_SYSCALLS, "runs": as_json(dd),
-               "figures": figures, "stop_ns_without_startup": excl},
+        "environment": env,
+        "reps": args.reps,
+        "total_s": total,
+        "dd": {
+            "workload": list(DD),
+            "syscalls": DD_SYSCALLS,
+            "runs": as_json(dd),
+            "figures": figures,
+            "stop_ns_without_startup": excl,
+        },
         "getppid": {"n": GETPPID_N, "unit": "ns per call", "runs": as_json(gp)},
         "startup": {"workload": ["true"], "unit": "s", "runs": as_json(startup)},
         "summary": summary,
