@@ -26,7 +26,7 @@ def park_app(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(exe)
 
 
-def _kernel(delay: float, *argv: str, **kwargs: object) -> subprocess.Popen:
+def _kernel(delay: float | str, *argv: str, **kwargs: object) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-P", str(HERE / "park_kernel.py"), str(delay), *argv],
         stdout=subprocess.PIPE,
@@ -58,3 +58,17 @@ def test_parked_task_is_killable(park_app: str) -> None:
         proc.kill()
         proc.communicate()
     assert proc.returncode == 128 + signal.SIGKILL
+
+
+def test_injected_syscall_keeps_the_apps_registers(tmp_path: Path) -> None:
+    exe = tmp_path / "inject_app"
+    subprocess.run(
+        ["gcc", "-O1", "-o", str(exe), str(HERE / "inject_app.c")], check=True, timeout=60
+    )
+    proc = _kernel("inject", str(exe))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.decode().splitlines() == [
+        "mode 0: fd=3 -> /memfd:placeholder (deleted), rsi kept=1 r8 kept=1",
+        "mode 1: fd=4 -> /memfd:placeholder (deleted), rsi kept=1 r8 kept=1",
+    ]

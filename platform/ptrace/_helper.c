@@ -130,6 +130,28 @@ long sentry_peekuser(int pid, long offset, uint64_t *out)
     return 0;
 }
 
+/* The general registers (struct user_regs_struct, 27 words) into `regs`. */
+long sentry_getregs(int pid, uint64_t *regs)
+{
+    return ptrace(PTRACE_GETREGS, pid, 0, regs) < 0 ? -errno : 0;
+}
+
+/* Set the general registers from `regs`. */
+long sentry_setregs(int pid, const uint64_t *regs)
+{
+    return ptrace(PTRACE_SETREGS, pid, 0, regs) < 0 ? -errno : 0;
+}
+
+/* The op of PTRACE_GET_SYSCALL_INFO at a syscall stop: 1 entry, 2 exit. */
+int sentry_syscall_op(int pid)
+{
+    struct ptrace_syscall_info info;
+
+    if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof info, &info) < 0)
+        return -errno;
+    return info.op;
+}
+
 /* ------------------------------------------------------------------- spawn */
 
 /*

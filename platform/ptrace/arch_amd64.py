@@ -20,6 +20,23 @@ ORIG_RAX = user_regs_struct.orig_rax.offset
 RAX = user_regs_struct.rax.offset
 RDI = user_regs_struct.rdi.offset
 
+# The same registers as indexes of the word array of PTRACE_GETREGS.
+REGS_WORDS = len(user_regs_struct._fields_)
+I_RAX, I_ORIG_RAX, I_RIP, I_RSP = (
+    RAX // 8,
+    ORIG_RAX // 8,
+    user_regs_struct.rip.offset // 8,
+    user_regs_struct.rsp.offset // 8,
+)
+I_ARGS = tuple(
+    getattr(user_regs_struct, r).offset // 8 for r in ("rdi", "rsi", "rdx", "r10", "r8", "r9")
+)
+
+# Length of the `syscall` instruction: rip - SYSCALL_INSN_SIZE re-executes it.
+SYSCALL_INSN_SIZE = 2
+# Bytes below the stack pointer that the ABI lets leaf code use (the red zone).
+RED_ZONE = 128
+
 # orig_rax = -1 at a seccomp stop skips the syscall; rax is then its result.
 SKIP_SYSCALL = -1
 

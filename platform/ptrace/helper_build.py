@@ -42,6 +42,9 @@ ffibuilder.cdef(
     long sentry_ptrace(long request, int pid, uint64_t addr, uint64_t data);
     long sentry_peekuser(int pid, long offset, uint64_t *out);
     int sentry_prctl(int option, unsigned long arg);
+    long sentry_getregs(int pid, uint64_t *regs);
+    long sentry_setregs(int pid, const uint64_t *regs);
+    int sentry_syscall_op(int pid);
     int sentry_spawn(const char *path, char *const argv[], char *const envp[],
                      const void *filter, int filter_len, int go_fd, int err_fd);
     int sentry_catch_signal(int sig);

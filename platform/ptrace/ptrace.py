@@ -63,6 +63,7 @@ OPTIONS = (
 
 STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 
+PTRACE_SYSCALL_INFO_ENTRY = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -237,6 +238,8 @@ class PtracePlatform:
                     StopKind.SYSCALL, tid, nr=int(info.nr), args=tuple(info.args), arch=info.arch
                 )
             if sig == signal.SIGTRAP | 0x80:
+                if lib.sentry_syscall_op(tid) == PTRACE_SYSCALL_INFO_ENTRY:
+                    return Stop(StopKind.SYSCALL_ENTRY, tid)
                 return Stop(StopKind.SYSCALL_EXIT, tid, self.syscall_result(tid))
             if event in _NEW_TASK_EVENTS:
                 return Stop(
@@ -313,6 +316,55 @@ class PtracePlatform:
         SYSCALL_EXIT stop."""
         ptrace(helper.PTRACE_POKEUSER, tid, arch.ORIG_RAX, arch.PARK_SYSCALL)
         ptrace(helper.PTRACE_SYSCALL, tid, 0, 0)
+
+    def save_regs(self, tid: int) -> list[int]:
+        """Implements Platform.save_regs: the task's registers, to restore later."""
+        regs = ffi.new("uint64_t[]", arch.REGS_WORDS)
+        self._check_task(tid, lib.sentry_getregs(tid, regs))
+        return list(regs)
+
+    def inject(self, tid: int, nr: int, args: Sequence[int], rewind: bool) -> None:
+        """Implements Platform.inject: make the task call syscall ``nr``.
+
+        At a SYSCALL stop (``rewind`` false) the app's syscall is replaced;
+        at a syscall-exit stop (``rewind`` true) the task re-executes its
+        syscall instruction with ``nr``. Either way it stops at the injected
+        call's exit (SYSCALL_EXIT; a SYSCALL_ENTRY comes first when
+        rewinding). ``nr`` must not be a trapped syscall.
+        """
+        regs = self.save_regs(tid)
+        if rewind:
+            regs[arch.I_RIP] -= arch.SYSCALL_INSN_SIZE
+            regs[arch.I_RAX] = nr
+        regs[arch.I_ORIG_RAX] = nr
+        for index, value in zip(arch.I_ARGS, args, strict=False):
+            regs[index] = value & (2**64 - 1)
+        self._set_regs(tid, regs)
+        ptrace(helper.PTRACE_SYSCALL, tid, 0, 0)
+
+    def restore_regs(self, tid: int, regs: list[int], nr: int, result: int) -> None:
+        """Implements Platform.restore_regs: at a syscall-exit stop, put back
+        ``regs`` (saved during syscall ``nr``) with ``result`` as its result."""
+        regs = list(regs)
+        regs[arch.I_ORIG_RAX] = nr
+        regs[arch.I_RAX] = result & (2**64 - 1)
+        self._set_regs(tid, regs)
+
+    def scratch(self, tid: int, regs: list[int], data: bytes) -> int:
+        """Implements Platform.scratch: copy ``data`` below the red zone of
+        the task's stack (``regs`` saved at a stop); its address there."""
+        addr = (regs[arch.I_RSP] - arch.RED_ZONE - len(data)) & ~15
+        memory.copy_out(tid, addr, data)
+        return addr
+
+    def _set_regs(self, tid: int, regs: list[int]) -> None:
+        self._check_task(tid, lib.sentry_setregs(tid, ffi.new("uint64_t[]", regs)))
+
+    @staticmethod
+    def _check_task(tid: int, result: int) -> None:
+        if result == -errno.ESRCH:
+            raise TaskExited(tid)
+        check(result)
 
     def interrupt(self, tid: int) -> None:
         """Implements Platform.interrupt: wake a parked task (SYSCALL_EXIT)."""

@@ -86,6 +86,7 @@ class Kernel:
         self.jobs = JobControl(self)
         self._on_stop: dict[StopKind, Callable[[Stop], None]] = {
             StopKind.SYSCALL: self.dispatch.on_syscall,
+            StopKind.SYSCALL_ENTRY: self.dispatch.on_syscall_entry,
             StopKind.SYSCALL_EXIT: self.dispatch.on_syscall_exit,
             StopKind.NEW_TASK: self._on_new_task,
             StopKind.EXEC: self._on_exec,

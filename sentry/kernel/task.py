@@ -52,15 +52,41 @@ class Waiter:
         return (yield self)
 
 
+# An argument of Task.inject that stands for the address of its ``data``.
+SCRATCH = -(2**70)
+
+
+class Injection(Waiter):
+    """A syscall the task makes on sentry's behalf, awaited for its result.
+
+    ``await t.inject(nr, *args, data=...)`` in a handler: the task runs
+    syscall ``nr`` (which must be one the filter does not trap) in the middle
+    of the app's own, e.g. ``memfd_create`` to make the placeholder of a new
+    sentry fd. ``data``, if given, is copied below the task's stack and an
+    argument equal to SCRATCH is replaced by its address. The syscall's
+    result is the awaited value; the app's registers are put back when the
+    handler returns.
+    """
+
+    def __init__(self, nr: int, args: tuple[int, ...], data: bytes) -> None:
+        super().__init__()
+        self.nr = nr
+        self.args = args
+        self.data = data
+
+
 @dataclass
 class Blocked:
     """A blocking syscall: the handler's coroutine and where it stands.
 
     ``waiter`` is what the coroutine awaits now. ``parked`` is true once the
-    task was parked (it sleeps in the host kernel); ``stopped`` once it sits
-    in its syscall-exit stop (woken by a signal, or by sentry). ``result`` is
-    set when the coroutine has finished and the task is being woken to
-    return it. ``call`` is the --strace text of the syscall.
+    app's syscall was replaced (the task sleeps in the host kernel, or runs
+    an injected syscall); ``stopped`` once it sits in a syscall-exit stop.
+    ``injecting`` is the Injection the task is running, ``pending`` one it
+    must run once it stops. ``saved_regs`` are the app's registers, kept
+    from the first injection on. ``result`` is set when the coroutine has
+    finished and the task is being woken to return it. ``call`` is the
+    --strace text of the syscall.
     """
 
     coroutine: Coroutine[Waiter, Any, int]
@@ -70,6 +96,9 @@ class Blocked:
     result: int | None = None
     parked: bool = False
     stopped: bool = False
+    injecting: Injection | None = None
+    pending: Injection | None = None
+    saved_regs: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +133,10 @@ class Task:
 
     def __repr__(self) -> str:
         return f"Task({self.tid})"
+
+    def inject(self, nr: int, *args: int, data: bytes = b"") -> Injection:
+        """Have this task make syscall ``nr``; await the result (see Injection)."""
+        return Injection(nr, args, data)
 
     @property
     def mm(self) -> AddressSpace:

@@ -25,6 +25,11 @@ Parking rules (the invariants of :class:`~sentry.kernel.task.Blocked`):
   task stays held in its exit stop, killable but not interruptible, as Linux
   holds a FUSE request that was already sent.
 - A task killed while parked has its handler's coroutine closed.
+- A handler may await ``t.inject(nr, ...)``: the task itself makes syscall
+  ``nr`` (replacing the app's call at its seccomp stop, or re-executing the
+  syscall instruction from an exit stop; a sleeping task is interrupted
+  first). The app's registers are saved before the first injection and put
+  back, with the result, when the handler returns.
 """
 
 from __future__ import annotations
@@ -32,14 +37,14 @@ from __future__ import annotations
 import errno
 import inspect
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import ERESTARTSYS, SyscallError
-from sentry.kernel.task import Blocked, Task, Waiter
+from sentry.kernel.task import SCRATCH, Blocked, Injection, Task, Waiter
 from sentry.platform.platform import Stop
-from sentry.syscalls.linux64 import Syscall
+from sentry.syscalls.linux64 import Passthrough, Syscall
 from sentry.syscalls.strace import Strace, format_call
 
 if TYPE_CHECKING:
@@ -93,14 +98,21 @@ class SyscallDispatcher:
             result = entry.handler(t, *stop.args[: _arity(entry.handler)])
         except SyscallError as err:
             result = -err.errno
-        if inspect.iscoroutine(result):
+        if isinstance(result, Passthrough):
+            self._pass_through(t, call, result.on_exit)
+        elif inspect.iscoroutine(result):
             t.blocked = Blocked(result, stop.nr, call)
             self._step(t, None, None)
         else:
             self._skip(t, call, result)
 
+    def on_syscall_entry(self, stop: Stop) -> None:
+        """Handle a SYSCALL_ENTRY stop: an injected syscall begins."""
+        self.platform.resume_to_exit(stop.tid)
+
     def on_syscall_exit(self, stop: Stop) -> None:
-        """Handle a SYSCALL_EXIT stop: a parked task woke, or --strace."""
+        """Handle a SYSCALL_EXIT stop: an injected call ended, a parked task
+        woke, or a traced pass-through finished."""
         t = self.kernel.tasks.get(stop.tid)
         if t is None:
             self.platform.resume(stop.tid)
@@ -108,7 +120,12 @@ class SyscallDispatcher:
         b = t.blocked
         if b is not None:
             b.stopped = True
-            if b.result is not None:
+            if b.injecting is not None:
+                done, b.injecting = b.injecting, None
+                done.complete(stop.value)
+            elif b.pending is not None:
+                self._inject(t, b)
+            elif b.result is not None:
                 self._return_parked(t, b)
             else:
                 b.waiter = None
@@ -127,10 +144,19 @@ class SyscallDispatcher:
             return len(t.fd_table) > 0
         return any(t.fd_table.get(_fd(args[i])) is not None for i in entry.fd_args)
 
-    def _pass_through(self, t: Task, call: str) -> None:
-        if self.strace is not None:
-            strace = self.strace
-            t.exit_hook = lambda result: strace.emit(t.tid, call, result)
+    def _pass_through(
+        self, t: Task, call: str, on_exit: Callable[[int], None] | None = None
+    ) -> None:
+        strace = self.strace
+        if strace is not None or on_exit is not None:
+
+            def exit_hook(result: int) -> None:
+                if on_exit is not None:
+                    on_exit(result)
+                if strace is not None:
+                    strace.emit(t.tid, call, result)
+
+            t.exit_hook = exit_hook
         self.kernel.resume(t)
 
     def _skip(self, t: Task, call: str, result: int) -> None:
@@ -153,10 +179,29 @@ class SyscallDispatcher:
             self._finish(t, b, -err.errno)
             return
         b.waiter = waiter
-        if not b.parked:
+        waiter.add_callback(lambda value: self._wake(t, b, waiter, value))
+        if isinstance(waiter, Injection):
+            b.pending = waiter
+            if not b.parked or b.stopped:
+                self._inject(t, b)
+            elif b.injecting is None:
+                self.platform.interrupt(t.tid)
+        elif not b.parked:
             b.parked = True
             self.platform.park(t.tid)
-        waiter.add_callback(lambda value: self._wake(t, b, waiter, value))
+
+    def _inject(self, t: Task, b: Blocked) -> None:
+        """Start ``b.pending`` now that the task is at a seccomp or exit stop."""
+        injection, b.pending = b.pending, None
+        assert injection is not None
+        if b.saved_regs is None:
+            b.saved_regs = self.platform.save_regs(t.tid)
+        args = injection.args
+        if injection.data:
+            where = self.platform.scratch(t.tid, b.saved_regs, injection.data)
+            args = tuple(where if a == SCRATCH else a for a in args)
+        self.platform.inject(t.tid, injection.nr, args, rewind=b.parked)
+        b.parked, b.stopped, b.injecting = True, False, injection
 
     def _wake(self, t: Task, b: Blocked, waiter: Waiter, value: Any) -> None:
         if t.blocked is b and b.waiter is waiter:
@@ -178,7 +223,10 @@ class SyscallDispatcher:
         """At a parked task's exit stop: give it its result and let it run."""
         assert b.result is not None
         t.blocked = None
-        self.platform.set_result(t.tid, b.result, b.nr)
+        if b.saved_regs is not None:
+            self.platform.restore_regs(t.tid, b.saved_regs, b.nr, b.result)
+        else:
+            self.platform.set_result(t.tid, b.result, b.nr)
         if self.strace is not None:
             self.strace.emit(t.tid, b.call, b.result)
         self.kernel.resume(t)

@@ -14,8 +14,11 @@ emulate the call yet: it always passes through.
 
 A handler is a plain function ``def pread64(t, fd, buf, count, offset) ->
 int`` taking the raw (unsigned) argument registers, returning the result or
-raising ``SyscallError(errno)``; to block, it is an ``async def`` that awaits
-:class:`sentry.kernel.task.Waiter` objects (the task is parked meanwhile).
+raising ``SyscallError(errno)``. It may also return :data:`PASS` (the call is
+not sentry's after all: the host runs it), a :class:`Passthrough` with an
+exit callback, or a coroutine: to block, a handler returns (or is) an
+``async def`` that awaits :class:`sentry.kernel.task.Waiter` objects, and the
+task is parked meanwhile.
 """
 
 from __future__ import annotations
@@ -27,6 +30,20 @@ from typing import Any
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 
 Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Passthrough:
+    """A handler's answer: let the host run the syscall after all.
+
+    ``on_exit``, if set, is called with the host's result at the syscall's
+    exit (e.g. to record the fd that dup() made).
+    """
+
+    on_exit: Callable[[int], None] | None = None
+
+
+PASS = Passthrough()
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,30 @@
 """Runs sentry's kernel in-process with a blocking getppid handler (for
-test_parking.py): ``python park_kernel.py SECONDS APP [ARG...]``."""
+test_parking.py): ``python park_kernel.py SECONDS APP [ARG...]``.
+
+With SECONDS "inject", getppid(mode) instead makes the task create a memfd
+(after parking briefly if mode is 1) and returns its fd.
+"""
 
 import os
 import sys
 
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.kernel.kernel import Kernel
+from sentry.kernel.task import SCRATCH
 from sentry.platform.platform import lookup
-
-DELAY = float(sys.argv[1])
 
 
 async def slow_getppid(t):
-    await t.kernel.sleep(DELAY)
+    await t.kernel.sleep(float(sys.argv[1]))
     return 4242
 
 
-kernel = Kernel(lookup("ptrace")(), handlers={"getppid": slow_getppid})
+async def injecting_getppid(t, mode):
+    if mode == 1:
+        await t.kernel.sleep(0.05)
+    return await t.inject(SYSCALL_NUMBERS["memfd_create"], SCRATCH, 0, data=b"placeholder\0")
+
+
+handler = injecting_getppid if sys.argv[1] == "inject" else slow_getppid
+kernel = Kernel(lookup("ptrace")(), handlers={"getppid": handler})
 sys.exit(kernel.run(sys.argv[2], sys.argv[2:], dict(os.environ)))
