@@ -23,6 +23,7 @@ setup(
         "sentry.abi",
         "sentry.kernel",
         "sentry.syscalls",
+        "sentry.vfs",
         "sentry.platform",
         "sentry.platform.ptrace",
         "sentry.fsimpl",

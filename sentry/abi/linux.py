@@ -1,4 +1,11 @@
-"""Architecture-independent Linux ABI constants sentry's kernel uses."""
+"""Architecture-independent Linux ABI: constants and the structs sentry
+packs for the app (stat, statx, statfs, linux_dirent64).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
 
 # clone(2) flags (include/uapi/linux/sched.h).
 CLONE_VM = 0x00000100
@@ -8,3 +15,153 @@ CLONE_THREAD = 0x00010000
 
 # siginfo si_code of a signal the kernel generated (a terminal's Ctrl-C).
 SI_KERNEL = 0x80
+
+# File types (include/uapi/linux/stat.h) and linux_dirent64 d_type values.
+S_IFMT = 0o170000
+S_IFDIR = 0o040000
+S_IFREG = 0o100000
+S_IFLNK = 0o120000
+DT_UNKNOWN = 0
+
+
+def dirent_type(mode: int) -> int:
+    """The d_type of a file of ``mode``: DT_REG, DT_DIR, ... (mode >> 12)."""
+    return (mode & S_IFMT) >> 12
+
+
+@dataclass
+class Statx:
+    """A file's attributes (analogous to gVisor's linux.Statx), from which the
+    stat, statx and fstat results are packed."""
+
+    mode: int
+    ino: int
+    nlink: int
+    uid: int
+    gid: int
+    size: int
+    blocks: int
+    blksize: int
+    atime: tuple[int, int]
+    mtime: tuple[int, int]
+    ctime: tuple[int, int]
+    rdev: int = 0
+    dev: int = 0
+
+
+_STAT = struct.Struct("<QQQIIIiQqqq6q3q")  # struct stat (x86_64), 144 bytes
+_STATX_TS = "qIi"
+_STATX = struct.Struct(
+    "<IIQIIIHHQQQQ" + _STATX_TS * 4 + "IIII" + "Q" * 14
+)  # struct statx, 256 bytes
+STATX_BASIC_STATS = 0x7FF
+
+
+def pack_stat(st: Statx) -> bytes:
+    """``struct stat`` as x86_64 stat(2)/fstat(2) return it."""
+    return _STAT.pack(
+        st.dev,
+        st.ino,
+        st.nlink,
+        st.mode,
+        st.uid,
+        st.gid,
+        0,
+        st.rdev,
+        st.size,
+        st.blksize,
+        st.blocks,
+        *st.atime,
+        *st.mtime,
+        *st.ctime,
+        0,
+        0,
+        0,
+    )
+
+
+def pack_statx(st: Statx) -> bytes:
+    """``struct statx`` with the basic stats (STATX_BASIC_STATS)."""
+    return _STATX.pack(
+        STATX_BASIC_STATS,
+        st.blksize,
+        0,
+        st.nlink,
+        st.uid,
+        st.gid,
+        st.mode,
+        0,
+        st.ino,
+        st.size,
+        st.blocks,
+        0,
+        *st.atime,
+        0,
+        0,
+        0,
+        *st.ctime,
+        0,
+        *st.mtime,
+        0,
+        os_major(st.rdev),
+        os_minor(st.rdev),
+        os_major(st.dev),
+        os_minor(st.dev),
+        *([0] * 14),
+    )
+
+
+def os_major(dev: int) -> int:
+    """The major number of a dev_t (glibc's encoding)."""
+    return ((dev >> 8) & 0xFFF) | ((dev >> 32) & ~0xFFF)
+
+
+def os_minor(dev: int) -> int:
+    """The minor number of a dev_t (glibc's encoding)."""
+    return (dev & 0xFF) | ((dev >> 12) & ~0xFF)
+
+
+_STATFS = struct.Struct("<qqQQQQQiiqqq4q")  # struct statfs (x86_64), 120 bytes
+
+
+def pack_statfs(
+    fs_type: int,
+    bsize: int,
+    blocks: int,
+    bfree: int,
+    bavail: int,
+    files: int,
+    ffree: int,
+    namelen: int,
+    frsize: int,
+    flags: int = 0,
+) -> bytes:
+    """``struct statfs`` as x86_64 statfs(2) returns it."""
+    return _STATFS.pack(
+        fs_type,
+        bsize,
+        blocks,
+        bfree,
+        bavail,
+        files,
+        ffree,
+        0,
+        0,
+        namelen,
+        frsize,
+        flags,
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+_DIRENT64 = struct.Struct("<QqHB")  # struct linux_dirent64 without its name
+
+
+def pack_dirent64(ino: int, off: int, d_type: int, name: bytes) -> bytes:
+    """One ``struct linux_dirent64`` record, padded to 8 bytes."""
+    reclen = (_DIRENT64.size + len(name) + 1 + 7) & ~7
+    record = _DIRENT64.pack(ino, off, reclen, d_type) + name
+    return record + b"\0" * (reclen - len(record))

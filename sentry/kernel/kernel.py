@@ -34,6 +34,8 @@ from sentry.kernel.thread_group import ThreadGroup
 from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
 from sentry.syscalls import linux64
 from sentry.syscalls.strace import Strace
+from sentry.syscalls.sys_mount import register_specials
+from sentry.vfs.vfs import VirtualFilesystem
 
 log = logging.getLogger("sentry")
 
@@ -74,6 +76,8 @@ class Kernel:
             self.syscalls[nr] = replace(
                 self.syscalls.get(nr, linux64.Syscall(name)), handler=handler
             )
+        self.vfs = VirtualFilesystem()
+        register_specials(self.vfs)
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self.main = 0
@@ -184,7 +188,7 @@ class Kernel:
         if flags & CLONE_THREAD:
             group = parent.group
         else:
-            group = self.groups[tid] = ThreadGroup(tid)
+            group = self.groups[tid] = ThreadGroup(tid, parent.group.cwd)
         table = parent.fd_table if flags & CLONE_FILES else parent.fd_table.fork()
         child = self._add_task(tid, group, table)
         log.debug("task %d created %d (flags %#x)", stop.tid, tid, flags)
@@ -219,6 +223,7 @@ class Kernel:
             t.group.tasks[t.tid] = t
             self.platform.bind_task(t.tid, t.fd_table.slot)
         t.fd_table = t.fd_table.exec(t)
+        t.forget_credentials()
         if t.tid == self.main:
             self._started = True
         log.debug("task %d execed (was %d)", t.tid, stop.value)

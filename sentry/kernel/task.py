@@ -130,6 +130,7 @@ class Task:
         self.fd_table = fd_table
         self.blocked: Blocked | None = None
         self.exit_hook: Callable[[int], None] | None = None
+        self._credentials: Credentials | None = None
 
     def __repr__(self) -> str:
         return f"Task({self.tid})"
@@ -143,8 +144,16 @@ class Task:
         """The task's memory."""
         return self.kernel.platform.address_space(self.tid)
 
+    def forget_credentials(self) -> None:
+        """Read the credentials afresh next time (after an exec)."""
+        self._credentials = None
+
     def credentials(self) -> Credentials:
-        """The task's current credentials, from ``/proc/<tid>/status``."""
+        """The task's credentials, read from ``/proc/<tid>/status`` once
+        (and again after an exec: a setuid()-family call in between is not
+        seen; sentry runs apps as root anyway)."""
+        if self._credentials is not None:
+            return self._credentials
         fields: dict[str, list[int]] = {}
         with open(f"/proc/{self.tid}/status") as status:
             for line in status:
@@ -152,4 +161,7 @@ class Task:
                 if key in ("Uid", "Gid", "Groups"):
                     fields[key] = [int(v) for v in value.split()]
         uid, gid = fields["Uid"], fields["Gid"]
-        return Credentials(uid[1], gid[1], uid[3], gid[3], tuple(fields.get("Groups", ())))
+        self._credentials = Credentials(
+            uid[1], gid[1], uid[3], gid[3], tuple(fields.get("Groups", ()))
+        )
+        return self._credentials

@@ -44,7 +44,8 @@ from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_n
 from sentry.errors import ERESTARTSYS, SyscallError
 from sentry.kernel.task import SCRATCH, Blocked, Injection, Task, Waiter
 from sentry.platform.platform import Stop
-from sentry.syscalls.linux64 import Passthrough, Syscall
+from sentry.syscalls.linux64 import Syscall
+from sentry.syscalls.passthrough import Passthrough
 from sentry.syscalls.strace import Strace, format_call
 
 if TYPE_CHECKING:

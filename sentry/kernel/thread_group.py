@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
+    from sentry.vfs.vfs import Location
 
 
 class ThreadGroup:
@@ -22,13 +23,16 @@ class ThreadGroup:
     has exited.
     """
 
-    def __init__(self, tgid: int) -> None:
+    def __init__(self, tgid: int, cwd: Location | None = None) -> None:
         self.tgid = tgid
         self.tasks: dict[int, Task] = {}
+        # The working directory when it is inside a sentry mount (the host's
+        # cwd of the process then stays where it was); None: the host's.
+        self.cwd = cwd
 
     def __repr__(self) -> str:
         return f"ThreadGroup({self.tgid})"
 
-    def cwd(self) -> str:
-        """The process's working directory (a host path)."""
+    def host_cwd(self) -> str:
+        """The process's working directory on the host."""
         return os.readlink(f"/proc/{self.tgid}/cwd")

@@ -9,13 +9,13 @@ plain syscalls). Trapping one more syscall is one more line below.
 Each entry names the argument positions that are file descriptors and paths.
 A trapped syscall whose fd arguments name no sentry file passes through to
 the host; the platform decides that without entering Python where it can
-(see ``sentry.platform.ptrace``). ``handler=None`` means sentry does not
-emulate the call yet: it always passes through.
+(see ``sentry.platform.ptrace``). A syscall with no handler in the
+``sys_<family>.py`` modules is not emulated yet: it always passes through.
 
 A handler is a plain function ``def pread64(t, fd, buf, count, offset) ->
 int`` taking the raw (unsigned) argument registers, returning the result or
-raising ``SyscallError(errno)``. It may also return :data:`PASS` (the call is
-not sentry's after all: the host runs it), a :class:`Passthrough` with an
+raising ``SyscallError(errno)``. It may also return ``PASS`` (the call is
+not sentry's after all: the host runs it), a ``Passthrough`` with an
 exit callback, or a coroutine: to block, a handler returns (or is) an
 ``async def`` that awaits :class:`sentry.kernel.task.Waiter` objects, and the
 task is parked meanwhile.
@@ -24,26 +24,13 @@ task is parked meanwhile.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.syscalls import sys_cwd, sys_file, sys_mount, sys_read_write, sys_stat
 
 Handler = Callable[..., Any]
-
-
-@dataclass(frozen=True)
-class Passthrough:
-    """A handler's answer: let the host run the syscall after all.
-
-    ``on_exit``, if set, is called with the host's result at the syscall's
-    exit (e.g. to record the fd that dup() made).
-    """
-
-    on_exit: Callable[[int], None] | None = None
-
-
-PASS = Passthrough()
 
 
 @dataclass(frozen=True)
@@ -57,8 +44,18 @@ class Syscall:
     handler: Handler | None = None
 
 
+# Handlers live in sys_<family>.py modules, under the syscall's name.
+_FAMILIES = (sys_cwd, sys_file, sys_mount, sys_read_write, sys_stat)
+
+
 def _table(*entries: Syscall) -> dict[int, Syscall]:
-    return {SYSCALL_NUMBERS[e.name]: e for e in entries}
+    table = {}
+    for entry in entries:
+        handlers = [getattr(m, entry.name) for m in _FAMILIES if hasattr(m, entry.name)]
+        table[SYSCALL_NUMBERS[entry.name]] = replace(
+            entry, handler=handlers[0] if handlers else None
+        )
+    return table
 
 
 S = Syscall

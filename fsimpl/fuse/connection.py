@@ -1,0 +1,270 @@
+"""A FUSE connection: the requests sentry sends a daemon and their replies.
+
+Analogous to Linux's ``struct fuse_conn`` and ``fs/fuse/dev.c``, and to
+gVisor's ``fuse/connection.go``. The client side (:meth:`Connection.call`)
+queues a request and parks the calling task until the reply; the device side
+(``dev.py``) hands the daemon one whole request per read(2) and takes one
+whole reply per write(2).
+
+Invariants:
+
+- A request is in exactly one place: ``queue`` (not yet read by the
+  daemon), ``sent`` (read, awaiting its reply), or done. INTERRUPTs go to
+  the front of ``queue``.
+- Unique ids are even, from 2, stepping by 2, never reused; INIT is 2; an
+  INTERRUPT carries its target's id with the low bit set.
+- Requests other than INIT wait until the INIT reply has been processed.
+- Once ``error`` is set (unmount, daemon gone, bad INIT) every queued, sent
+  and later request fails with it, and device reads fail with ENODEV.
+
+Interrupts follow Linux (``request_wait_answer``): when the waiting task
+gets a signal and the daemon has already read the request, sentry sends
+FUSE_INTERRUPT and keeps waiting (the task is then only killable); the
+daemon answers the original request, with EINTR if it gave up.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sentry.abi import fuse
+from sentry.errors import ERESTARTSYS, SyscallError
+from sentry.kernel.task import Waiter
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+
+log = logging.getLogger("sentry")
+
+# What sentry's client implements and so offers at INIT.
+OFFERED_FLAGS = (
+    fuse.FUSE_ASYNC_READ
+    | fuse.FUSE_ATOMIC_O_TRUNC
+    | fuse.FUSE_BIG_WRITES
+    | fuse.FUSE_DO_READDIRPLUS
+    | fuse.FUSE_READDIRPLUS_AUTO
+    | fuse.FUSE_PARALLEL_DIROPS
+    | fuse.FUSE_HANDLE_KILLPRIV
+    | fuse.FUSE_NO_OPEN_SUPPORT
+    | fuse.FUSE_NO_OPENDIR_SUPPORT
+    | fuse.FUSE_MAX_PAGES
+)
+MAX_READAHEAD = 128 * 1024
+PAGE_SIZE = 4096
+
+
+@dataclass
+class Request:
+    """One request: its message bytes and who waits for the reply."""
+
+    unique: int
+    opcode: int
+    message: bytes
+    waiter: Waiter | None  # completed with (error, body); None: no reply
+
+
+class Connection:
+    """One FUSE connection (one mount) and its negotiated parameters."""
+
+    def __init__(self, max_read: int) -> None:
+        self.queue: deque[Request] = deque()
+        self.sent: dict[int, Request] = {}
+        self.readers: deque[Waiter] = deque()
+        self.initialized = Waiter()
+        self.error = 0
+        self.devices = 0  # open device files (the daemon's ends)
+        self._next_unique = 2
+        # Negotiated at INIT (defaults: what Linux assumes before it).
+        self.minor = 0
+        self.flags = 0
+        self.max_write = 4096
+        self.max_pages = 32
+        self.max_read = max_read
+        # ENOSYS answers Linux remembers per connection.
+        self.no_open = self.no_opendir = self.no_flush = self.no_access = False
+        self.no_create = self.no_interrupt = self.no_fsync = False
+
+    # -- client side ----------------------------------------------------
+
+    def start(self) -> None:
+        """Queue FUSE_INIT (the mount did not wait for the daemon)."""
+        init = fuse.InitIn(
+            major=fuse.FUSE_KERNEL_VERSION,
+            minor=fuse.CLIENT_MINOR_VERSION,
+            max_readahead=MAX_READAHEAD,
+            flags=OFFERED_FLAGS,
+        )
+        waiter = Waiter()
+        waiter.add_callback(self._on_init)
+        self._queue(fuse.FUSE_INIT, 0, init.pack_for(fuse.CLIENT_MINOR_VERSION), waiter, None)
+
+    def _on_init(self, reply: tuple[int, bytes]) -> None:
+        error, body = reply
+        try:
+            if error:
+                raise ValueError(f"error {error}")
+            out = fuse.InitOut.unpack(body)
+            if out.major != fuse.FUSE_KERNEL_VERSION:
+                raise ValueError(f"major version {out.major}")
+        except ValueError as err:
+            if self.error == 0:
+                log.warning("FUSE daemon refused INIT (%s): connection failed", err)
+                self.abort(errno.ECONNREFUSED)
+            self.initialized.complete()
+            return
+        self.minor = min(out.minor, fuse.CLIENT_MINOR_VERSION)
+        self.flags = out.flags & OFFERED_FLAGS
+        self.max_write = max(out.max_write, 4096) if self.minor >= 5 else 4096
+        if self.flags & fuse.FUSE_MAX_PAGES and out.max_pages:
+            self.max_pages = min(max(out.max_pages, 1), 256)
+        log.debug(
+            "FUSE INIT: 7.%d flags %#x max_write %d max_pages %d",
+            out.minor,
+            self.flags,
+            self.max_write,
+            self.max_pages,
+        )
+        self.initialized.complete()
+
+    @property
+    def max_read_request(self) -> int:
+        """The most data one FUSE_READ asks for."""
+        return min(self.max_read, self.max_pages * PAGE_SIZE)
+
+    @property
+    def max_write_request(self) -> int:
+        """The most data one FUSE_WRITE carries."""
+        if not self.flags & fuse.FUSE_BIG_WRITES:
+            return PAGE_SIZE
+        return min(self.max_write, self.max_pages * PAGE_SIZE)
+
+    async def call(self, t: Task | None, opcode: int, nodeid: int, args: bytes = b"") -> bytes:
+        """Send a request as task ``t`` (None: no caller, as for RELEASE) and
+        return the reply's body; raises SyscallError with the daemon's error."""
+        if not self.initialized.done:
+            await self.initialized
+        if self.error:
+            raise SyscallError(self.error)
+        waiter = Waiter()
+        request = self._queue(opcode, nodeid, args, waiter, t)
+        while True:
+            try:
+                error, body = await waiter
+                break
+            except SyscallError as err:
+                if err.errno != ERESTARTSYS:
+                    raise
+                self._interrupt(request)
+        if error:
+            raise SyscallError(-error)
+        return body
+
+    def send(self, t: Task | None, opcode: int, nodeid: int, args: bytes = b"") -> None:
+        """Send a request whose reply nobody waits for (FORGET; RELEASE)."""
+        if self.error:
+            return
+        needs_reply = opcode not in (fuse.FUSE_FORGET, fuse.FUSE_BATCH_FORGET)
+        self._queue(opcode, nodeid, args, Waiter() if needs_reply else None, t)
+
+    def _queue(
+        self, opcode: int, nodeid: int, args: bytes, waiter: Waiter | None, t: Task | None
+    ) -> Request:
+        unique = self._next_unique
+        self._next_unique += 2
+        uid = gid = pid = 0
+        if t is not None:
+            creds = t.credentials()
+            uid, gid, pid = creds.fsuid, creds.fsgid, t.tid
+        header = fuse.InHeader(
+            len=fuse.InHeader.SIZE + len(args),
+            opcode=opcode,
+            unique=unique,
+            nodeid=nodeid,
+            uid=uid,
+            gid=gid,
+            pid=pid,
+        )
+        request = Request(unique, opcode, header.pack() + args, waiter)
+        self.queue.append(request)
+        self._wake_reader()
+        return request
+
+    def _interrupt(self, request: Request) -> None:
+        if self.no_interrupt or request.unique not in self.sent:
+            return
+        args = fuse.InterruptIn(unique=request.unique).pack()
+        header = fuse.InHeader(
+            len=fuse.InHeader.SIZE + len(args),
+            opcode=fuse.FUSE_INTERRUPT,
+            unique=request.unique | 1,
+            nodeid=0,
+            uid=0,
+            gid=0,
+            pid=0,
+        )
+        self.queue.appendleft(
+            Request(request.unique | 1, fuse.FUSE_INTERRUPT, header.pack() + args, None)
+        )
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        while self.readers and self.queue:
+            self.readers.popleft().complete()
+
+    # -- device side ----------------------------------------------------
+
+    def take_request(self) -> Request | None:
+        """The next request for the daemon, now counted as sent."""
+        if not self.queue:
+            return None
+        request = self.queue.popleft()
+        if request.waiter is not None:
+            self.sent[request.unique] = request
+        return request
+
+    def reply(self, message: bytes) -> None:
+        """Take one reply written by the daemon.
+
+        Raises SyscallError EINVAL for a malformed reply, ENOENT for one
+        that answers no outstanding request (as Linux does).
+        """
+        try:
+            header = fuse.OutHeader.unpack(message)
+        except ValueError:
+            raise SyscallError(errno.EINVAL) from None
+        if header.len != len(message):
+            raise SyscallError(errno.EINVAL)
+        if header.unique == 0:
+            log.debug("FUSE notification %d ignored", header.error)
+            return
+        if header.unique & 1:
+            if header.error == -errno.ENOSYS:
+                self.no_interrupt = True
+            return
+        if header.error > 0 or header.error <= -512:
+            raise SyscallError(errno.EINVAL)
+        if header.error and len(message) != fuse.OutHeader.SIZE:
+            raise SyscallError(errno.EINVAL)
+        request = self.sent.pop(header.unique, None)
+        if request is None or request.waiter is None:
+            raise SyscallError(errno.ENOENT)
+        request.waiter.complete((header.error, message[fuse.OutHeader.SIZE :]))
+
+    def abort(self, error: int = errno.ENOTCONN) -> None:
+        """End the connection: every request fails with ``error``."""
+        if self.error:
+            return
+        self.error = error
+        failed = [r for r in self.queue if r.waiter] + list(self.sent.values())
+        self.queue.clear()
+        self.sent.clear()
+        for request in failed:
+            assert request.waiter is not None
+            request.waiter.complete((-error, b""))
+        self.initialized.complete()
+        while self.readers:
+            self.readers.popleft().complete()

@@ -1,0 +1,86 @@
+"""``/dev/fuse`` inside the sandbox: the daemon's end of a connection.
+
+Analogous to Linux's ``fs/fuse/dev.c`` (``fuse_dev_read``/``fuse_dev_write``)
+and gVisor's ``fuse/dev.go``. Opening ``/dev/fuse`` gives a device file with
+no connection; ``mount(2)`` with ``fd=N`` attaches one. Then each read(2)
+returns exactly one whole request (blocking, or EAGAIN with O_NONBLOCK) and
+each write(2)/writev(2) must be exactly one whole reply. After the
+connection ends, reads fail with ENODEV, which libfuse takes as a clean
+unmount. When the last device file of a connection is released (the daemon
+closed it, or died), the connection is aborted and every waiting and later
+request fails with ENOTCONN.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from sentry.abi import fuse
+from sentry.errors import SyscallError
+from sentry.fsimpl.fuse.connection import Connection
+from sentry.kernel.task import Waiter
+from sentry.vfs.file_description import O_NONBLOCK, FileDescription, FileDescriptionImpl
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.iov import IOSequence
+
+
+class DeviceFile(FileDescriptionImpl):
+    """An open ``/dev/fuse``.
+
+    Invariants: ``conn`` is set once (by mount or FUSE_DEV_IOC_CLONE) and
+    the connection's ``devices`` counts the live device files on it.
+    """
+
+    seekable = False
+
+    def __init__(self) -> None:
+        self.conn: Connection | None = None
+
+    def attach(self, conn: Connection) -> None:
+        """Make this device the daemon's end of ``conn``."""
+        self.conn = conn
+        conn.devices += 1
+
+    async def read(self, t: Task, fd: FileDescription, dst: IOSequence) -> int:
+        """Implements FileDescriptionImpl.read: one whole request."""
+        conn = self.conn
+        if conn is None:
+            raise SyscallError(errno.EPERM)
+        if dst.size < max(fuse.FUSE_MIN_READ_BUFFER, 80 + conn.max_write):
+            raise SyscallError(errno.EINVAL)
+        while True:
+            if conn.error:
+                raise SyscallError(errno.ENODEV)
+            request = conn.take_request()
+            if request is not None:
+                break
+            if fd.flags & O_NONBLOCK:
+                raise SyscallError(errno.EAGAIN)
+            waiter = Waiter()
+            conn.readers.append(waiter)
+            await waiter
+        return dst.copy_out(0, request.message)
+
+    async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+        """Implements FileDescriptionImpl.pread: a device has no offset."""
+        raise SyscallError(errno.ESPIPE)
+
+    async def write(self, t: Task, fd: FileDescription, src: IOSequence) -> int:
+        """Implements FileDescriptionImpl.write: one whole reply."""
+        if self.conn is None:
+            raise SyscallError(errno.EPERM)
+        message = src.copy_in(0, src.size)
+        if len(message) != src.size:
+            raise SyscallError(errno.EFAULT)
+        self.conn.reply(message)
+        return len(message)
+
+    def release(self) -> None:
+        """Implements FileDescriptionImpl.release: the daemon let go."""
+        if self.conn is not None:
+            self.conn.devices -= 1
+            if self.conn.devices == 0:
+                self.conn.abort()

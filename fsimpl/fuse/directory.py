@@ -1,0 +1,118 @@
+"""Open directories of a FUSE mount: getdents64 over READDIR(PLUS).
+
+Analogous to gVisor's ``fuse/directory.go`` (Linux: ``fs/fuse/readdir.c``).
+The file offset is the daemon's cookie of the next entry, so lseek to an
+offset getdents64 reported works. Entries a READDIR reply holds beyond what
+the app's buffer takes are kept for the next call, never dropped (gVisor
+#13721, libfuse#214). READDIRPLUS is used when the daemon supports it, and
+its entries fill the inode cache (each counts a lookup, except ``.`` and
+``..``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import TYPE_CHECKING
+
+from sentry.abi import fuse
+from sentry.abi.linux import Statx, pack_dirent64
+from sentry.errors import SyscallError
+from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _expiry
+from sentry.vfs.file_description import FileDescription, FileDescriptionImpl
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+
+READDIR_SIZE = 32768  # what Linux 6.18 asks for
+
+
+class Directory(FileDescriptionImpl):
+    """Implements FileDescriptionImpl for a FUSE directory (fh ``fh``)."""
+
+    def __init__(
+        self, fs: FuseFilesystem, inode: Inode, fh: int, flags: int, release: bool
+    ) -> None:
+        self.fs = fs
+        self.inode = inode
+        self.fh = fh
+        self.flags = flags  # opendir's, for RELEASEDIR
+        self._pending: list[tuple[int, int, int, bytes]] = []  # ino, next offset, type, name
+        self._eof = False
+
+    async def _fill(self, t: Task, offset: int) -> None:
+        conn = self.fs.conn
+        plus = bool(conn.flags & fuse.FUSE_DO_READDIRPLUS)
+        opcode = fuse.FUSE_READDIRPLUS if plus else fuse.FUSE_READDIR
+        args = fuse.ReadIn(fh=self.fh, offset=offset, size=READDIR_SIZE, flags=self.flags)
+        body = await conn.call(t, opcode, self.inode.nodeid, args.pack())
+        try:
+            if plus:
+                for entry in list(fuse.iter_direntplus(body)):
+                    d = entry.dirent
+                    if d.name not in (b".", b"..") and entry.entry_out.nodeid:
+                        self.fs.entry(entry.entry_out)
+                        self.inode.entries[d.name] = (
+                            entry.entry_out.nodeid,
+                            _expiry(entry.entry_out.entry_valid, entry.entry_out.entry_valid_nsec),
+                        )
+                    self._pending.append((d.ino, d.off, d.type, d.name))
+            else:
+                for d in list(fuse.iter_dirents(body)):
+                    self._pending.append((d.ino, d.off, d.type, d.name))
+        except ValueError:
+            self._pending.clear()
+            raise SyscallError(errno.EIO) from None
+        if not self._pending:
+            self._eof = True
+
+    async def getdents(self, t: Task, fd: FileDescription, size: int) -> bytes:
+        """Implements FileDescriptionImpl.getdents."""
+        out = bytearray()
+        while True:
+            if not self._pending:
+                if self._eof:
+                    break
+                await self._fill(t, fd.offset)
+                continue
+            ino, offset, d_type, name = self._pending[0]
+            record = pack_dirent64(ino, offset, d_type, name)
+            if len(out) + len(record) > size:
+                if not out:
+                    raise SyscallError(errno.EINVAL)
+                break
+            out += record
+            fd.offset = offset
+            self._pending.pop(0)
+        return bytes(out)
+
+    async def seek(self, t: Task, fd: FileDescription, offset: int, whence: int) -> int:
+        """Implements FileDescriptionImpl.seek: to a cookie getdents gave."""
+        if whence == os.SEEK_CUR:
+            offset += fd.offset
+        elif whence != os.SEEK_SET:
+            raise SyscallError(errno.EINVAL)
+        if offset < 0:
+            raise SyscallError(errno.EINVAL)
+        fd.offset = offset
+        self._pending.clear()
+        self._eof = False
+        return offset
+
+    async def pread(self, t: Task, fd: FileDescription, dst: object, offset: int) -> int:
+        """Implements FileDescriptionImpl.pread: directories can't be read."""
+        raise SyscallError(errno.EISDIR)
+
+    async def read(self, t: Task, fd: FileDescription, dst: object) -> int:
+        """Implements FileDescriptionImpl.read: directories can't be read."""
+        raise SyscallError(errno.EISDIR)
+
+    async def stat(self, t: Task) -> Statx:
+        """Implements FileDescriptionImpl.stat."""
+        return self.fs.statx(await self.fs.getattr(t, self.inode))
+
+    def release(self) -> None:
+        """Implements FileDescriptionImpl.release: FUSE_RELEASEDIR, unanswered."""
+        if self._release:
+            args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
+            self.fs.conn.send(None, fuse.FUSE_RELEASEDIR, self.inode.nodeid, args)

@@ -1,0 +1,231 @@
+"""A FUSE file system mounted in the sandbox: mount options, inodes, lookup.
+
+Analogous to gVisor's ``fuse/fusefs.go`` and ``inode.go`` (Linux:
+``fs/fuse/inode.c``, ``dir.c``). Names and attributes are cached for the
+entry and attribute timeouts the daemon gives (clamped), a LOOKUP reply
+with nodeid 0 is a cached negative entry, and every entry the daemon hands
+out (LOOKUP, READDIRPLUS except ``.`` and ``..``) counts one lookup.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sentry.abi import fuse
+from sentry.abi.linux import S_IFDIR, S_IFMT, Statx, pack_statfs
+from sentry.errors import SyscallError
+from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.file_description import FileDescriptionImpl
+
+log = logging.getLogger("sentry")
+
+FUSE_SUPER_MAGIC = 0x65735546
+MAX_TIMEOUT = 365 * 24 * 3600.0  # daemons send up to 2**64 s: clamp
+NAME_MAX = 1024  # FUSE_NAME_MAX
+
+
+def parse_options(data: str) -> dict[str, str]:
+    """The options of a fuse mount's data string, checked as Linux does.
+
+    Raises SyscallError(EINVAL) for an unknown option, a malformed value or
+    a missing fd, rootmode, user_id or group_id.
+    """
+    known = {"fd", "rootmode", "user_id", "group_id", "max_read", "blksize"}
+    flags = {"default_permissions", "allow_other"}
+    options: dict[str, str] = {}
+    for item in filter(None, data.split(",")):
+        key, eq, value = item.partition("=")
+        if (key in known and eq and value) or (key in flags and not eq):
+            options[key] = value
+        else:
+            raise SyscallError(errno.EINVAL)
+    try:
+        int(options["fd"])
+        int(options["rootmode"], 8)
+        int(options["user_id"])
+        int(options["group_id"])
+        int(options.get("max_read", "0"))
+    except (KeyError, ValueError):
+        raise SyscallError(errno.EINVAL) from None
+    return options
+
+
+def _expiry(seconds: int, nsec: int) -> float:
+    return time.monotonic() + min(seconds + nsec / 1e9, MAX_TIMEOUT)
+
+
+@dataclass(eq=False)
+class Inode:
+    """A file the daemon knows by ``nodeid``."""
+
+    nodeid: int
+    generation: int
+    mode: int
+    attr: fuse.Attr | None = None
+    attr_expires: float = 0.0
+    lookups: int = 0
+    # name -> (nodeid, expiry); nodeid 0 is a negative entry.
+    entries: dict[bytes, tuple[int, float]] = field(default_factory=dict)
+
+
+class FuseFilesystem:
+    """Implements vfs.Filesystem over one FUSE connection.
+
+    Invariants: ``inodes`` maps every nodeid sentry holds a lookup on, plus
+    the root (nodeid 1), to its Inode.
+    """
+
+    def __init__(self, conn: Connection, rootmode: int, dev: int) -> None:
+        self.conn = conn
+        self.dev = dev
+        self.root = Inode(fuse.FUSE_ROOT_ID, 0, S_IFDIR | (rootmode & ~S_IFMT))
+        self.inodes: dict[int, Inode] = {fuse.FUSE_ROOT_ID: self.root}
+
+    def entry(self, out: fuse.EntryOut) -> Inode:
+        """The inode an entry_out names, created or refreshed; counts a lookup.
+
+        Raises SyscallError(EIO) for an entry Linux would reject.
+        """
+        mode = out.attr.mode
+        if out.nodeid in (0, fuse.FUSE_ROOT_ID) or mode & S_IFMT == 0:
+            log.warning("FUSE daemon gave a bad entry (nodeid %d, mode %o)", out.nodeid, mode)
+            raise SyscallError(errno.EIO)
+        inode = self.inodes.get(out.nodeid)
+        if inode is None or inode.mode & S_IFMT != mode & S_IFMT:
+            inode = self.inodes[out.nodeid] = Inode(out.nodeid, out.generation, mode)
+        inode.lookups += 1
+        inode.mode = mode
+        inode.attr = out.attr
+        inode.attr_expires = _expiry(out.attr_valid, out.attr_valid_nsec)
+        return inode
+
+    async def lookup(self, t: Task, parent: Inode, name: bytes) -> Inode:
+        """Implements Filesystem.lookup."""
+        if len(name) > NAME_MAX:
+            raise SyscallError(errno.ENAMETOOLONG)
+        cached = parent.entries.get(name)
+        if cached is not None and cached[1] > time.monotonic():
+            if cached[0] == 0:
+                raise SyscallError(errno.ENOENT)
+            inode = self.inodes.get(cached[0])
+            if inode is not None:
+                return inode
+        body = await self.conn.call(t, fuse.FUSE_LOOKUP, parent.nodeid, name + b"\0")
+        out = _unpack(fuse.EntryOut, body)
+        if out.nodeid == 0:
+            parent.entries[name] = (0, _expiry(out.entry_valid, out.entry_valid_nsec))
+            raise SyscallError(errno.ENOENT)
+        inode = self.entry(out)
+        parent.entries[name] = (out.nodeid, _expiry(out.entry_valid, out.entry_valid_nsec))
+        return inode
+
+    def forget_entry(self, parent: Inode, name: bytes) -> None:
+        """Drop the cached entry ``name`` of ``parent`` (it changed)."""
+        parent.entries.pop(name, None)
+        parent.attr_expires = 0.0
+
+    async def getattr(self, t: Task | None, inode: Inode, fh: int | None = None) -> fuse.Attr:
+        """The inode's attributes, from the cache while they are valid."""
+        if inode.attr is not None and inode.attr_expires > time.monotonic():
+            return inode.attr
+        args = fuse.GetattrIn(
+            getattr_flags=fuse.FUSE_GETATTR_FH if fh is not None else 0, fh=fh or 0
+        )
+        out = _unpack(
+            fuse.AttrOut, await self.conn.call(t, fuse.FUSE_GETATTR, inode.nodeid, args.pack())
+        )
+        if out.attr.mode & S_IFMT != inode.mode & S_IFMT:
+            log.warning("FUSE daemon changed the type of node %d", inode.nodeid)
+            raise SyscallError(errno.EIO)
+        inode.attr = out.attr
+        inode.mode = out.attr.mode
+        inode.attr_expires = _expiry(out.attr_valid, out.attr_valid_nsec)
+        return out.attr
+
+    def statx(self, attr: fuse.Attr) -> Statx:
+        """The Statx of ``attr`` (st_ino is the daemon's ino, as in Linux)."""
+        return Statx(
+            mode=attr.mode,
+            ino=attr.ino,
+            nlink=attr.nlink,
+            uid=attr.uid,
+            gid=attr.gid,
+            size=attr.size,
+            blocks=attr.blocks,
+            blksize=attr.blksize or PAGE_SIZE,
+            atime=(attr.atime, attr.atimensec),
+            mtime=(attr.mtime, attr.mtimensec),
+            ctime=(attr.ctime, attr.ctimensec),
+            rdev=attr.rdev,
+            dev=self.dev,
+        )
+
+    async def stat(self, t: Task, inode: Inode) -> Statx:
+        """Implements Filesystem.stat."""
+        return self.statx(await self.getattr(t, inode))
+
+    async def readlink(self, t: Task, inode: Inode) -> bytes:
+        """Implements Filesystem.readlink."""
+        return await self.conn.call(t, fuse.FUSE_READLINK, inode.nodeid)
+
+    async def open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl:
+        """Implements Filesystem.open: OPEN or OPENDIR (zero-message on ENOSYS)."""
+        from sentry.fsimpl.fuse.directory import Directory
+        from sentry.fsimpl.fuse.regular_file import RegularFile
+
+        directory = inode.mode & S_IFMT == S_IFDIR
+        opcode = fuse.FUSE_OPENDIR if directory else fuse.FUSE_OPEN
+        latched = self.conn.no_opendir if directory else self.conn.no_open
+        fh, open_flags = 0, fuse.FOPEN_KEEP_CACHE
+        if not latched:
+            args = fuse.OpenIn(flags=flags & ~(0o100 | 0o200 | 0o400)).pack()
+            try:
+                out = _unpack(fuse.OpenOut, await self.conn.call(t, opcode, inode.nodeid, args))
+                fh, open_flags = out.fh, out.open_flags
+            except SyscallError as err:
+                if err.errno != errno.ENOSYS:
+                    raise
+                if directory:
+                    self.conn.no_opendir = True
+                else:
+                    self.conn.no_open = True
+        if directory:
+            return Directory(self, inode, fh, flags, release=not self.conn.no_opendir)
+        return RegularFile(self, inode, fh, flags, open_flags, release=not self.conn.no_open)
+
+    async def statfs(self, t: Task) -> bytes:
+        """Implements Filesystem.statfs: a packed struct statfs."""
+        out = _unpack(fuse.StatfsOut, await self.conn.call(t, fuse.FUSE_STATFS, fuse.FUSE_ROOT_ID))
+        st = out.st
+        return pack_statfs(
+            FUSE_SUPER_MAGIC,
+            st.bsize,
+            st.blocks,
+            st.bfree,
+            st.bavail,
+            st.files,
+            st.ffree,
+            st.namelen,
+            st.frsize or st.bsize,
+        )
+
+    def unmount(self) -> None:
+        """Implements Filesystem.unmount: end the connection, as Linux does
+        for a plain fuse mount (no FORGET, no DESTROY)."""
+        self.conn.abort(errno.ENOTCONN)
+
+
+def _unpack(cls: type, body: bytes):  # type: ignore[no-untyped-def]
+    """``cls.unpack(body)``; a malformed reply is EIO (and a warning)."""
+    try:
+        return cls.unpack(body)
+    except ValueError as err:
+        log.warning("malformed FUSE reply (%s): %s", cls.__name__, err)
+        raise SyscallError(errno.EIO) from None

@@ -1,0 +1,140 @@
+"""Open regular files of a FUSE mount: READ and WRITE.
+
+Analogous to gVisor's ``fuse/regular_file.go`` and Linux's ``fs/fuse/file.c``
+(its direct-I/O path: sentry has no page cache yet). A read is split into
+FUSE_READs of at most min(max_read, max_pages pages) and stops at the first
+short reply, as Linux does (gVisor does not); a reply longer than asked is
+EIO. Reads of a file without FOPEN_DIRECT_IO stop at the size the daemon
+reports (some daemons answer a READ past EOF with EIO). A write is split into
+FUSE_WRITEs of at most min(max_write, max_pages pages) (one page without
+BIG_WRITES); a short WRITE reply ends the call with the short count, and a
+zero or too-large one is EIO. O_APPEND writes at the size the daemon reports.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from typing import TYPE_CHECKING
+
+from sentry.abi import fuse
+from sentry.errors import SyscallError
+from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _unpack
+from sentry.vfs.file_description import O_APPEND, FileDescription, FileDescriptionImpl
+
+if TYPE_CHECKING:
+    from sentry.abi.linux import Statx
+    from sentry.kernel.task import Task
+    from sentry.vfs.iov import IOSequence
+
+log = logging.getLogger("sentry")
+
+
+class RegularFile(FileDescriptionImpl):
+    """Implements FileDescriptionImpl for a FUSE regular file (fh ``fh``)."""
+
+    def __init__(
+        self, fs: FuseFilesystem, inode: Inode, fh: int, flags: int, open_flags: int, release: bool
+    ) -> None:
+        self.fs = fs
+        self.inode = inode
+        self.fh = fh
+        self.flags = flags  # open(2)'s, for RELEASE
+        self.open_flags = open_flags  # the daemon's FOPEN_*
+        self._release = release
+        self.seekable = not open_flags & (fuse.FOPEN_NONSEEKABLE | fuse.FOPEN_STREAM)
+
+    @property
+    def direct_io(self) -> bool:
+        """Whether reads go to the daemon as asked, whatever the file size."""
+        return bool(self.open_flags & fuse.FOPEN_DIRECT_IO)
+
+    async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+        """Implements FileDescriptionImpl.pread."""
+        conn = self.fs.conn
+        count = dst.size
+        if not self.direct_io:
+            size = (await self.fs.getattr(t, self.inode, self.fh)).size
+            if offset >= size:
+                return 0
+            count = min(count, size - offset)
+        done = 0
+        while done < count:
+            chunk = min(conn.max_read_request, count - done)
+            args = fuse.ReadIn(fh=self.fh, offset=offset + done, size=chunk, flags=fd.flags)
+            data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
+            if len(data) > chunk:
+                log.warning("FUSE READ reply of %d bytes for %d asked", len(data), chunk)
+                raise SyscallError(errno.EIO)
+            if data:
+                try:
+                    copied = dst.copy_out(done, data)
+                except SyscallError:
+                    if done:
+                        break
+                    raise
+                done += copied
+                if copied < len(data):
+                    break
+            if len(data) < chunk:
+                break
+        return done
+
+    async def pwrite(self, t: Task, fd: FileDescription, src: IOSequence, offset: int) -> int:
+        """Implements FileDescriptionImpl.pwrite."""
+        conn = self.fs.conn
+        if fd.flags & O_APPEND:
+            self.inode.attr_expires = 0.0
+            offset = (await self.fs.getattr(t, self.inode, self.fh)).size
+        done = 0
+        while done < src.size:
+            try:
+                data = src.copy_in(done, min(conn.max_write_request, src.size - done))
+            except SyscallError:
+                if done:
+                    break
+                raise
+            args = fuse.WriteIn(fh=self.fh, offset=offset + done, size=len(data), flags=fd.flags)
+            body = await conn.call(t, fuse.FUSE_WRITE, self.inode.nodeid, args.pack() + data)
+            written = _unpack(fuse.WriteOut, body).size
+            if written > len(data) or written == 0:
+                log.warning("FUSE WRITE reply of %d bytes for %d sent", written, len(data))
+                raise SyscallError(errno.EIO)
+            done += written
+            if written < len(data):
+                break
+        if self.inode.attr is not None and offset + done > self.inode.attr.size:
+            self.inode.attr.size = offset + done
+        self.inode.attr_expires = 0.0
+        return done
+
+    async def write(self, t: Task, fd: FileDescription, src: IOSequence) -> int:
+        """Implements FileDescriptionImpl.write: at the end under O_APPEND."""
+        n = await self.pwrite(t, fd, src, fd.offset)
+        if fd.flags & O_APPEND and self.inode.attr is not None:
+            fd.offset = self.inode.attr.size
+        else:
+            fd.offset += n
+        return n
+
+    async def stat(self, t: Task) -> Statx:
+        """Implements FileDescriptionImpl.stat."""
+        return self.fs.statx(await self.fs.getattr(t, self.inode, self.fh))
+
+    async def flush(self, t: Task) -> None:
+        """Implements FileDescriptionImpl.flush: FUSE_FLUSH (ENOSYS latched)."""
+        conn = self.fs.conn
+        if conn.no_flush or conn.error:
+            return
+        try:
+            await conn.call(t, fuse.FUSE_FLUSH, self.inode.nodeid, fuse.FlushIn(fh=self.fh).pack())
+        except SyscallError as err:
+            if err.errno != errno.ENOSYS:
+                raise
+            conn.no_flush = True
+
+    def release(self) -> None:
+        """Implements FileDescriptionImpl.release: FUSE_RELEASE, unanswered."""
+        if self._release:
+            args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
+            self.fs.conn.send(None, fuse.FUSE_RELEASE, self.inode.nodeid, args)

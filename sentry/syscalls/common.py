@@ -1,0 +1,99 @@
+"""What syscall handlers share: reading paths, finding sentry files, making
+new fds, and running work in the background.
+
+A new sentry fd is a *placeholder* in the app's own fd table: the task is
+made to call ``memfd_create`` (see ``Task.inject``), so the host allocates
+the number (lowest free, RLIMIT_NOFILE, O_CLOEXEC all as Linux does) and
+dup, fork, exec and close work on it natively; sentry's FDTable maps the
+number to the open file, and the platform traps syscalls on it. A memfd
+behaves like a regular file under poll, select and epoll.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.errors import SyscallError
+from sentry.kernel.task import SCRATCH, Waiter
+from sentry.vfs.file_description import FileDescription
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+
+log = logging.getLogger("sentry")
+
+MFD_CLOEXEC = 1
+PLACEHOLDER_NAME = b"sentry\0"
+
+
+def c_int(value: int) -> int:
+    """A register holding a C int argument, as the int."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+def c_long(value: int) -> int:
+    """A register holding a C long argument, as the long."""
+    return value - (1 << 64) if value >> 63 else value
+
+
+def read_path(t: Task, addr: int) -> bytes:
+    """The path argument at ``addr`` (EFAULT, ENAMETOOLONG as Linux)."""
+    if addr == 0:
+        raise SyscallError(errno.EFAULT)
+    return t.mm.read_string(addr)
+
+
+def sentry_file(t: Task, fd: int) -> FileDescription | None:
+    """The sentry file ``fd`` refers to, or None if it is a host fd."""
+    descriptor = t.fd_table.get(c_int(fd))
+    return descriptor.file if descriptor is not None else None  # type: ignore[return-value]
+
+
+async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
+    """Give ``file`` a new fd in ``t``'s table (a placeholder); the number."""
+    fd = await t.inject(
+        SYSCALL_NUMBERS["memfd_create"],
+        SCRATCH,
+        MFD_CLOEXEC if cloexec else 0,
+        data=PLACEHOLDER_NAME,
+    )
+    if fd < 0:
+        file.impl.release()  # it never had an fd
+        raise SyscallError(-fd)
+    t.fd_table.install(fd, file, cloexec)
+    return fd
+
+
+def close_file(t: Task, file: FileDescription) -> None:
+    """One fd on ``file`` was closed: flush it (without waiting), drop the
+    fd's reference."""
+    background(flush_then_release(t, file))
+
+
+async def flush_then_release(t: Task, file: FileDescription) -> None:
+    """FLUSH, then drop a reference (RELEASE if it was the last)."""
+    try:
+        await file.impl.flush(t)
+    finally:
+        file.dec_ref()
+
+
+def background(coroutine: Coroutine[Waiter, Any, Any]) -> None:
+    """Run ``coroutine`` with no task parked on it (errors are logged)."""
+
+    def step(value: Any) -> None:
+        try:
+            waiter = coroutine.send(value)
+        except StopIteration:
+            return
+        except SyscallError as err:
+            log.debug("background work failed: %s", err)
+            return
+        waiter.add_callback(step)
+
+    step(None)

@@ -1,0 +1,65 @@
+"""The working directory: chdir, fchdir and getcwd, when it is inside a
+sentry mount (the host's cwd of the process then stays where it was, and
+sentry resolves relative paths from its own record; see ThreadGroup.cwd)."""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any
+
+from sentry.abi.linux import S_IFDIR, S_IFMT
+from sentry.errors import SyscallError
+from sentry.syscalls.common import read_path, sentry_file
+from sentry.syscalls.passthrough import Passthrough
+from sentry.vfs.vfs import AT_FDCWD
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.vfs import Location, Start
+
+
+def _host_cwd(t: Task) -> Passthrough:
+    """Let the host change directory; on success the cwd is the host's again."""
+
+    def on_exit(result: int) -> None:
+        if result == 0:
+            t.group.cwd = None
+
+    return Passthrough(on_exit)
+
+
+def _set_cwd(t: Task, location: Location) -> int:
+    if location.mount is None:
+        raise SyscallError(errno.EXDEV)
+    if location.inode is None or location.inode.mode & S_IFMT != S_IFDIR:
+        raise SyscallError(errno.ENOTDIR)
+    t.group.cwd = location
+    return 0
+
+
+def chdir(t: Task, path: int) -> Any:
+    """chdir(2)."""
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    return _host_cwd(t) if start is None else _chdir(t, start)
+
+
+async def _chdir(t: Task, start: Start) -> int:
+    return _set_cwd(t, await t.kernel.vfs.walk(t, start))
+
+
+def fchdir(t: Task, fd: int) -> Any:
+    """fchdir(2)."""
+    file = sentry_file(t, fd)
+    return _host_cwd(t) if file is None else _set_cwd(t, file.location)
+
+
+def getcwd(t: Task, buf: int, size: int) -> Any:
+    """getcwd(2)."""
+    if t.group.cwd is None:
+        return Passthrough()
+    path = t.group.cwd.path.encode() + b"\0"
+    if size < len(path):
+        raise SyscallError(errno.ERANGE)
+    if t.mm.copy_out(buf, path) != len(path):
+        raise SyscallError(errno.EFAULT)
+    return len(path)

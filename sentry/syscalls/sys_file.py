@@ -1,0 +1,178 @@
+"""Opening and closing sentry files, and the fd calls: open, openat,
+openat2, creat, close, close_range, dup, dup2, dup3 and fcntl.
+
+Analogous to gVisor's ``syscalls/linux/sys_file.go``. A path outside every
+sentry mount, or an fd that is not sentry's, passes through to the host.
+fd numbers are the host's (see ``common.install_fd``): dup and friends run
+natively on the placeholder and sentry records the new number at the
+syscall's exit.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from typing import TYPE_CHECKING, Any
+
+from sentry.abi.linux import S_IFDIR, S_IFMT, S_IFREG
+from sentry.errors import SyscallError
+from sentry.syscalls.common import c_int, close_file, install_fd, read_path, sentry_file
+from sentry.syscalls.passthrough import PASS, Passthrough
+from sentry.vfs.file_description import (
+    O_ACCMODE,
+    O_CLOEXEC,
+    O_PATH,
+    O_WRONLY,
+    SETFL_MASK,
+    FileDescription,
+)
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.vfs import Start
+
+O_CREAT = 0o100
+O_EXCL = 0o200
+O_TRUNC = 0o1000
+O_DIRECTORY = 0o200000
+O_NOFOLLOW = 0o400000
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
+F_DUPFD_CLOEXEC = 1030
+FD_CLOEXEC = 1
+CLOSE_RANGE_CLOEXEC = 4
+
+
+def open(t: Task, path: int, flags: int, mode: int) -> Any:  # noqa: A001
+    """open(2)."""
+    return openat(t, -100, path, flags, mode)
+
+
+def creat(t: Task, path: int, mode: int) -> Any:
+    """creat(2)."""
+    return openat(t, -100, path, O_CREAT | O_WRONLY | O_TRUNC, mode)
+
+
+def openat(t: Task, dirfd: int, path: int, flags: int, mode: int) -> Any:
+    """openat(2)."""
+    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path), opening=True)
+    if start is None:
+        return PASS
+    return _open(t, start, c_int(flags), mode & 0o7777)
+
+
+def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> Any:
+    """openat2(2): struct open_how {u64 flags, mode, resolve}."""
+    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path), opening=True)
+    if start is None:
+        return PASS
+    if size < 24:
+        raise SyscallError(errno.EINVAL)
+    flags, mode, _resolve = struct.unpack("<QQQ", t.mm.copy_in(how, 24).ljust(24, b"\0"))
+    return _open(t, start, flags, mode & 0o7777)
+
+
+async def _open(t: Task, start: Start, flags: int, mode: int) -> int:
+    vfs = t.kernel.vfs
+    if start.at.mount is None:
+        opener = vfs.special(start.at.path)
+        assert opener is not None
+        impl = opener(t, flags)
+        location = start.at
+    else:
+        location = await vfs.walk(t, start, follow=not flags & O_NOFOLLOW)
+        if location.host:
+            raise SyscallError(errno.EXDEV)  # left the mount: see the README's limits
+        kind = location.inode.mode & S_IFMT if location.inode else S_IFDIR
+        if flags & O_CREAT and flags & O_EXCL:
+            raise SyscallError(errno.EEXIST)
+        if flags & O_DIRECTORY and kind != S_IFDIR:
+            raise SyscallError(errno.ENOTDIR)
+        if kind == S_IFDIR and flags & O_ACCMODE != 0:
+            raise SyscallError(errno.EISDIR)
+        if kind not in (S_IFDIR, S_IFREG) and not flags & O_PATH:
+            raise SyscallError(errno.ENXIO)
+        assert location.mount is not None
+        impl = await location.mount.fs.open(t, location.inode, flags)
+    file = FileDescription(impl, flags, location)
+    return await install_fd(t, file, bool(flags & O_CLOEXEC))
+
+
+def close(t: Task, fd: int) -> Any:
+    """close(2): the host closes the placeholder; sentry flushes the file."""
+    if sentry_file(t, fd) is None:
+        return PASS
+    close_file(t, t.fd_table.remove(c_int(fd)))  # type: ignore[arg-type]
+    return PASS
+
+
+def close_range(t: Task, first: int, last: int, flags: int) -> Any:
+    """close_range(2)."""
+    first, last = c_int(first) & 0xFFFFFFFF, c_int(last) & 0xFFFFFFFF
+    for fd in [fd for fd in t.fd_table if first <= fd <= last]:
+        if flags & CLOSE_RANGE_CLOEXEC:
+            descriptor = t.fd_table.get(fd)
+            assert descriptor is not None
+            descriptor.cloexec = True
+        else:
+            close_file(t, t.fd_table.remove(fd))  # type: ignore[arg-type]
+    return PASS
+
+
+def _duplicated(
+    t: Task, file: FileDescription | None, newfd: int | None, cloexec: bool
+) -> Passthrough:
+    """Pass a dup-like call through; at its exit, record the new fd."""
+    table = t.fd_table
+
+    def on_exit(result: int) -> None:
+        if result < 0:
+            return
+        old = table.get(result)
+        if old is not None and old.file is not file:
+            close_file(t, table.remove(result))  # type: ignore[arg-type]
+        if file is not None:
+            table.install(result, file, cloexec)
+
+    return Passthrough(on_exit) if file is not None or newfd is not None else PASS
+
+
+def dup(t: Task, fd: int) -> Any:
+    """dup(2)."""
+    file = sentry_file(t, fd)
+    return _duplicated(t, file, None, False) if file is not None else PASS
+
+
+def dup2(t: Task, oldfd: int, newfd: int) -> Any:
+    """dup2(2) (also replaces a sentry fd at ``newfd``)."""
+    return dup3(t, oldfd, newfd, 0)
+
+
+def dup3(t: Task, oldfd: int, newfd: int, flags: int) -> Any:
+    """dup3(2)."""
+    file = sentry_file(t, oldfd)
+    if file is None and t.fd_table.get(c_int(newfd)) is None:
+        return PASS
+    if c_int(oldfd) == c_int(newfd):
+        return PASS
+    return _duplicated(t, file, c_int(newfd), bool(flags & O_CLOEXEC))
+
+
+def fcntl(t: Task, fd: int, cmd: int, arg: int) -> Any:
+    """fcntl(2): dups, the close-on-exec flag and the status flags."""
+    file = sentry_file(t, fd)
+    if file is None:
+        return PASS
+    cmd = c_int(cmd)
+    if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+        return _duplicated(t, file, None, cmd == F_DUPFD_CLOEXEC)
+    if cmd == F_SETFD:
+        descriptor = t.fd_table.get(c_int(fd))
+        assert descriptor is not None
+        descriptor.cloexec = bool(arg & FD_CLOEXEC)
+        return PASS
+    if cmd == F_GETFL:
+        return file.flags
+    if cmd == F_SETFL:
+        file.flags = (file.flags & ~SETFL_MASK) | (arg & SETFL_MASK)
+        return 0
+    return PASS

@@ -1,0 +1,119 @@
+"""mount(2) and umount2(2) of FUSE file systems, ``/dev/fuse``, and the
+mount tables the app reads (``/proc/self/mounts``, ``mountinfo``,
+``/etc/mtab``), which list sentry's mounts after the host's.
+
+Analogous to gVisor's ``sys_mount.go`` and ``fuse/fusefs.go``. A mount of
+type ``fuse`` or ``fuse.<subtype>`` whose ``fd=N`` is an open ``/dev/fuse``
+of the caller creates a connection and mounts it over a host directory; the
+daemon's INIT reply is awaited by the first request, not by mount(2), as in
+Linux. Unmounting ends the connection (pending requests fail; the daemon's
+next read gets ENODEV). Other mounts pass through to the host.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from sentry.errors import SyscallError
+from sentry.fsimpl.fuse.connection import Connection
+from sentry.fsimpl.fuse.dev import DeviceFile
+from sentry.fsimpl.fuse.fusefs import FuseFilesystem, parse_options
+from sentry.syscalls.common import c_int, read_path, sentry_file
+from sentry.syscalls.passthrough import PASS
+from sentry.vfs.static_file import StaticFile
+from sentry.vfs.vfs import AT_FDCWD
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.file_description import FileDescriptionImpl
+    from sentry.vfs.vfs import VirtualFilesystem
+
+MNT_DETACH = 2
+UNLIMITED_READ = 2**32 - 1
+_PROC_MOUNTS = re.compile(
+    r"/proc/(self|thread-self|\d+)/(mounts|mountinfo)|/proc/mounts|/etc/mtab"
+)
+
+
+def register_specials(vfs: VirtualFilesystem) -> None:
+    """Serve ``/dev/fuse`` and the mount tables from sentry."""
+    vfs.specials["/dev/fuse"] = lambda t, flags: DeviceFile()
+    vfs.special_patterns.append((_PROC_MOUNTS, _mount_table))
+
+
+def _mount_table(t: Task, path: str) -> FileDescriptionImpl:
+    info = path.endswith("mountinfo")
+    try:
+        with open(f"/proc/{t.tid}/{'mountinfo' if info else 'mounts'}", "rb") as f:
+            host = f.read()
+    except OSError:
+        host = b""
+    lines = []
+    for i, m in enumerate(t.kernel.vfs.all_mounts()):
+        opts = "user_id=0,group_id=0" + ("," + m.options if m.options else "")
+        if info:
+            major, minor = os.major(m.dev), os.minor(m.dev)
+            lines.append(
+                f"{10000 + i} 1 {major}:{minor} / {m.point} rw,nosuid,nodev,relatime "
+                f"- {m.fstype} {m.source} rw,{opts}\n"
+            )
+        else:
+            lines.append(f"{m.source} {m.point} {m.fstype} rw,nosuid,nodev,relatime,{opts} 0 0\n")
+    return StaticFile(host + "".join(lines).encode())
+
+
+def _host_path(t: Task, path: bytes) -> str:
+    """``path`` as an absolute, normalized host path (EINVAL inside a mount)."""
+    if t.kernel.vfs.locate(t, AT_FDCWD, path) is not None:
+        raise SyscallError(errno.EINVAL)
+    text = os.fsdecode(path)
+    if not text.startswith("/"):
+        text = os.path.join(t.group.host_cwd(), text)
+    return os.path.normpath(text)
+
+
+def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int) -> Any:
+    """mount(2)."""
+    kind = read_path(t, fstype).decode(errors="replace") if fstype else ""
+    if kind != "fuse" and not kind.startswith("fuse."):
+        return PASS
+    text = t.mm.read_string(data, 4096).decode(errors="replace") if data else ""
+    options = parse_options(text)
+    device = sentry_file(t, int(options["fd"]))
+    if device is None or not isinstance(device.impl, DeviceFile) or device.impl.conn is not None:
+        raise SyscallError(errno.EINVAL)
+    point = _host_path(t, read_path(t, target))
+    if not os.path.exists(point):
+        raise SyscallError(errno.ENOENT)
+    if not os.path.isdir(point):
+        raise SyscallError(errno.ENOTDIR)
+    conn = Connection(max_read=int(options.get("max_read", 0)) or UNLIMITED_READ)
+    device.impl.attach(conn)
+    vfs = t.kernel.vfs
+    dev = vfs.new_dev()
+    fs = FuseFilesystem(conn, int(options["rootmode"], 8), dev)
+    extra = ",".join(k for k in ("default_permissions", "allow_other") if k in options)
+    name = read_path(t, source).decode(errors="replace") if source else kind
+    vfs.add_mount(point, fs, name, kind, extra, dev)
+    conn.start()
+    return 0
+
+
+def umount2(t: Task, target: int, flags: int) -> Any:
+    """umount2(2) (MNT_DETACH or not: sentry's mounts have no busy state)."""
+    path = read_path(t, target)
+    vfs = t.kernel.vfs
+    point = os.path.normpath(
+        os.fsdecode(path)
+        if path.startswith(b"/")
+        else os.path.join(t.group.host_cwd(), os.fsdecode(path))
+    )
+    if point not in vfs.mounts:
+        return PASS
+    if c_int(flags) & ~0xF:
+        raise SyscallError(errno.EINVAL)
+    vfs.remove_mount(point).fs.unmount()
+    return 0

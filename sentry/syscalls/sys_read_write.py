@@ -1,0 +1,230 @@
+"""The read and write family on sentry files: read, write, pread64,
+pwrite64, readv, writev, preadv, pwritev, preadv2, pwritev2 and lseek.
+
+Analogous to gVisor's ``syscalls/linux/sys_read_write.go``: each handler
+makes the common checks (EBADF for an fd not open for the direction,
+EINVAL for a negative count or offset, ESPIPE on an unseekable file,
+MAX_RW_COUNT truncation, iovec validation) and calls the file's
+implementation, which returns the count moved (a partial count when a fault
+or a short reply stopped it). An fd that is not sentry's passes through.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from sentry.errors import SyscallError
+from sentry.syscalls.common import c_int, c_long, sentry_file
+from sentry.syscalls.passthrough import PASS, Passthrough
+from sentry.vfs.file_description import O_APPEND, FileDescription
+from sentry.vfs.iov import IOSequence
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+
+MAX_RW_COUNT = 0x7FFFF000  # INT_MAX rounded down to a page (Linux)
+IOV_MAX = 1024
+SSIZE_MAX = 2**63 - 1
+RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND, RWF_NOAPPEND = 1, 2, 4, 8, 16, 32
+RWF_SUPPORTED = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND
+
+Result = int | Passthrough | Coroutine[Any, Any, int]
+
+
+def _readable(t: Task, fd: int) -> FileDescription | None:
+    file = sentry_file(t, fd)
+    if file is not None and not file.readable:
+        raise SyscallError(errno.EBADF)
+    return file
+
+
+def _writable(t: Task, fd: int) -> FileDescription | None:
+    file = sentry_file(t, fd)
+    if file is not None and not file.writable:
+        raise SyscallError(errno.EBADF)
+    return file
+
+
+def _single(t: Task, buf: int, count: int) -> IOSequence:
+    if count > SSIZE_MAX:
+        raise SyscallError(errno.EINVAL)
+    return IOSequence(t, [(buf, min(count, MAX_RW_COUNT))])
+
+
+def _iovecs(t: Task, iov: int, iovcnt: int) -> IOSequence:
+    """The iovec array of readv/writev, validated as Linux does."""
+    count = c_int(iovcnt)
+    if count < 0 or count > IOV_MAX:
+        raise SyscallError(errno.EINVAL)
+    raw = t.mm.copy_in(iov, 16 * count) if count else b""
+    if len(raw) < 16 * count:
+        raise SyscallError(errno.EFAULT)
+    ranges = []
+    total = 0
+    for base, length in struct.iter_unpack("<QQ", raw):
+        if length > SSIZE_MAX:
+            raise SyscallError(errno.EINVAL)
+        length = min(length, MAX_RW_COUNT - total)
+        total += length
+        ranges.append((base, length))
+    return IOSequence(t, ranges)
+
+
+def _offset(value: int, file: FileDescription) -> int:
+    offset = c_long(value)
+    if offset < 0:
+        raise SyscallError(errno.EINVAL)
+    if not file.impl.seekable:
+        raise SyscallError(errno.ESPIPE)
+    return offset
+
+
+def _rwf(flags: int) -> int:
+    if flags & ~RWF_SUPPORTED:
+        raise SyscallError(errno.EOPNOTSUPP)
+    return flags
+
+
+# -- read -------------------------------------------------------------------
+
+
+def read(t: Task, fd: int, buf: int, count: int) -> Result:
+    """read(2)."""
+    file = _readable(t, fd)
+    if file is None:
+        return PASS
+    dst = _single(t, buf, count)
+    return file.impl.read(t, file, dst) if dst.size else 0
+
+
+def pread64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
+    """pread64(2)."""
+    file = _readable(t, fd)
+    if file is None:
+        return PASS
+    dst = _single(t, buf, count)
+    pos = _offset(offset, file)
+    if pos + dst.size > 2**63 - 1:
+        raise SyscallError(errno.EINVAL)
+    return file.impl.pread(t, file, dst, pos) if dst.size else 0
+
+
+def readv(t: Task, fd: int, iov: int, iovcnt: int) -> Result:
+    """readv(2)."""
+    file = _readable(t, fd)
+    if file is None:
+        return PASS
+    dst = _iovecs(t, iov, iovcnt)
+    return file.impl.read(t, file, dst) if dst.size else 0
+
+
+def preadv(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> Result:
+    """preadv(2) (x86_64 passes the whole offset in pos_l)."""
+    file = _readable(t, fd)
+    if file is None:
+        return PASS
+    dst = _iovecs(t, iov, iovcnt)
+    pos = _offset(offset, file)
+    return file.impl.pread(t, file, dst, pos) if dst.size else 0
+
+
+def preadv2(
+    t: Task, fd: int, iov: int, iovcnt: int, offset: int, pos_h: int, flags: int
+) -> Result:
+    """preadv2(2): offset -1 reads at the file offset; flags in argument 5."""
+    file = _readable(t, fd)
+    if file is None:
+        return PASS
+    dst = _iovecs(t, iov, iovcnt)
+    _rwf(flags)
+    if c_long(offset) == -1:
+        return file.impl.read(t, file, dst) if dst.size else 0
+    pos = _offset(offset, file)
+    return file.impl.pread(t, file, dst, pos) if dst.size else 0
+
+
+# -- write ------------------------------------------------------------------
+
+
+def write(t: Task, fd: int, buf: int, count: int) -> Result:
+    """write(2)."""
+    file = _writable(t, fd)
+    if file is None:
+        return PASS
+    src = _single(t, buf, count)
+    return file.impl.write(t, file, src) if src.size else 0
+
+
+def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
+    """pwrite64(2)."""
+    file = _writable(t, fd)
+    if file is None:
+        return PASS
+    src = _single(t, buf, count)
+    pos = _offset(offset, file)
+    return file.impl.pwrite(t, file, src, pos) if src.size else 0
+
+
+def writev(t: Task, fd: int, iov: int, iovcnt: int) -> Result:
+    """writev(2)."""
+    file = _writable(t, fd)
+    if file is None:
+        return PASS
+    src = _iovecs(t, iov, iovcnt)
+    return file.impl.write(t, file, src) if src.size else 0
+
+
+def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> Result:
+    """pwritev(2)."""
+    file = _writable(t, fd)
+    if file is None:
+        return PASS
+    src = _iovecs(t, iov, iovcnt)
+    pos = _offset(offset, file)
+    return file.impl.pwrite(t, file, src, pos) if src.size else 0
+
+
+def pwritev2(
+    t: Task, fd: int, iov: int, iovcnt: int, offset: int, pos_h: int, flags: int
+) -> Result:
+    """pwritev2(2): offset -1 writes at the file offset; RWF_APPEND appends."""
+    file = _writable(t, fd)
+    if file is None:
+        return PASS
+    src = _iovecs(t, iov, iovcnt)
+    flags = _rwf(flags)
+    if not src.size:
+        return 0
+    if c_long(offset) == -1 or flags & RWF_APPEND:
+        if flags & RWF_APPEND and not file.flags & O_APPEND:
+            return _append_once(t, file, src)
+        return file.impl.write(t, file, src)
+    return file.impl.pwrite(t, file, src, _offset(offset, file))
+
+
+async def _append_once(t: Task, file: FileDescription, src: IOSequence) -> int:
+    """A write with RWF_APPEND on a file not opened O_APPEND."""
+    file.flags |= O_APPEND
+    try:
+        return await file.impl.pwrite(t, file, src, 0)
+    finally:
+        file.flags &= ~O_APPEND
+
+
+# -- lseek ------------------------------------------------------------------
+
+
+def lseek(t: Task, fd: int, offset: int, whence: int) -> Result:
+    """lseek(2)."""
+    file = sentry_file(t, fd)
+    if file is None:
+        return PASS
+    if not file.impl.seekable:
+        raise SyscallError(errno.ESPIPE)
+    if c_int(whence) not in (os.SEEK_SET, os.SEEK_CUR, os.SEEK_END, os.SEEK_DATA, os.SEEK_HOLE):
+        raise SyscallError(errno.EINVAL)
+    return file.impl.seek(t, file, c_long(offset), c_int(whence))

@@ -1,0 +1,187 @@
+"""File attributes and names on sentry files: stat, lstat, fstat,
+newfstatat, statx, statfs, fstatfs, readlink, readlinkat, access,
+faccessat, faccessat2 and getdents64.
+
+Analogous to gVisor's ``syscalls/linux/sys_stat.go``, ``sys_getdents.go``.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any
+
+from sentry.abi.linux import S_IFLNK, S_IFMT, Statx, pack_stat, pack_statx
+from sentry.errors import SyscallError
+from sentry.syscalls.common import c_int, read_path, sentry_file
+from sentry.syscalls.passthrough import PASS
+from sentry.vfs.vfs import AT_FDCWD
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.vfs import Location, Start
+
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+
+
+def _copy_out(t: Task, addr: int, data: bytes) -> int:
+    if t.mm.copy_out(addr, data) != len(data):
+        raise SyscallError(errno.EFAULT)
+    return 0
+
+
+async def _stat_at(t: Task, start: Start, follow: bool) -> Statx:
+    location = await t.kernel.vfs.walk(t, start, follow)
+    return await _stat_location(t, location)
+
+
+async def _stat_location(t: Task, location: Location) -> Statx:
+    if location.mount is None:
+        raise SyscallError(errno.EXDEV)  # left the mount: see the README's limits
+    return await location.mount.fs.stat(t, location.inode)
+
+
+async def _stat_to(t: Task, start: Start, follow: bool, buf: int, statx: bool = False) -> int:
+    st = await _stat_at(t, start, follow)
+    return _copy_out(t, buf, pack_statx(st) if statx else pack_stat(st))
+
+
+async def _fstat_to(t: Task, fd: int, buf: int, statx: bool = False) -> int:
+    file = sentry_file(t, fd)
+    assert file is not None
+    st = await file.impl.stat(t)
+    return _copy_out(t, buf, pack_statx(st) if statx else pack_stat(st))
+
+
+def stat(t: Task, path: int, buf: int) -> Any:
+    """stat(2)."""
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    return PASS if start is None else _stat_to(t, start, True, buf)
+
+
+def lstat(t: Task, path: int, buf: int) -> Any:
+    """lstat(2)."""
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    return PASS if start is None else _stat_to(t, start, False, buf)
+
+
+def fstat(t: Task, fd: int, buf: int) -> Any:
+    """fstat(2)."""
+    return PASS if sentry_file(t, fd) is None else _fstat_to(t, fd, buf)
+
+
+def newfstatat(t: Task, dirfd: int, path: int, buf: int, flags: int) -> Any:
+    """newfstatat(2) (fstatat)."""
+    return _statat(t, dirfd, path, buf, flags, statx=False)
+
+
+def statx(t: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -> Any:
+    """statx(2): the basic stats."""
+    return _statat(t, dirfd, path, buf, flags, statx=True)
+
+
+def _statat(t: Task, dirfd: int, path: int, buf: int, flags: int, statx: bool) -> Any:
+    name = read_path(t, path) if path else b""
+    if not name and flags & AT_EMPTY_PATH:
+        if c_int(dirfd) == AT_FDCWD or sentry_file(t, dirfd) is None:
+            return PASS
+        return _fstat_to(t, dirfd, buf, statx)
+    start = t.kernel.vfs.locate(t, dirfd, name)
+    return (
+        PASS if start is None else _stat_to(t, start, not flags & AT_SYMLINK_NOFOLLOW, buf, statx)
+    )
+
+
+def statfs(t: Task, path: int, buf: int) -> Any:
+    """statfs(2)."""
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    return PASS if start is None else _statfs_to(t, start, buf)
+
+
+async def _statfs_to(t: Task, start: Start, buf: int) -> int:
+    location = await t.kernel.vfs.walk(t, start)
+    if location.mount is None:
+        raise SyscallError(errno.EXDEV)
+    return _copy_out(t, buf, await location.mount.fs.statfs(t))
+
+
+def fstatfs(t: Task, fd: int, buf: int) -> Any:
+    """fstatfs(2)."""
+    file = sentry_file(t, fd)
+    if file is None:
+        return PASS
+    location = file.location
+    if location.mount is None:
+        raise SyscallError(errno.ENOSYS)
+    return _fstatfs_to(t, location, buf)
+
+
+async def _fstatfs_to(t: Task, location: Location, buf: int) -> int:
+    assert location.mount is not None
+    return _copy_out(t, buf, await location.mount.fs.statfs(t))
+
+
+def readlink(t: Task, path: int, buf: int, size: int) -> Any:
+    """readlink(2)."""
+    return readlinkat(t, AT_FDCWD, path, buf, size)
+
+
+def readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int) -> Any:
+    """readlinkat(2)."""
+    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    if start is None:
+        return PASS
+    if c_int(size) <= 0:
+        raise SyscallError(errno.EINVAL)
+    return _readlink(t, start, buf, c_int(size))
+
+
+async def _readlink(t: Task, start: Start, buf: int, size: int) -> int:
+    location = await t.kernel.vfs.walk(t, start, follow=False)
+    if location.mount is None or location.inode is None:
+        raise SyscallError(errno.EINVAL)
+    if location.inode.mode & S_IFMT != S_IFLNK:
+        raise SyscallError(errno.EINVAL)
+    target = (await location.mount.fs.readlink(t, location.inode))[:size]
+    return t.mm.copy_out(buf, target)
+
+
+def access(t: Task, path: int, mode: int) -> Any:
+    """access(2)."""
+    return faccessat2(t, AT_FDCWD, path, mode, 0)
+
+
+def faccessat(t: Task, dirfd: int, path: int, mode: int) -> Any:
+    """faccessat(2)."""
+    return faccessat2(t, dirfd, path, mode, 0)
+
+
+def faccessat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Any:
+    """faccessat2(2): the file must exist (sentry runs the app as root, and
+    the daemon enforces its own permissions on each operation)."""
+    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    if start is None:
+        return PASS
+    if mode & ~0o7:
+        raise SyscallError(errno.EINVAL)
+    return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW)
+
+
+async def _access(t: Task, start: Start, follow: bool) -> int:
+    await _stat_at(t, start, follow)
+    return 0
+
+
+def getdents64(t: Task, fd: int, dirp: int, count: int) -> Any:
+    """getdents64(2)."""
+    file = sentry_file(t, fd)
+    if file is None:
+        return PASS
+    return _getdents(t, file, dirp, c_int(count) & 0xFFFFFFFF)
+
+
+async def _getdents(t: Task, file: Any, dirp: int, count: int) -> int:
+    data = await file.impl.getdents(t, file, count)
+    if data and t.mm.copy_out(dirp, data) != len(data):
+        raise SyscallError(errno.EFAULT)
+    return len(data)

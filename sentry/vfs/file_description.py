@@ -1,0 +1,136 @@
+"""Open file descriptions and the interface file systems implement for them.
+
+Analogous to gVisor's ``vfs/file_description.go`` and Linux's ``struct
+file``: a FileDescription is what an fd refers to (shared by dup, fork and
+SCM_RIGHTS), holding the status flags and the file offset; its
+FileDescriptionImpl does the file-system-specific work.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import TYPE_CHECKING
+
+from sentry.abi.linux import Statx
+from sentry.errors import SyscallError
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.iov import IOSequence
+    from sentry.vfs.vfs import Location
+
+O_ACCMODE = 0o3
+O_WRONLY = 0o1
+O_RDWR = 0o2
+O_APPEND = 0o2000
+O_NONBLOCK = 0o4000
+O_DIRECT = 0o40000
+O_CLOEXEC = 0o2000000
+O_PATH = 0o10000000
+# Status flags fcntl(F_SETFL) may change (Linux's SETFL_MASK).
+SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | 0o20000 | 0o1000000
+
+
+class FileDescriptionImpl:
+    """What a file system implements for an open file.
+
+    Every method may raise SyscallError. The defaults fail the way Linux
+    does for a file that lacks the operation. Methods that may wait for a
+    daemon are coroutines.
+    """
+
+    seekable = True  # pread/pwrite/lseek allowed (else ESPIPE)
+
+    async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+        """Read into ``dst`` from ``offset``; the count (partial reads are
+        fine, 0 at EOF). Precondition: ``dst`` is not empty."""
+        raise SyscallError(errno.EINVAL)
+
+    async def read(self, t: Task, fd: FileDescription, dst: IOSequence) -> int:
+        """Read at the file offset and advance it (the default uses pread)."""
+        n = await self.pread(t, fd, dst, fd.offset)
+        fd.offset += n
+        return n
+
+    async def pwrite(self, t: Task, fd: FileDescription, src: IOSequence, offset: int) -> int:
+        """Write ``src`` at ``offset`` (ignored under O_APPEND); the count."""
+        raise SyscallError(errno.EINVAL)
+
+    async def write(self, t: Task, fd: FileDescription, src: IOSequence) -> int:
+        """Write at the file offset (at the end under O_APPEND) and advance it."""
+        n = await self.pwrite(t, fd, src, fd.offset)
+        fd.offset += n
+        return n
+
+    async def seek(self, t: Task, fd: FileDescription, offset: int, whence: int) -> int:
+        """The new file offset for lseek(2)."""
+        if whence == os.SEEK_SET:
+            new = offset
+        elif whence == os.SEEK_CUR:
+            new = fd.offset + offset
+        elif whence == os.SEEK_END:
+            new = (await self.stat(t)).size + offset
+        elif whence in (os.SEEK_DATA, os.SEEK_HOLE):
+            size = (await self.stat(t)).size
+            if offset < 0 or offset >= size:
+                raise SyscallError(errno.ENXIO)
+            new = offset if whence == os.SEEK_DATA else size
+        else:
+            raise SyscallError(errno.EINVAL)
+        if new < 0:
+            raise SyscallError(errno.EINVAL)
+        fd.offset = new
+        return new
+
+    async def stat(self, t: Task) -> Statx:
+        """The file's attributes (fstat)."""
+        raise SyscallError(errno.EBADF)
+
+    async def getdents(self, t: Task, fd: FileDescription, size: int) -> bytes:
+        """linux_dirent64 records totalling at most ``size`` bytes (getdents64)."""
+        raise SyscallError(errno.ENOTDIR)
+
+    async def flush(self, t: Task) -> None:
+        """Called on every close(2) of an fd referring to this file."""
+
+    def release(self) -> None:
+        """Called once, when the last reference to the open file goes away."""
+
+
+class FileDescription:
+    """An open file: flags, offset and a reference count of the fds on it.
+
+    Invariants: ``refs`` counts the FDTable entries that refer to it; when
+    it drops to 0 the impl is released, exactly once.
+    """
+
+    def __init__(self, impl: FileDescriptionImpl, flags: int, location: Location) -> None:
+        self.impl = impl
+        self.flags = flags & ~O_CLOEXEC
+        self.location = location  # where it was opened (the app's path)
+        self.offset = 0
+        self.refs = 0
+
+    def __repr__(self) -> str:
+        return f"FileDescription({self.location.path!r})"
+
+    def inc_ref(self) -> None:
+        """Implements File.inc_ref."""
+        self.refs += 1
+
+    def dec_ref(self) -> None:
+        """Implements File.dec_ref."""
+        self.refs -= 1
+        if self.refs == 0:
+            self.impl.release()
+
+    @property
+    def readable(self) -> bool:
+        """Opened for reading."""
+        return self.flags & O_ACCMODE != O_WRONLY and not self.flags & O_PATH
+
+    @property
+    def writable(self) -> bool:
+        """Opened for writing."""
+        return self.flags & O_ACCMODE in (O_WRONLY, O_RDWR) and not self.flags & O_PATH

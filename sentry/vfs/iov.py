@@ -1,0 +1,54 @@
+"""The app's buffers as a file operation sees them.
+
+Analogous to gVisor's ``usermem.IOSequence`` (Linux: an ``iov_iter`` over
+user memory): the (address, length) ranges of a read(2)'s buffer or a
+readv(2)'s iovec array, in one task's memory. Copies go straight between
+sentry's buffers and the app's memory, one helper call per copy, and stop
+at the first fault with the count moved so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+
+
+class IOSequence:
+    """Ranges of a task's memory, in order."""
+
+    def __init__(self, t: Task, ranges: Sequence[tuple[int, int]]) -> None:
+        self.t = t
+        self.ranges = [(base, length) for base, length in ranges if length]
+        self.size = sum(length for _, length in self.ranges)
+
+    def _from(self, skip: int, limit: int) -> list[tuple[int, int]]:
+        """The ranges from byte ``skip`` on, ``limit`` bytes at most."""
+        out = []
+        for base, length in self.ranges:
+            if skip >= length:
+                skip -= length
+                continue
+            take = min(length - skip, limit)
+            out.append((base + skip, take))
+            limit -= take
+            skip = 0
+            if limit == 0:
+                break
+        return out
+
+    def copy_out(self, skip: int, data: bytes | bytearray | memoryview) -> int:
+        """Write ``data`` at byte ``skip`` of the sequence; the count written.
+
+        Raises SyscallError(EFAULT) if nothing could be written.
+        """
+        return self.t.mm.copy_out_iov(self._from(skip, len(data)), data)
+
+    def copy_in(self, skip: int, length: int) -> bytes:
+        """Up to ``length`` bytes from byte ``skip`` (fewer on a fault).
+
+        Raises SyscallError(EFAULT) if nothing could be read.
+        """
+        return self.t.mm.copy_in_iov(self._from(skip, length))

@@ -1,0 +1,38 @@
+"""A read-only file whose bytes sentry made when it was opened (the mount
+tables in /proc)."""
+
+from __future__ import annotations
+
+import errno
+import time
+from typing import TYPE_CHECKING
+
+from sentry.abi.linux import S_IFREG, Statx
+from sentry.errors import SyscallError
+from sentry.vfs.file_description import FileDescription, FileDescriptionImpl
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.iov import IOSequence
+
+
+class StaticFile(FileDescriptionImpl):
+    """Implements FileDescriptionImpl over fixed bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.opened = time.time_ns()
+
+    async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+        """Implements FileDescriptionImpl.pread."""
+        chunk = self.data[offset : offset + dst.size]
+        return dst.copy_out(0, chunk) if chunk else 0
+
+    async def pwrite(self, t: Task, fd: FileDescription, src: IOSequence, offset: int) -> int:
+        """Implements FileDescriptionImpl.pwrite: read-only."""
+        raise SyscallError(errno.EBADF)
+
+    async def stat(self, t: Task) -> Statx:
+        """Implements FileDescriptionImpl.stat (like procfs: size 0)."""
+        now = divmod(self.opened, 10**9)
+        return Statx(S_IFREG | 0o444, 0, 1, 0, 0, 0, 0, 1024, now, now, now)

@@ -1,0 +1,272 @@
+"""The virtual file system: sentry's mounts over the host's tree, and path
+resolution across both.
+
+Analogous to gVisor's ``vfs/vfs.go`` and ``resolving_path.go`` (Linux:
+``namei.c``). The app sees the host's file system, with sentry's mounts laid
+over host directories and a few special files (``/dev/fuse``, the mount
+tables in ``/proc``) served by sentry. A path is resolved in two parts:
+
+- :meth:`VirtualFilesystem.locate` (synchronous) walks the host part
+  lexically and stops where the path enters a sentry mount or special file.
+  A path that never does is a host path: the syscall passes through to the
+  host, untouched.
+- :meth:`VirtualFilesystem.walk` (a coroutine: it may ask a daemon) walks
+  the rest inside the mount: ``..``, symlinks (40 at most, then ELOOP), and
+  back out to the host when ``..`` or an absolute symlink leaves the mount.
+
+Host symlinks are not followed during the lexical part, so a host symlink
+that points into a sentry mount is not seen as sentry's.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, Statx
+from sentry.errors import SyscallError
+from sentry.vfs.file_description import FileDescriptionImpl
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+
+AT_FDCWD = -100
+SYMLOOP_MAX = 40
+
+
+class Inode(Protocol):
+    """A file of a sentry file system, as the walk sees it."""
+
+    mode: int  # at least the S_IFMT type bits
+
+
+class Filesystem(Protocol):
+    """What a sentry file system implements for the VFS (a FilesystemImpl)."""
+
+    root: Inode
+
+    async def lookup(self, t: Task, parent: Inode, name: bytes) -> Inode: ...
+
+    async def readlink(self, t: Task, inode: Inode) -> bytes: ...
+
+    async def stat(self, t: Task, inode: Inode) -> Statx: ...
+
+    async def open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl: ...
+
+    async def statfs(self, t: Task) -> bytes: ...
+
+    def unmount(self) -> None: ...
+
+
+@dataclass
+class Mount:
+    """A sentry file system mounted over the host directory ``point``."""
+
+    point: str
+    fs: Filesystem
+    source: str
+    fstype: str
+    options: str
+    dev: int
+
+
+@dataclass
+class Location:
+    """Where a path led: a file of a sentry mount, or a host path.
+
+    ``path`` is the app's absolute view of it (used for getcwd, the
+    working directory and error reporting).
+    """
+
+    path: str
+    mount: Mount | None = None
+    inode: Inode | None = None
+
+    @property
+    def host(self) -> bool:
+        """Whether this is a host path (the host serves it)."""
+        return self.mount is None
+
+
+@dataclass
+class Start:
+    """Where :meth:`VirtualFilesystem.walk` begins: a location in a mount,
+    and the components still to walk from it."""
+
+    at: Location
+    rest: list[bytes] = field(default_factory=list)
+
+
+# A special file's opener: (task, flags) -> the impl of a new open file;
+# for a pattern, (task, path).
+SpecialOpener = Callable[["Task", int], FileDescriptionImpl]
+PatternOpener = Callable[["Task", str], FileDescriptionImpl]
+
+
+class VirtualFilesystem:
+    """Sentry's mount table and special files, and path resolution.
+
+    Invariants: mount points are normalized absolute host paths with no
+    trailing slash; at most one mount per point (a new mount hides an older
+    one until it is unmounted).
+    """
+
+    def __init__(self) -> None:
+        self.mounts: dict[str, list[Mount]] = {}
+        self.specials: dict[str, SpecialOpener] = {}
+        self.special_patterns: list[tuple[re.Pattern[str], PatternOpener]] = []
+        self._next_dev = 1
+
+    def new_dev(self) -> int:
+        """A device number for a new mount (an anonymous one, major 0)."""
+        self._next_dev += 1
+        return os.makedev(0, 200 + self._next_dev)
+
+    def add_mount(
+        self, point: str, fs: Filesystem, source: str, fstype: str, options: str, dev: int
+    ) -> Mount:
+        """Mount ``fs`` over the host directory ``point``."""
+        mount = Mount(point, fs, source, fstype, options, dev)
+        self.mounts.setdefault(point, []).append(mount)
+        return mount
+
+    def special(self, path: str) -> SpecialOpener | None:
+        """The opener of the special file at host path ``path``, if any."""
+        opener = self.specials.get(path)
+        if opener is not None:
+            return opener
+        for pattern, by_path in self.special_patterns:
+            if pattern.fullmatch(path):
+                return lambda t, flags, by_path=by_path: by_path(t, path)
+        return None
+
+    def remove_mount(self, point: str) -> Mount:
+        """Unmount the top mount at ``point``; raises EINVAL if there is none."""
+        stack = self.mounts.get(point)
+        if not stack:
+            raise SyscallError(errno.EINVAL)
+        mount = stack.pop()
+        if not stack:
+            del self.mounts[point]
+        return mount
+
+    def all_mounts(self) -> list[Mount]:
+        """Every mount, oldest first."""
+        return sorted((m for stack in self.mounts.values() for m in stack), key=lambda m: m.dev)
+
+    def _mount_at(self, point: str) -> Mount | None:
+        stack = self.mounts.get(point)
+        return stack[-1] if stack else None
+
+    # -- resolution -------------------------------------------------------
+
+    def locate(self, t: Task, dirfd: int, path: bytes, opening: bool = False) -> Start | None:
+        """Where a path syscall's path enters sentry's tree, or None if it
+        stays on the host (the syscall then passes through). Special files
+        are sentry's only to open(2) (``opening``); other calls on their
+        paths see the host's.
+
+        Raises SyscallError: ENOENT for an empty path, EBADF/ENOTDIR for a
+        bad ``dirfd`` of a relative path.
+        """
+        if not path:
+            raise SyscallError(errno.ENOENT)
+        if not path.startswith(b"/"):
+            base = self._base(t, dirfd)
+            if base.mount is not None:
+                return Start(base, path.split(b"/"))
+            path = os.fsencode(base.path) + b"/" + path
+        return self._locate_host(os.fsencode("/"), path.split(b"/"), opening)
+
+    def _locate_host(self, host: bytes, comps: list[bytes], opening: bool = False) -> Start | None:
+        current = os.fsdecode(host).rstrip("/") or "/"
+        for i, comp in enumerate(comps):
+            if comp in (b"", b"."):
+                continue
+            if comp == b"..":
+                current = os.path.dirname(current)
+            else:
+                current = os.path.join(current, os.fsdecode(comp))
+            mount = self._mount_at(current)
+            if mount is not None:
+                return Start(Location(current, mount, mount.fs.root), comps[i + 1 :])
+        if opening and comps and comps[-1] not in (b"", b".", b"..") and self.special(current):
+            return Start(Location(current), [])
+        return None
+
+    def _base(self, t: Task, dirfd: int) -> Location:
+        """The directory a relative path starts from: the cwd or ``dirfd``."""
+        if _c_int(dirfd) == AT_FDCWD:
+            return t.group.cwd or Location(t.group.host_cwd())
+        descriptor = t.fd_table.get(_c_int(dirfd))
+        if descriptor is not None:
+            location = descriptor.file.location  # type: ignore[attr-defined]
+            if location.inode is None or location.inode.mode & S_IFMT != S_IFDIR:
+                raise SyscallError(errno.ENOTDIR)
+            return location
+        try:
+            return Location(os.readlink(f"/proc/{t.tid}/fd/{_c_int(dirfd)}"))
+        except OSError:
+            raise SyscallError(errno.EBADF) from None
+
+    async def walk(self, t: Task, start: Start, follow: bool = True) -> Location:
+        """Resolve the rest of a located path (``follow``: the final symlink too)."""
+        return await self._walk(t, start.at, list(start.rest), follow, [0])
+
+    async def _walk(
+        self, t: Task, at: Location, comps: list[bytes], follow: bool, links: list[int]
+    ) -> Location:
+        stack: list[Location] = [at]
+        while comps:
+            comp = comps.pop(0)
+            if comp in (b"", b"."):
+                continue
+            here = stack[-1]
+            if here.mount is None:
+                break
+            if here.inode is not None and here.inode.mode & S_IFMT != S_IFDIR:
+                raise SyscallError(errno.ENOTDIR)
+            if comp == b"..":
+                if len(stack) > 1:
+                    stack.pop()
+                    continue
+                return await self._leave(
+                    t, os.path.dirname(here.mount.point), comps, follow, links
+                )
+            inode = await here.mount.fs.lookup(t, here.inode, comp)
+            child = Location(os.path.join(here.path, os.fsdecode(comp)), here.mount, inode)
+            last = not any(c not in (b"", b".") for c in comps)
+            if inode.mode & S_IFMT == S_IFLNK and (follow or not last):
+                links[0] += 1
+                if links[0] > SYMLOOP_MAX:
+                    raise SyscallError(errno.ELOOP)
+                target = await here.mount.fs.readlink(t, inode)
+                if target.startswith(b"/"):
+                    return await self._leave(t, "/", target.split(b"/") + comps, follow, links)
+                comps = target.split(b"/") + comps
+                continue
+            if not last and inode.mode & S_IFMT != S_IFDIR:
+                raise SyscallError(errno.ENOTDIR)
+            stack.append(child)
+        return stack[-1]
+
+    async def _leave(
+        self, t: Task, host: str, comps: list[bytes], follow: bool, links: list[int]
+    ) -> Location:
+        """Continue a walk from host directory ``host`` (out of a mount)."""
+        start = self._locate_host(os.fsencode(host), comps)
+        if start is None:
+            rest = b"/".join(c for c in comps if c)
+            joined = os.path.normpath(os.path.join(host, os.fsdecode(rest))) if rest else host
+            return Location(joined)
+        return await self._walk(t, start.at, start.rest, follow, links)
+
+
+def _c_int(value: int) -> int:
+    """A register holding a C int argument, as the int."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
