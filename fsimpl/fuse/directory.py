@@ -37,6 +37,7 @@ class Directory(FileDescriptionImpl):
         self.inode = inode
         self.fh = fh
         self.flags = flags  # opendir's, for RELEASEDIR
+        self._release = release
         self._pending: list[tuple[int, int, int, bytes]] = []  # ino, next offset, type, name
         self._eof = False
 

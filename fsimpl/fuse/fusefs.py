@@ -200,6 +200,36 @@ class FuseFilesystem:
             return Directory(self, inode, fh, flags, release=not self.conn.no_opendir)
         return RegularFile(self, inode, fh, flags, open_flags, release=not self.conn.no_open)
 
+    async def getxattr(self, t: Task, inode: Inode, name: bytes, size: int) -> bytes | int:
+        """Implements Filesystem.getxattr: the value, or its size if ``size``
+        is 0. ENOSYS from the daemon is EOPNOTSUPP (and remembered)."""
+        args = fuse.GetxattrIn(size=size).pack() + name + b"\0"
+        return await self._xattr_call(t, fuse.FUSE_GETXATTR, inode, args, size)
+
+    async def listxattr(self, t: Task, inode: Inode, size: int) -> bytes | int:
+        """Implements Filesystem.listxattr: the names, or their size if
+        ``size`` is 0."""
+        args = fuse.GetxattrIn(size=size).pack()
+        return await self._xattr_call(t, fuse.FUSE_LISTXATTR, inode, args, size)
+
+    async def _xattr_call(
+        self, t: Task, opcode: int, inode: Inode, args: bytes, size: int
+    ) -> bytes | int:
+        if opcode in self.conn.no_xattr:
+            raise SyscallError(errno.EOPNOTSUPP)
+        try:
+            body = await self.conn.call(t, opcode, inode.nodeid, args)
+        except SyscallError as err:
+            if err.errno != errno.ENOSYS:
+                raise
+            self.conn.no_xattr.add(opcode)
+            raise SyscallError(errno.EOPNOTSUPP) from None
+        if size == 0:
+            return int(_unpack(fuse.GetxattrOut, body).size)
+        if len(body) > size:
+            raise SyscallError(errno.ERANGE)
+        return body
+
     async def statfs(self, t: Task) -> bytes:
         """Implements Filesystem.statfs: a packed struct statfs."""
         out = _unpack(fuse.StatfsOut, await self.conn.call(t, fuse.FUSE_STATFS, fuse.FUSE_ROOT_ID))

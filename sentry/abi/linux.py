@@ -99,6 +99,7 @@ def pack_statx(st: Statx) -> bytes:
         0,
         0,
         0,
+        0,
         *st.ctime,
         0,
         *st.mtime,

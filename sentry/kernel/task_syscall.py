@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import ERESTARTSYS, SyscallError
 from sentry.kernel.task import SCRATCH, Blocked, Injection, Task, Waiter
-from sentry.platform.platform import Stop
+from sentry.platform.platform import Stop, TaskExited
 from sentry.syscalls.linux64 import Syscall
 from sentry.syscalls.passthrough import Passthrough
 from sentry.syscalls.strace import Strace, format_call
@@ -99,6 +99,11 @@ class SyscallDispatcher:
             result = entry.handler(t, *stop.args[: _arity(entry.handler)])
         except SyscallError as err:
             result = -err.errno
+        except TaskExited:
+            raise
+        except Exception:
+            log.exception("sentry bug in %s: the call fails with EIO", entry.name)
+            result = -errno.EIO
         if isinstance(result, Passthrough):
             self._pass_through(t, call, result.on_exit)
         elif inspect.iscoroutine(result):
@@ -178,6 +183,12 @@ class SyscallDispatcher:
             return
         except SyscallError as err:
             self._finish(t, b, -err.errno)
+            return
+        except TaskExited:
+            raise
+        except Exception:
+            log.exception("sentry bug in a blocking syscall: it fails with EIO")
+            self._finish(t, b, -errno.EIO)
             return
         b.waiter = waiter
         waiter.add_callback(lambda value: self._wake(t, b, waiter, value))
