@@ -112,6 +112,10 @@ class Directory(FileDescriptionImpl):
         """Implements FileDescriptionImpl.stat."""
         return self.fs.statx(await self.fs.getattr(t, self.inode))
 
+    async def sync(self, t: Task, datasync: bool) -> None:
+        """Implements FileDescriptionImpl.sync: FUSE_FSYNCDIR."""
+        await self.fs.fsync(t, self.inode, self.fh, datasync, directory=True)
+
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: FUSE_RELEASEDIR, unanswered."""
         if self._release:

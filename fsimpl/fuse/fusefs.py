@@ -200,6 +200,123 @@ class FuseFilesystem:
             return Directory(self, inode, fh, flags, release=not self.conn.no_opendir)
         return RegularFile(self, inode, fh, flags, open_flags, release=not self.conn.no_open)
 
+    # -- changes -----------------------------------------------------------
+
+    async def _new_entry(
+        self, t: Task, opcode: int, parent: Inode, args: bytes, name: bytes
+    ) -> Inode:
+        """MKNOD, MKDIR, SYMLINK or LINK: the new entry's inode."""
+        out = _unpack(fuse.EntryOut, await self.conn.call(t, opcode, parent.nodeid, args))
+        self.forget_entry(parent, name)
+        return self.entry(out)
+
+    async def mknod(self, t: Task, parent: Inode, name: bytes, mode: int, rdev: int) -> Inode:
+        """Implements Filesystem.mknod (a regular file, fifo or device)."""
+        umask = t.umask()
+        args = fuse.MknodIn(mode=mode & ~umask, rdev=rdev, umask=umask).pack() + name + b"\0"
+        return await self._new_entry(t, fuse.FUSE_MKNOD, parent, args, name)
+
+    async def mkdir(self, t: Task, parent: Inode, name: bytes, mode: int) -> Inode:
+        """Implements Filesystem.mkdir."""
+        umask = t.umask()
+        args = fuse.MkdirIn(mode=mode & ~umask & 0o7777, umask=umask).pack() + name + b"\0"
+        return await self._new_entry(t, fuse.FUSE_MKDIR, parent, args, name)
+
+    async def symlink(self, t: Task, parent: Inode, name: bytes, target: bytes) -> Inode:
+        """Implements Filesystem.symlink."""
+        args = name + b"\0" + target + b"\0"
+        return await self._new_entry(t, fuse.FUSE_SYMLINK, parent, args, name)
+
+    async def link(self, t: Task, inode: Inode, parent: Inode, name: bytes) -> Inode:
+        """Implements Filesystem.link."""
+        args = fuse.LinkIn(oldnodeid=inode.nodeid).pack() + name + b"\0"
+        linked = await self._new_entry(t, fuse.FUSE_LINK, parent, args, name)
+        inode.attr_expires = 0.0
+        return linked
+
+    async def unlink(self, t: Task, parent: Inode, name: bytes, directory: bool) -> None:
+        """Implements Filesystem.unlink (RMDIR if ``directory``)."""
+        child = parent.entries.get(name)
+        opcode = fuse.FUSE_RMDIR if directory else fuse.FUSE_UNLINK
+        try:
+            await self.conn.call(t, opcode, parent.nodeid, name + b"\0")
+        finally:
+            self.forget_entry(parent, name)
+            if child is not None and child[0] in self.inodes:
+                self.inodes[child[0]].attr_expires = 0.0
+
+    async def rename(
+        self, t: Task, parent: Inode, name: bytes, new_parent: Inode, new_name: bytes, flags: int
+    ) -> None:
+        """Implements Filesystem.rename (RENAME2 when ``flags`` are given)."""
+        names = name + b"\0" + new_name + b"\0"
+        if flags:
+            args = fuse.Rename2In(newdir=new_parent.nodeid, flags=flags).pack() + names
+            opcode = fuse.FUSE_RENAME2
+        else:
+            args = fuse.RenameIn(newdir=new_parent.nodeid).pack() + names
+            opcode = fuse.FUSE_RENAME
+        try:
+            await self.conn.call(t, opcode, parent.nodeid, args)
+        except SyscallError as err:
+            if err.errno == errno.ENOSYS and flags:
+                raise SyscallError(errno.EINVAL) from None
+            raise
+        finally:
+            self.forget_entry(parent, name)
+            self.forget_entry(new_parent, new_name)
+
+    async def create(
+        self, t: Task, parent: Inode, name: bytes, flags: int, mode: int
+    ) -> tuple[Inode, FileDescriptionImpl]:
+        """Implements Filesystem.create: CREATE, or MKNOD then OPEN once the
+        daemon answered CREATE with ENOSYS."""
+        from sentry.fsimpl.fuse.regular_file import RegularFile
+
+        if not self.conn.no_create:
+            umask = t.umask()
+            args = fuse.CreateIn(
+                flags=flags & ~0o400, mode=(mode & ~umask) | 0o100000, umask=umask
+            ).pack()
+            try:
+                body = await self.conn.call(
+                    t, fuse.FUSE_CREATE, parent.nodeid, args + name + b"\0"
+                )
+            except SyscallError as err:
+                if err.errno != errno.ENOSYS:
+                    raise
+                self.conn.no_create = True
+            else:
+                self.forget_entry(parent, name)
+                inode = self.entry(_unpack(fuse.EntryOut, body))
+                opened = _unpack(fuse.OpenOut, body[fuse.EntryOut.SIZE :])
+                impl = RegularFile(self, inode, opened.fh, flags, opened.open_flags, release=True)
+                return inode, impl
+        inode = await self.mknod(t, parent, name, 0o100000 | mode, 0)
+        return inode, await self.open(t, inode, flags & ~(0o100 | 0o200 | 0o1000))
+
+    async def setattr(self, t: Task, inode: Inode, args: fuse.SetattrIn) -> None:
+        """Implements Filesystem.setattr: the attributes the reply gives are
+        cached."""
+        body = await self.conn.call(t, fuse.FUSE_SETATTR, inode.nodeid, args.pack())
+        out = _unpack(fuse.AttrOut, body)
+        inode.attr = out.attr
+        inode.attr_expires = _expiry(out.attr_valid, out.attr_valid_nsec)
+
+    async def fsync(self, t: Task, inode: Inode, fh: int, datasync: bool, directory: bool) -> None:
+        """Implements Filesystem.fsync (FSYNCDIR for a directory); ENOSYS
+        counts as success, and is remembered."""
+        if self.conn.no_fsync:
+            return
+        args = fuse.FsyncIn(fh=fh, fsync_flags=1 if datasync else 0).pack()
+        opcode = fuse.FUSE_FSYNCDIR if directory else fuse.FUSE_FSYNC
+        try:
+            await self.conn.call(t, opcode, inode.nodeid, args)
+        except SyscallError as err:
+            if err.errno != errno.ENOSYS:
+                raise
+            self.conn.no_fsync = True
+
     async def getxattr(self, t: Task, inode: Inode, name: bytes, size: int) -> bytes | int:
         """Implements Filesystem.getxattr: the value, or its size if ``size``
         is 0. ENOSYS from the daemon is EOPNOTSUPP (and remembered)."""

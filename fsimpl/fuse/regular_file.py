@@ -121,6 +121,26 @@ class RegularFile(FileDescriptionImpl):
         """Implements FileDescriptionImpl.stat."""
         return self.fs.statx(await self.fs.getattr(t, self.inode, self.fh))
 
+    async def sync(self, t: Task, datasync: bool) -> None:
+        """Implements FileDescriptionImpl.sync: FUSE_FSYNC."""
+        await self.fs.fsync(t, self.inode, self.fh, datasync, directory=False)
+
+    async def allocate(self, t: Task, mode: int, offset: int, length: int) -> int:
+        """Implements FileDescriptionImpl.allocate: FUSE_FALLOCATE."""
+        conn = self.fs.conn
+        if conn.no_fallocate:
+            raise SyscallError(errno.EOPNOTSUPP)
+        args = fuse.FallocateIn(fh=self.fh, offset=offset, length=length, mode=mode).pack()
+        try:
+            await conn.call(t, fuse.FUSE_FALLOCATE, self.inode.nodeid, args)
+        except SyscallError as err:
+            if err.errno != errno.ENOSYS:
+                raise
+            conn.no_fallocate = True
+            raise SyscallError(errno.EOPNOTSUPP) from None
+        self.inode.attr_expires = 0.0
+        return 0
+
     async def flush(self, t: Task) -> None:
         """Implements FileDescriptionImpl.flush: FUSE_FLUSH (ENOSYS latched)."""
         conn = self.fs.conn

@@ -60,10 +60,11 @@ class Injection(Waiter):
     """A syscall the task makes on sentry's behalf, awaited for its result.
 
     ``await t.inject(nr, *args, data=...)`` in a handler: the task runs
-    syscall ``nr`` (which must be one the filter does not trap) in the middle
-    of the app's own, e.g. ``memfd_create`` to make the placeholder of a new
-    sentry fd. ``data``, if given, is copied below the task's stack and an
-    argument equal to SCRATCH is replaced by its address. The syscall's
+    syscall ``nr`` in the middle of the app's own, e.g. ``memfd_create`` to
+    make the placeholder of a new sentry fd (a trapped ``nr`` must be one
+    that always reaches Python: a path syscall). ``data``, if given, is
+    copied below the task's stack and an argument equal to SCRATCH is
+    replaced by its address. The syscall's
     result is the awaited value; the app's registers are put back when the
     handler returns.
     """
@@ -83,7 +84,8 @@ class Blocked:
     app's syscall was replaced (the task sleeps in the host kernel, or runs
     an injected syscall); ``stopped`` once it sits in a syscall-exit stop.
     ``injecting`` is the Injection the task is running, ``pending`` one it
-    must run once it stops. ``saved_regs`` are the app's registers, kept
+    must run once it stops. ``args`` are the app's syscall arguments.
+    ``saved_regs`` are the app's registers, kept
     from the first injection on. ``result`` is set when the coroutine has
     finished and the task is being woken to return it. ``call`` is the
     --strace text of the syscall.
@@ -91,6 +93,7 @@ class Blocked:
 
     coroutine: Coroutine[Waiter, Any, int]
     nr: int
+    args: tuple[int, ...]
     call: str
     waiter: Waiter | None = None
     result: int | None = None
@@ -143,6 +146,14 @@ class Task:
     def mm(self) -> AddressSpace:
         """The task's memory."""
         return self.kernel.platform.address_space(self.tid)
+
+    def umask(self) -> int:
+        """The process's file mode creation mask (``/proc/<tid>/status``)."""
+        with open(f"/proc/{self.tid}/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+        return 0o022
 
     def forget_credentials(self) -> None:
         """Read the credentials afresh next time (after an exec)."""

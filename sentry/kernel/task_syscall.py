@@ -82,6 +82,9 @@ class SyscallDispatcher:
         if t is None:
             self.platform.resume(stop.tid)
             return
+        if t.blocked is not None and t.blocked.injecting is not None:
+            self.platform.resume_to_exit(t.tid)  # sentry's own injected call
+            return
         call = format_call(t, stop.arch, stop.nr, stop.args) if self.strace else ""
         if stop.arch != AUDIT_ARCH_X86_64 or stop.nr & X32_SYSCALL_BIT:
             log.warning(
@@ -107,7 +110,7 @@ class SyscallDispatcher:
         if isinstance(result, Passthrough):
             self._pass_through(t, call, result.on_exit)
         elif inspect.iscoroutine(result):
-            t.blocked = Blocked(result, stop.nr, call)
+            t.blocked = Blocked(result, stop.nr, tuple(stop.args), call)
             self._step(t, None, None)
         else:
             self._skip(t, call, result)

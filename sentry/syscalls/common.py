@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from sentry.vfs.file_description import FileDescription
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
+    from sentry.vfs.vfs import Location
 
 log = logging.getLogger("sentry")
 
@@ -67,6 +69,16 @@ async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
         raise SyscallError(-fd)
     t.fd_table.install(fd, file, cloexec)
     return fd
+
+
+async def on_host(t: Task, location: Location, path_arg: int) -> int:
+    """The walk left sentry's mounts (``..`` or an absolute symlink): the
+    host runs the app's syscall, with argument ``path_arg`` replaced by the
+    host path it resolved to. Its result is the syscall's."""
+    b = t.blocked
+    assert b is not None
+    args = tuple(SCRATCH if i == path_arg else a for i, a in enumerate(b.args))
+    return await t.inject(b.nr, *args, data=os.fsencode(location.path) + b"\0")
 
 
 def close_file(t: Task, file: FileDescription) -> None:

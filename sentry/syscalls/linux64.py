@@ -28,7 +28,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
-from sentry.syscalls import sys_cwd, sys_file, sys_mount, sys_read_write, sys_stat, sys_xattr
+from sentry.syscalls import (
+    sys_attr,
+    sys_cwd,
+    sys_file,
+    sys_mount,
+    sys_names,
+    sys_read_write,
+    sys_stat,
+    sys_xattr,
+)
 
 Handler = Callable[..., Any]
 
@@ -45,7 +54,16 @@ class Syscall:
 
 
 # Handlers live in sys_<family>.py modules, under the syscall's name.
-_FAMILIES = (sys_cwd, sys_file, sys_mount, sys_read_write, sys_stat, sys_xattr)
+_FAMILIES = (
+    sys_attr,
+    sys_cwd,
+    sys_file,
+    sys_mount,
+    sys_names,
+    sys_read_write,
+    sys_stat,
+    sys_xattr,
+)
 
 
 def _table(*entries: Syscall) -> dict[int, Syscall]:

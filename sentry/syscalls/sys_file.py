@@ -11,12 +11,21 @@ syscall's exit.
 from __future__ import annotations
 
 import errno
+import os
 import struct
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import S_IFDIR, S_IFMT, S_IFREG
+from sentry.abi import fuse
+from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from sentry.errors import SyscallError
-from sentry.syscalls.common import c_int, close_file, install_fd, read_path, sentry_file
+from sentry.syscalls.common import (
+    c_int,
+    close_file,
+    install_fd,
+    on_host,
+    read_path,
+    sentry_file,
+)
 from sentry.syscalls.passthrough import PASS, Passthrough
 from sentry.vfs.file_description import (
     O_ACCMODE,
@@ -26,6 +35,7 @@ from sentry.vfs.file_description import (
     SETFL_MASK,
     FileDescription,
 )
+from sentry.vfs.vfs import AT_FDCWD, Location
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -44,20 +54,17 @@ CLOSE_RANGE_CLOEXEC = 4
 
 def open(t: Task, path: int, flags: int, mode: int) -> Any:  # noqa: A001
     """open(2)."""
-    return openat(t, -100, path, flags, mode)
+    return _openat(t, AT_FDCWD, path, c_int(flags), mode, 0)
 
 
 def creat(t: Task, path: int, mode: int) -> Any:
     """creat(2)."""
-    return openat(t, -100, path, O_CREAT | O_WRONLY | O_TRUNC, mode)
+    return _openat(t, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, 0)
 
 
 def openat(t: Task, dirfd: int, path: int, flags: int, mode: int) -> Any:
     """openat(2)."""
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path), opening=True)
-    if start is None:
-        return PASS
-    return _open(t, start, c_int(flags), mode & 0o7777)
+    return _openat(t, dirfd, path, c_int(flags), mode, 1)
 
 
 def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> Any:
@@ -68,33 +75,86 @@ def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> Any:
     if size < 24:
         raise SyscallError(errno.EINVAL)
     flags, mode, _resolve = struct.unpack("<QQQ", t.mm.copy_in(how, 24).ljust(24, b"\0"))
-    return _open(t, start, flags, mode & 0o7777)
+    return _open(t, start, flags, mode & 0o7777, 1)
 
 
-async def _open(t: Task, start: Start, flags: int, mode: int) -> int:
+def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int) -> Any:
+    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path), opening=True)
+    if start is None:
+        return PASS
+    return _open(t, start, flags, mode & 0o7777, path_arg)
+
+
+async def _open(t: Task, start: Start, flags: int, mode: int, path_arg: int) -> int:
     vfs = t.kernel.vfs
     if start.at.mount is None:
         opener = vfs.special(start.at.path)
         assert opener is not None
-        impl = opener(t, flags)
-        location = start.at
+        file = FileDescription(opener(t, flags), flags, start.at)
+        return await install_fd(t, file, bool(flags & O_CLOEXEC))
+    if flags & O_CREAT:
+        location, impl = await _create(t, start, flags, mode)
+        if location.mount is None:
+            return await on_host(t, location, path_arg)
     else:
         location = await vfs.walk(t, start, follow=not flags & O_NOFOLLOW)
-        if location.host:
-            raise SyscallError(errno.EXDEV)  # left the mount: see the README's limits
-        kind = location.inode.mode & S_IFMT if location.inode else S_IFDIR
-        if flags & O_CREAT and flags & O_EXCL:
-            raise SyscallError(errno.EEXIST)
-        if flags & O_DIRECTORY and kind != S_IFDIR:
-            raise SyscallError(errno.ENOTDIR)
-        if kind == S_IFDIR and flags & O_ACCMODE != 0:
-            raise SyscallError(errno.EISDIR)
-        if kind not in (S_IFDIR, S_IFREG) and not flags & O_PATH:
-            raise SyscallError(errno.ENXIO)
-        assert location.mount is not None
-        impl = await location.mount.fs.open(t, location.inode, flags)
+        if location.mount is None:
+            return await on_host(t, location, path_arg)
+        impl = None
+    assert location.inode is not None
+    kind = location.inode.mode & S_IFMT
+    if flags & O_DIRECTORY and kind != S_IFDIR:
+        raise SyscallError(errno.ENOTDIR)
+    if kind == S_IFDIR and (flags & O_ACCMODE != 0 or flags & O_CREAT):
+        raise SyscallError(errno.EISDIR)
+    if kind == S_IFLNK and flags & O_NOFOLLOW and not flags & O_PATH:
+        raise SyscallError(errno.ELOOP)
+    if kind not in (S_IFDIR, S_IFREG) and not flags & O_PATH:
+        raise SyscallError(errno.ENXIO)
+    if impl is None:
+        impl = await _open_existing(t, location, flags)
     file = FileDescription(impl, flags, location)
     return await install_fd(t, file, bool(flags & O_CLOEXEC))
+
+
+async def _create(t: Task, start: Start, flags: int, mode: int) -> tuple[Location, Any]:
+    """For O_CREAT: the file (made if missing), and its impl if made."""
+    vfs = t.kernel.vfs
+    parent, name = await vfs.walk_parent(t, start)
+    if parent.mount is None:
+        return parent, None
+    if not name:
+        raise SyscallError(errno.EISDIR)
+    try:
+        inode = await parent.mount.fs.lookup(t, parent.inode, name)
+    except SyscallError as err:
+        if err.errno != errno.ENOENT:
+            raise
+    else:
+        if flags & O_EXCL:
+            raise SyscallError(errno.EEXIST)
+        location = Location(os.path.join(parent.path, os.fsdecode(name)), parent.mount, inode)
+        if inode.mode & S_IFMT == S_IFLNK and not flags & O_NOFOLLOW:
+            location = await vfs.walk(t, start, follow=True)
+        return location, None
+    inode, impl = await parent.mount.fs.create(t, parent.inode, name, flags, mode)
+    return Location(os.path.join(parent.path, os.fsdecode(name)), parent.mount, inode), impl
+
+
+async def _open_existing(t: Task, location: Location, flags: int) -> Any:
+    """OPEN an existing file; O_TRUNC is sent in OPEN if the daemon handles
+    it (ATOMIC_O_TRUNC), else as a SETATTR of size 0 afterwards."""
+    assert location.mount is not None and location.inode is not None
+    fs = location.mount.fs
+    truncate = bool(flags & O_TRUNC) and location.inode.mode & S_IFMT == S_IFREG
+    atomic = truncate and fs.conn.flags & fuse.FUSE_ATOMIC_O_TRUNC
+    impl = await fs.open(t, location.inode, flags if atomic else flags & ~O_TRUNC)
+    if truncate and flags & O_ACCMODE and not atomic:
+        args = fuse.SetattrIn(valid=fuse.FATTR_SIZE | fuse.FATTR_FH, fh=impl.fh)
+        await fs.setattr(t, location.inode, args)
+    elif atomic:
+        location.inode.attr_expires = 0.0
+    return impl
 
 
 def close(t: Task, fd: int) -> Any:

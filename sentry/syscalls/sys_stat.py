@@ -10,9 +10,9 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import S_IFLNK, S_IFMT, Statx, pack_stat, pack_statx
+from sentry.abi.linux import S_IFLNK, S_IFMT, pack_stat, pack_statx
 from sentry.errors import SyscallError
-from sentry.syscalls.common import c_int, read_path, sentry_file
+from sentry.syscalls.common import c_int, on_host, read_path, sentry_file
 from sentry.syscalls.passthrough import PASS
 from sentry.vfs.vfs import AT_FDCWD
 
@@ -30,19 +30,13 @@ def _copy_out(t: Task, addr: int, data: bytes) -> int:
     return 0
 
 
-async def _stat_at(t: Task, start: Start, follow: bool) -> Statx:
+async def _stat_to(
+    t: Task, start: Start, follow: bool, buf: int, path_arg: int, statx: bool = False
+) -> int:
     location = await t.kernel.vfs.walk(t, start, follow)
-    return await _stat_location(t, location)
-
-
-async def _stat_location(t: Task, location: Location) -> Statx:
     if location.mount is None:
-        raise SyscallError(errno.EXDEV)  # left the mount: see the README's limits
-    return await location.mount.fs.stat(t, location.inode)
-
-
-async def _stat_to(t: Task, start: Start, follow: bool, buf: int, statx: bool = False) -> int:
-    st = await _stat_at(t, start, follow)
+        return await on_host(t, location, path_arg)
+    st = await location.mount.fs.stat(t, location.inode)
     return _copy_out(t, buf, pack_statx(st) if statx else pack_stat(st))
 
 
@@ -56,13 +50,13 @@ async def _fstat_to(t: Task, fd: int, buf: int, statx: bool = False) -> int:
 def stat(t: Task, path: int, buf: int) -> Any:
     """stat(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
-    return PASS if start is None else _stat_to(t, start, True, buf)
+    return PASS if start is None else _stat_to(t, start, True, buf, 0)
 
 
 def lstat(t: Task, path: int, buf: int) -> Any:
     """lstat(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
-    return PASS if start is None else _stat_to(t, start, False, buf)
+    return PASS if start is None else _stat_to(t, start, False, buf, 0)
 
 
 def fstat(t: Task, fd: int, buf: int) -> Any:
@@ -87,9 +81,8 @@ def _statat(t: Task, dirfd: int, path: int, buf: int, flags: int, statx: bool) -
             return PASS
         return _fstat_to(t, dirfd, buf, statx)
     start = t.kernel.vfs.locate(t, dirfd, name)
-    return (
-        PASS if start is None else _stat_to(t, start, not flags & AT_SYMLINK_NOFOLLOW, buf, statx)
-    )
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    return PASS if start is None else _stat_to(t, start, follow, buf, 1, statx)
 
 
 def statfs(t: Task, path: int, buf: int) -> Any:
@@ -101,7 +94,7 @@ def statfs(t: Task, path: int, buf: int) -> Any:
 async def _statfs_to(t: Task, start: Start, buf: int) -> int:
     location = await t.kernel.vfs.walk(t, start)
     if location.mount is None:
-        raise SyscallError(errno.EXDEV)
+        return await on_host(t, location, 0)
     return _copy_out(t, buf, await location.mount.fs.statfs(t))
 
 
@@ -123,7 +116,12 @@ async def _fstatfs_to(t: Task, location: Location, buf: int) -> int:
 
 def readlink(t: Task, path: int, buf: int, size: int) -> Any:
     """readlink(2)."""
-    return readlinkat(t, AT_FDCWD, path, buf, size)
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    if start is None:
+        return PASS
+    if c_int(size) <= 0:
+        raise SyscallError(errno.EINVAL)
+    return _readlink(t, start, buf, c_int(size), 0)
 
 
 def readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int) -> Any:
@@ -133,13 +131,13 @@ def readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int) -> Any:
         return PASS
     if c_int(size) <= 0:
         raise SyscallError(errno.EINVAL)
-    return _readlink(t, start, buf, c_int(size))
+    return _readlink(t, start, buf, c_int(size), 1)
 
 
-async def _readlink(t: Task, start: Start, buf: int, size: int) -> int:
+async def _readlink(t: Task, start: Start, buf: int, size: int, path_arg: int) -> int:
     location = await t.kernel.vfs.walk(t, start, follow=False)
     if location.mount is None or location.inode is None:
-        raise SyscallError(errno.EINVAL)
+        return await on_host(t, location, path_arg)
     if location.inode.mode & S_IFMT != S_IFLNK:
         raise SyscallError(errno.EINVAL)
     target = (await location.mount.fs.readlink(t, location.inode))[:size]
@@ -148,27 +146,35 @@ async def _readlink(t: Task, start: Start, buf: int, size: int) -> int:
 
 def access(t: Task, path: int, mode: int) -> Any:
     """access(2)."""
-    return faccessat2(t, AT_FDCWD, path, mode, 0)
+    return _faccessat(t, AT_FDCWD, path, mode, 0, 0)
 
 
 def faccessat(t: Task, dirfd: int, path: int, mode: int) -> Any:
     """faccessat(2)."""
-    return faccessat2(t, dirfd, path, mode, 0)
+    return _faccessat(t, dirfd, path, mode, 0, 1)
 
 
 def faccessat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Any:
-    """faccessat2(2): the file must exist (sentry runs the app as root, and
-    the daemon enforces its own permissions on each operation)."""
+    """faccessat2(2)."""
+    return _faccessat(t, dirfd, path, mode, flags, 1)
+
+
+def _faccessat(t: Task, dirfd: int, path: int, mode: int, flags: int, path_arg: int) -> Any:
+    """The file must exist (sentry runs the app as root, and the daemon
+    enforces its own permissions on each operation)."""
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     if start is None:
         return PASS
     if mode & ~0o7:
         raise SyscallError(errno.EINVAL)
-    return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW)
+    return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW, path_arg)
 
 
-async def _access(t: Task, start: Start, follow: bool) -> int:
-    await _stat_at(t, start, follow)
+async def _access(t: Task, start: Start, follow: bool, path_arg: int) -> int:
+    location = await t.kernel.vfs.walk(t, start, follow)
+    if location.mount is None:
+        return await on_host(t, location, path_arg)
+    await location.mount.fs.stat(t, location.inode)
     return 0
 
 

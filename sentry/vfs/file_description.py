@@ -91,6 +91,13 @@ class FileDescriptionImpl:
         """linux_dirent64 records totalling at most ``size`` bytes (getdents64)."""
         raise SyscallError(errno.ENOTDIR)
 
+    async def sync(self, t: Task, datasync: bool) -> None:
+        """fsync(2)/fdatasync(2): make the file's data durable."""
+
+    async def allocate(self, t: Task, mode: int, offset: int, length: int) -> int:
+        """fallocate(2); 0 on success."""
+        raise SyscallError(errno.EOPNOTSUPP)
+
     async def flush(self, t: Task) -> None:
         """Called on every close(2) of an fd referring to this file."""
 

@@ -258,6 +258,17 @@ class VirtualFilesystem:
             stack.append(child)
         return stack[-1]
 
+    async def walk_parent(self, t: Task, start: Start) -> tuple[Location, bytes]:
+        """The directory holding a located path's last component, and that
+        name (b"" if the path is a mount's root itself)."""
+        comps = [c for c in start.rest if c not in (b"", b".")] if start.rest else []
+        if not comps:
+            return start.at, b""
+        if comps[-1] == b"..":
+            raise SyscallError(errno.EINVAL)
+        parent = await self._walk(t, start.at, comps[:-1], True, [0])
+        return parent, comps[-1]
+
     async def _leave(
         self, t: Task, host: str, comps: list[bytes], follow: bool, links: list[int]
     ) -> Location:

@@ -1,0 +1,248 @@
+"""Changing attributes and syncing sentry files: chmod, fchmod, fchmodat,
+fchmodat2, chown, lchown, fchown, fchownat, truncate, ftruncate,
+utimensat, utimes, utime, futimesat, fsync, fdatasync and fallocate.
+
+Each attribute change becomes one FUSE_SETATTR (analogous to the setstat
+calls of gVisor's ``sys_stat.go``/``sys_file.go``); an fd-based change
+carries the file handle (FATTR_FH), as Linux's does.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+import time
+from typing import TYPE_CHECKING, Any
+
+from sentry.abi import fuse
+from sentry.abi.linux import S_IFDIR, S_IFMT
+from sentry.errors import SyscallError
+from sentry.syscalls.common import c_int, c_long, on_host, read_path, sentry_file
+from sentry.syscalls.passthrough import PASS
+from sentry.vfs.vfs import AT_FDCWD
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.file_description import FileDescription
+    from sentry.vfs.vfs import Location, Start
+
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+
+
+async def _setattr_at(
+    t: Task, start: Start, follow: bool, path_arg: int, args: fuse.SetattrIn
+) -> int:
+    location = await t.kernel.vfs.walk(t, start, follow)
+    if location.mount is None:
+        return await on_host(t, location, path_arg)
+    return await _setattr(t, location, args)
+
+
+async def _setattr(t: Task, location: Location, args: fuse.SetattrIn) -> int:
+    assert location.mount is not None and location.inode is not None
+    if args.valid & fuse.FATTR_MODE:
+        args.mode = (location.inode.mode & S_IFMT) | (args.mode & 0o7777)
+    await location.mount.fs.setattr(t, location.inode, args)
+    return 0
+
+
+def _path_call(
+    t: Task, dirfd: int, path: int, follow: bool, path_arg: int, args: fuse.SetattrIn
+) -> Any:
+    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    return PASS if start is None else _setattr_at(t, start, follow, path_arg, args)
+
+
+def _fd_call(t: Task, fd: int, args: fuse.SetattrIn) -> Any:
+    file = sentry_file(t, fd)
+    if file is None:
+        return PASS
+    fh = getattr(file.impl, "fh", None)
+    if fh is not None:
+        args.valid |= fuse.FATTR_FH
+        args.fh = fh
+    return _setattr(t, file.location, args)
+
+
+def _mode(mode: int) -> fuse.SetattrIn:
+    return fuse.SetattrIn(valid=fuse.FATTR_MODE, mode=mode & 0o7777)
+
+
+def _owner(uid: int, gid: int) -> fuse.SetattrIn:
+    args = fuse.SetattrIn()
+    if c_int(uid) != -1:
+        args.valid |= fuse.FATTR_UID
+        args.uid = c_int(uid) & 0xFFFFFFFF
+    if c_int(gid) != -1:
+        args.valid |= fuse.FATTR_GID
+        args.gid = c_int(gid) & 0xFFFFFFFF
+    return args
+
+
+def chmod(t: Task, path: int, mode: int) -> Any:
+    """chmod(2)."""
+    return _path_call(t, AT_FDCWD, path, True, 0, _mode(mode))
+
+
+def fchmod(t: Task, fd: int, mode: int) -> Any:
+    """fchmod(2)."""
+    return _fd_call(t, fd, _mode(mode))
+
+
+def fchmodat(t: Task, dirfd: int, path: int, mode: int) -> Any:
+    """fchmodat(2)."""
+    return _path_call(t, dirfd, path, True, 1, _mode(mode))
+
+
+def fchmodat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Any:
+    """fchmodat2(2)."""
+    return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, _mode(mode))
+
+
+def chown(t: Task, path: int, uid: int, gid: int) -> Any:
+    """chown(2)."""
+    return _path_call(t, AT_FDCWD, path, True, 0, _owner(uid, gid))
+
+
+def lchown(t: Task, path: int, uid: int, gid: int) -> Any:
+    """lchown(2)."""
+    return _path_call(t, AT_FDCWD, path, False, 0, _owner(uid, gid))
+
+
+def fchown(t: Task, fd: int, uid: int, gid: int) -> Any:
+    """fchown(2)."""
+    return _fd_call(t, fd, _owner(uid, gid))
+
+
+def fchownat(t: Task, dirfd: int, path: int, uid: int, gid: int, flags: int) -> Any:
+    """fchownat(2)."""
+    name = read_path(t, path) if path else b""
+    if not name and flags & AT_EMPTY_PATH:
+        return _fd_call(t, dirfd, _owner(uid, gid))
+    return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, _owner(uid, gid))
+
+
+def _size(length: int) -> fuse.SetattrIn:
+    if c_long(length) < 0:
+        raise SyscallError(errno.EINVAL)
+    return fuse.SetattrIn(valid=fuse.FATTR_SIZE, size=c_long(length))
+
+
+def truncate(t: Task, path: int, length: int) -> Any:
+    """truncate(2)."""
+    return _path_call(t, AT_FDCWD, path, True, 0, _size(length))
+
+
+def ftruncate(t: Task, fd: int, length: int) -> Any:
+    """ftruncate(2): the fd must be open for writing (else EINVAL)."""
+    file = sentry_file(t, fd)
+    if file is None:
+        return PASS
+    if not file.writable or (file.location.inode and file.location.inode.mode & S_IFMT == S_IFDIR):
+        raise SyscallError(errno.EINVAL)
+    return _fd_call(t, fd, _size(length))
+
+
+def _times(atime: tuple[int, int] | None, mtime: tuple[int, int] | None) -> fuse.SetattrIn:
+    """SETATTR for new times; None means now, UTIME_OMIT leaves one as is."""
+    args = fuse.SetattrIn()
+    for which, value, flag, now_flag in (
+        ("a", atime, fuse.FATTR_ATIME, fuse.FATTR_ATIME_NOW),
+        ("m", mtime, fuse.FATTR_MTIME, fuse.FATTR_MTIME_NOW),
+    ):
+        if value is not None and value[1] == UTIME_OMIT:
+            continue
+        if value is None or value[1] == UTIME_NOW:
+            sec, nsec = divmod(time.time_ns(), 10**9)
+            args.valid |= flag | now_flag
+        else:
+            sec, nsec = value
+            if not 0 <= nsec < 10**9:
+                raise SyscallError(errno.EINVAL)
+            args.valid |= flag
+        setattr(args, which + "time", sec)
+        setattr(args, which + "timensec", nsec)
+    return args
+
+
+def _timespecs(t: Task, addr: int) -> fuse.SetattrIn:
+    if addr == 0:
+        return _times(None, None)
+    raw = t.mm.copy_in(addr, 32)
+    if len(raw) < 32:
+        raise SyscallError(errno.EFAULT)
+    a_sec, a_nsec, m_sec, m_nsec = struct.unpack("<qqqq", raw)
+    return _times((a_sec, a_nsec), (m_sec, m_nsec))
+
+
+def utimensat(t: Task, dirfd: int, path: int, times: int, flags: int) -> Any:
+    """utimensat(2) (and futimens: a NULL path)."""
+    args = _timespecs(t, times)
+    if path == 0:
+        return _fd_call(t, dirfd, args) if c_int(dirfd) != AT_FDCWD else PASS
+    return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, args)
+
+
+def _timevals(t: Task, addr: int) -> fuse.SetattrIn:
+    if addr == 0:
+        return _times(None, None)
+    raw = t.mm.copy_in(addr, 32)
+    if len(raw) < 32:
+        raise SyscallError(errno.EFAULT)
+    a_sec, a_usec, m_sec, m_usec = struct.unpack("<qqqq", raw)
+    return _times((a_sec, a_usec * 1000), (m_sec, m_usec * 1000))
+
+
+def utimes(t: Task, path: int, times: int) -> Any:
+    """utimes(2)."""
+    return _path_call(t, AT_FDCWD, path, True, 0, _timevals(t, times))
+
+
+def futimesat(t: Task, dirfd: int, path: int, times: int) -> Any:
+    """futimesat(2)."""
+    return _path_call(t, dirfd, path, True, 1, _timevals(t, times))
+
+
+def utime(t: Task, path: int, times: int) -> Any:
+    """utime(2): struct utimbuf {actime, modtime}."""
+    if times == 0:
+        args = _times(None, None)
+    else:
+        raw = t.mm.copy_in(times, 16)
+        if len(raw) < 16:
+            raise SyscallError(errno.EFAULT)
+        actime, modtime = struct.unpack("<qq", raw)
+        args = _times((actime, 0), (modtime, 0))
+    return _path_call(t, AT_FDCWD, path, True, 0, args)
+
+
+def fsync(t: Task, fd: int) -> Any:
+    """fsync(2)."""
+    file = sentry_file(t, fd)
+    return PASS if file is None else _sync(t, file, False)
+
+
+def fdatasync(t: Task, fd: int) -> Any:
+    """fdatasync(2)."""
+    file = sentry_file(t, fd)
+    return PASS if file is None else _sync(t, file, True)
+
+
+async def _sync(t: Task, file: FileDescription, datasync: bool) -> int:
+    await file.impl.sync(t, datasync)
+    return 0
+
+
+def fallocate(t: Task, fd: int, mode: int, offset: int, length: int) -> Any:
+    """fallocate(2): FUSE_FALLOCATE (EOPNOTSUPP if the daemon lacks it)."""
+    file = sentry_file(t, fd)
+    if file is None:
+        return PASS
+    if c_long(offset) < 0 or c_long(length) <= 0:
+        raise SyscallError(errno.EINVAL)
+    if not file.writable:
+        raise SyscallError(errno.EBADF)
+    return file.impl.allocate(t, c_int(mode), c_long(offset), c_long(length))
