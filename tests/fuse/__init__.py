@@ -1,0 +1,1 @@
+"""FUSE test support: the testfs server (testfs.c) and helpers.py."""
