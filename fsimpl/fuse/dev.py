@@ -78,6 +78,13 @@ class DeviceFile(FileDescriptionImpl):
         self.conn.reply(message)
         return len(message)
 
+    def clone(self, source: FileDescriptionImpl) -> None:
+        """FUSE_DEV_IOC_CLONE: serve ``source``'s connection too (EINVAL if
+        ``source`` is not a connected device or this one is connected)."""
+        if not isinstance(source, DeviceFile) or source.conn is None or self.conn is not None:
+            raise SyscallError(errno.EINVAL)
+        self.attach(source.conn)
+
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: the daemon let go."""
         if self.conn is not None:

@@ -7,8 +7,11 @@ short reply, as Linux does (gVisor does not); a reply longer than asked is
 EIO. Reads of a file without FOPEN_DIRECT_IO stop at the size the daemon
 reports (some daemons answer a READ past EOF with EIO). A write is split into
 FUSE_WRITEs of at most min(max_write, max_pages pages) (one page without
-BIG_WRITES); a short WRITE reply ends the call with the short count, and a
-zero or too-large one is EIO. O_APPEND writes at the size the daemon reports.
+BIG_WRITES); a short WRITE reply ends the call with the short count, a
+too-large one is EIO, and a zero one is EIO (as Linux's buffered writes
+report it) or, under FOPEN_DIRECT_IO, a count of 0 (as Linux's direct I/O).
+An error after some bytes moved returns the count moved. O_APPEND writes
+at the size the daemon reports.
 """
 
 from __future__ import annotations
@@ -62,7 +65,12 @@ class RegularFile(FileDescriptionImpl):
         while done < count:
             chunk = min(conn.max_read_request, count - done)
             args = fuse.ReadIn(fh=self.fh, offset=offset + done, size=chunk, flags=fd.flags)
-            data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
+            try:
+                data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
+            except SyscallError:
+                if done:
+                    break  # the bytes already read win, as in Linux
+                raise
             if len(data) > chunk:
                 log.warning("FUSE READ reply of %d bytes for %d asked", len(data), chunk)
                 raise SyscallError(errno.EIO)
@@ -95,10 +103,19 @@ class RegularFile(FileDescriptionImpl):
                     break
                 raise
             args = fuse.WriteIn(fh=self.fh, offset=offset + done, size=len(data), flags=fd.flags)
-            body = await conn.call(t, fuse.FUSE_WRITE, self.inode.nodeid, args.pack() + data)
-            written = _unpack(fuse.WriteOut, body).size
-            if written > len(data) or written == 0:
+            try:
+                body = await conn.call(t, fuse.FUSE_WRITE, self.inode.nodeid, args.pack() + data)
+                written = _unpack(fuse.WriteOut, body).size
+            except SyscallError:
+                if done:
+                    break
+                raise
+            if written > len(data):
                 log.warning("FUSE WRITE reply of %d bytes for %d sent", written, len(data))
+                raise SyscallError(errno.EIO)
+            if written == 0:
+                if self.direct_io or done:
+                    break  # Linux's direct I/O returns what was written, even 0
                 raise SyscallError(errno.EIO)
             done += written
             if written < len(data):

@@ -236,3 +236,25 @@ def fcntl(t: Task, fd: int, cmd: int, arg: int) -> Any:
         file.flags = (file.flags & ~SETFL_MASK) | (arg & SETFL_MASK)
         return 0
     return PASS
+
+
+FUSE_DEV_IOC_CLONE = 0x8004E500  # _IOR(229, 0, uint32_t)
+
+
+def ioctl(t: Task, fd: int, cmd: int, arg: int) -> Any:
+    """ioctl(2): FUSE_DEV_IOC_CLONE on a /dev/fuse fd; others pass through
+    (they reach the placeholder, a regular file: ENOTTY for tty requests)."""
+    file = sentry_file(t, fd)
+    if file is None or c_int(cmd) & 0xFFFFFFFF != FUSE_DEV_IOC_CLONE:
+        return PASS
+    clone = getattr(file.impl, "clone", None)
+    if clone is None:
+        raise SyscallError(errno.ENOTTY)
+    raw = t.mm.copy_in(arg, 4)
+    if len(raw) < 4:
+        raise SyscallError(errno.EFAULT)
+    source = sentry_file(t, int.from_bytes(raw, "little"))
+    if source is None:
+        raise SyscallError(errno.EINVAL)
+    clone(source.impl)
+    return 0
