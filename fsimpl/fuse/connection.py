@@ -87,6 +87,7 @@ class Connection:
         # ENOSYS answers Linux remembers per connection.
         self.no_open = self.no_opendir = self.no_flush = self.no_access = False
         self.no_create = self.no_interrupt = self.no_fsync = self.no_fallocate = False
+        self.no_lseek = False
         self.no_xattr: set[int] = set()  # xattr opcodes answered ENOSYS
 
     # -- client side ----------------------------------------------------

@@ -35,6 +35,7 @@ class Directory(FileDescriptionImpl):
     ) -> None:
         self.fs = fs
         self.inode = inode
+        inode.opens += 1
         self.fh = fh
         self.flags = flags  # opendir's, for RELEASEDIR
         self._release = release
@@ -118,6 +119,7 @@ class Directory(FileDescriptionImpl):
 
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: FUSE_RELEASEDIR, unanswered."""
+        self.inode.opens -= 1
         if self._release:
             args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
             self.fs.conn.send(None, fuse.FUSE_RELEASEDIR, self.inode.nodeid, args)

@@ -71,6 +71,8 @@ class Inode:
     attr: fuse.Attr | None = None
     attr_expires: float = 0.0
     lookups: int = 0
+    opens: int = 0  # open files on it
+    pinned: bool = False  # a working directory: never forgotten
     # name -> (nodeid, expiry); nodeid 0 is a negative entry.
     entries: dict[bytes, tuple[int, float]] = field(default_factory=dict)
 
@@ -79,12 +81,17 @@ class FuseFilesystem:
     """Implements vfs.Filesystem over one FUSE connection.
 
     Invariants: ``inodes`` maps every nodeid sentry holds a lookup on, plus
-    the root (nodeid 1), to its Inode.
+    the root (nodeid 1), to its Inode, oldest first.
     """
 
-    def __init__(self, conn: Connection, rootmode: int, dev: int) -> None:
+    inode_limit = 10000
+
+    def __init__(
+        self, conn: Connection, rootmode: int, dev: int, default_permissions: bool = False
+    ) -> None:
         self.conn = conn
         self.dev = dev
+        self.default_permissions = default_permissions
         self.root = Inode(fuse.FUSE_ROOT_ID, 0, S_IFDIR | (rootmode & ~S_IFMT))
         self.inodes: dict[int, Inode] = {fuse.FUSE_ROOT_ID: self.root}
 
@@ -104,7 +111,29 @@ class FuseFilesystem:
         inode.mode = mode
         inode.attr = out.attr
         inode.attr_expires = _expiry(out.attr_valid, out.attr_valid_nsec)
+        if len(self.inodes) > self.inode_limit:
+            self._forget_some()
         return inode
+
+    def _forget_some(self) -> None:
+        """Drop the oldest unused tenth of the cached inodes (BATCH_FORGET)."""
+        drop = []
+        for inode in self.inodes.values():
+            if len(drop) >= max(1, self.inode_limit // 10):
+                break
+            if inode.nodeid != fuse.FUSE_ROOT_ID and not inode.opens and not inode.pinned:
+                drop.append(inode)
+        for inode in drop:
+            del self.inodes[inode.nodeid]
+        if self.conn.minor >= 16:
+            body = fuse.BatchForgetIn(count=len(drop)).pack() + b"".join(
+                fuse.ForgetOne(nodeid=i.nodeid, nlookup=i.lookups).pack() for i in drop
+            )
+            self.conn.send(None, fuse.FUSE_BATCH_FORGET, 0, body)
+        else:
+            for inode in drop:
+                forget = fuse.ForgetIn(nlookup=inode.lookups).pack()
+                self.conn.send(None, fuse.FUSE_FORGET, inode.nodeid, forget)
 
     async def lookup(self, t: Task, parent: Inode, name: bytes) -> Inode:
         """Implements Filesystem.lookup."""
@@ -341,11 +370,40 @@ class FuseFilesystem:
                 raise
             self.conn.no_xattr.add(opcode)
             raise SyscallError(errno.EOPNOTSUPP) from None
+        if size < 0:
+            return b""
         if size == 0:
             return int(_unpack(fuse.GetxattrOut, body).size)
         if len(body) > size:
             raise SyscallError(errno.ERANGE)
         return body
+
+    async def setxattr(self, t: Task, inode: Inode, name: bytes, value: bytes, flags: int) -> None:
+        """Implements Filesystem.setxattr (the 8-byte setxattr_in: sentry never
+        offers SETXATTR_EXT)."""
+        args = fuse.SetxattrIn(size=len(value), flags=flags).pack() + name + b"\0" + value
+        await self._xattr_call(t, fuse.FUSE_SETXATTR, inode, args, -1)
+        inode.attr_expires = 0.0
+
+    async def removexattr(self, t: Task, inode: Inode, name: bytes) -> None:
+        """Implements Filesystem.removexattr."""
+        await self._xattr_call(t, fuse.FUSE_REMOVEXATTR, inode, name + b"\0", -1)
+        inode.attr_expires = 0.0
+
+    async def access(self, t: Task, inode: Inode, mask: int) -> None:
+        """Implements Filesystem.access: FUSE_ACCESS, unless the mount has
+        default_permissions (the daemon then trusts the client) or the daemon
+        answered ENOSYS once (then everything is allowed, as in Linux)."""
+        if self.default_permissions or self.conn.no_access or not mask:
+            return
+        try:
+            await self.conn.call(
+                t, fuse.FUSE_ACCESS, inode.nodeid, fuse.AccessIn(mask=mask).pack()
+            )
+        except SyscallError as err:
+            if err.errno != errno.ENOSYS:
+                raise
+            self.conn.no_access = True
 
     async def statfs(self, t: Task) -> bytes:
         """Implements Filesystem.statfs: a packed struct statfs."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
@@ -41,6 +42,7 @@ class RegularFile(FileDescriptionImpl):
     ) -> None:
         self.fs = fs
         self.inode = inode
+        inode.opens += 1
         self.fh = fh
         self.flags = flags  # open(2)'s, for RELEASE
         self.open_flags = open_flags  # the daemon's FOPEN_*
@@ -134,6 +136,25 @@ class RegularFile(FileDescriptionImpl):
             fd.offset += n
         return n
 
+    async def seek(self, t: Task, fd: FileDescription, offset: int, whence: int) -> int:
+        """Implements FileDescriptionImpl.seek: SEEK_DATA and SEEK_HOLE ask the
+        daemon (FUSE_LSEEK, ENOSYS remembered); SEEK_END uses fresh size."""
+        conn = self.fs.conn
+        if whence in (os.SEEK_DATA, os.SEEK_HOLE) and not conn.no_lseek:
+            args = fuse.LseekIn(fh=self.fh, offset=offset, whence=whence).pack()
+            try:
+                body = await conn.call(t, fuse.FUSE_LSEEK, self.inode.nodeid, args)
+            except SyscallError as err:
+                if err.errno != errno.ENOSYS:
+                    raise
+                conn.no_lseek = True
+            else:
+                fd.offset = _unpack(fuse.LseekOut, body).offset
+                return fd.offset
+        if whence in (os.SEEK_END, os.SEEK_DATA, os.SEEK_HOLE):
+            self.inode.attr_expires = 0.0
+        return await super().seek(t, fd, offset, whence)
+
     async def stat(self, t: Task) -> Statx:
         """Implements FileDescriptionImpl.stat."""
         return self.fs.statx(await self.fs.getattr(t, self.inode, self.fh))
@@ -172,6 +193,7 @@ class RegularFile(FileDescriptionImpl):
 
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: FUSE_RELEASE, unanswered."""
+        self.inode.opens -= 1
         if self._release:
             args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
             self.fs.conn.send(None, fuse.FUSE_RELEASE, self.inode.nodeid, args)

@@ -33,6 +33,7 @@ def _set_cwd(t: Task, location: Location) -> int:
         raise SyscallError(errno.EXDEV)
     if location.inode is None or location.inode.mode & S_IFMT != S_IFDIR:
         raise SyscallError(errno.ENOTDIR)
+    location.inode.pinned = True  # type: ignore[attr-defined]
     t.group.cwd = location
     return 0
 

@@ -94,7 +94,7 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
     device.impl.attach(conn)
     vfs = t.kernel.vfs
     dev = vfs.new_dev()
-    fs = FuseFilesystem(conn, int(options["rootmode"], 8), dev)
+    fs = FuseFilesystem(conn, int(options["rootmode"], 8), dev, "default_permissions" in options)
     extra = ",".join(k for k in ("default_permissions", "allow_other") if k in options)
     name = read_path(t, source).decode(errors="replace") if source else kind
     vfs.add_mount(point, fs, name, kind, extra, dev)

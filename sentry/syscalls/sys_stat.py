@@ -160,21 +160,21 @@ def faccessat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Any:
 
 
 def _faccessat(t: Task, dirfd: int, path: int, mode: int, flags: int, path_arg: int) -> Any:
-    """The file must exist (sentry runs the app as root, and the daemon
-    enforces its own permissions on each operation)."""
+    """The file must exist; the daemon is asked (FUSE_ACCESS) unless the
+    mount has default_permissions (sentry runs the app as root)."""
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     if start is None:
         return PASS
     if mode & ~0o7:
         raise SyscallError(errno.EINVAL)
-    return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW, path_arg)
+    return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW, mode, path_arg)
 
 
-async def _access(t: Task, start: Start, follow: bool, path_arg: int) -> int:
+async def _access(t: Task, start: Start, follow: bool, mode: int, path_arg: int) -> int:
     location = await t.kernel.vfs.walk(t, start, follow)
     if location.mount is None:
         return await on_host(t, location, path_arg)
-    await location.mount.fs.stat(t, location.inode)
+    await location.mount.fs.access(t, location.inode, mode & 0o7)
     return 0
 
 

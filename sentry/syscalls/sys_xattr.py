@@ -1,7 +1,9 @@
 """Extended attributes of sentry files: getxattr, lgetxattr, fgetxattr,
-listxattr, llistxattr and flistxattr (analogous to gVisor's
-``sys_xattr.go``). With a size of 0 they return the size needed; a value
-larger than the buffer is ERANGE."""
+listxattr, llistxattr, flistxattr, setxattr, lsetxattr, fsetxattr,
+removexattr, lremovexattr and fremovexattr (analogous to gVisor's
+``sys_xattr.go``). With a size of 0 the get and list calls return the size
+needed; a value larger than the buffer is ERANGE. A daemon without xattr
+support (ENOSYS) gives EOPNOTSUPP."""
 
 from __future__ import annotations
 
@@ -99,3 +101,82 @@ def flistxattr(t: Task, fd: int, out: int, size: int) -> Any:
     """flistxattr(2)."""
     file = sentry_file(t, fd)
     return PASS if file is None else _list(t, None, file.location, True, out, size)
+
+
+XATTR_CREATE, XATTR_REPLACE = 1, 2
+
+
+async def _set(
+    t: Task,
+    start: Start | None,
+    location: Location | None,
+    follow: bool,
+    name: bytes,
+    value: bytes,
+    flags: int,
+) -> int:
+    where = await _target(t, start, location, follow)
+    assert where.mount is not None
+    await where.mount.fs.setxattr(t, where.inode, name, value, flags)
+    return 0
+
+
+async def _remove(
+    t: Task, start: Start | None, location: Location | None, follow: bool, name: bytes
+) -> int:
+    where = await _target(t, start, location, follow)
+    assert where.mount is not None
+    await where.mount.fs.removexattr(t, where.inode, name)
+    return 0
+
+
+def _value(t: Task, addr: int, size: int, flags: int) -> bytes:
+    if flags & ~(XATTR_CREATE | XATTR_REPLACE) or size > XATTR_SIZE_MAX:
+        raise SyscallError(errno.EINVAL if size <= XATTR_SIZE_MAX else errno.E2BIG)
+    value = t.mm.copy_in(addr, size) if size else b""
+    if len(value) < size:
+        raise SyscallError(errno.EFAULT)
+    return value
+
+
+def setxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -> Any:
+    """setxattr(2)."""
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    if start is None:
+        return PASS
+    return _set(t, start, None, True, _name(t, name), _value(t, value, size, flags), flags)
+
+
+def lsetxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -> Any:
+    """lsetxattr(2)."""
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    if start is None:
+        return PASS
+    return _set(t, start, None, False, _name(t, name), _value(t, value, size, flags), flags)
+
+
+def fsetxattr(t: Task, fd: int, name: int, value: int, size: int, flags: int) -> Any:
+    """fsetxattr(2)."""
+    file = sentry_file(t, fd)
+    if file is None:
+        return PASS
+    value_bytes = _value(t, value, size, flags)
+    return _set(t, None, file.location, True, _name(t, name), value_bytes, flags)
+
+
+def removexattr(t: Task, path: int, name: int) -> Any:
+    """removexattr(2)."""
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    return PASS if start is None else _remove(t, start, None, True, _name(t, name))
+
+
+def lremovexattr(t: Task, path: int, name: int) -> Any:
+    """lremovexattr(2)."""
+    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    return PASS if start is None else _remove(t, start, None, False, _name(t, name))
+
+
+def fremovexattr(t: Task, fd: int, name: int) -> Any:
+    """fremovexattr(2)."""
+    file = sentry_file(t, fd)
+    return PASS if file is None else _remove(t, None, file.location, True, _name(t, name))
