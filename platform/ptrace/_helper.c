@@ -255,11 +255,13 @@ int sentry_take_signal(int *code)
 /*
  * Per-syscall policy, set from Python: bits 0-5 name the arguments that are
  * file descriptors, POLICY_ANY_FD makes any sentry-owned fd in the caller's
- * table send the call to Python, POLICY_SLOW always sends it to Python.
+ * table send the call to Python, POLICY_GLOBAL any sentry-owned fd in any
+ * table (fds passed over sockets), POLICY_SLOW always sends it to Python.
  * A call with no sentry-owned fd in the named arguments passes through.
  */
 #define POLICY_ANY_FD 0x40
 #define POLICY_SLOW 0x80
+#define POLICY_GLOBAL 0x100
 #define NR_MAX 1024
 #define FD_MAX 4096
 
@@ -269,7 +271,8 @@ struct fd_bitmap {
     uint64_t bits[FD_MAX / 64];
 };
 
-static unsigned char policy[NR_MAX];
+static uint16_t policy[NR_MAX];
+static long owned_total;  /* sentry-owned fds in all tables */
 static uint16_t *tid_table;     /* tid -> table slot; 0 = no owned fds */
 static long tid_max;
 static struct fd_bitmap *tables; /* slot 0 is never used */
@@ -287,7 +290,7 @@ int sentry_init(long pid_max)
 void sentry_set_policy(int nr, int value)
 {
     if (nr >= 0 && nr < NR_MAX)
-        policy[nr] = (unsigned char)value;
+        policy[nr] = (uint16_t)value;
 }
 
 int sentry_table_new(void)
@@ -314,8 +317,10 @@ int sentry_table_new(void)
 
 void sentry_table_free(int slot)
 {
-    if (slot > 0 && slot < ntables)
+    if (slot > 0 && slot < ntables) {
+        owned_total -= tables[slot].count;
         tables[slot].used = 0;
+    }
 }
 
 /* Mark `fd` of table `slot` as sentry-owned (on != 0) or not. */
@@ -330,7 +335,10 @@ void sentry_table_set(int slot, int fd, int on)
     t = &tables[slot];
     if (fd >= FD_MAX) {
         /* Not tracked bit by bit: keep the table "dirty" forever. */
-        t->count += on ? 1 : 0;
+        if (on) {
+            t->count++;
+            owned_total++;
+        }
         return;
     }
     bit = 1ULL << (fd % 64);
@@ -338,9 +346,11 @@ void sentry_table_set(int slot, int fd, int on)
     if (on && !was) {
         t->bits[fd / 64] |= bit;
         t->count++;
+        owned_total++;
     } else if (!on && was) {
         t->bits[fd / 64] &= ~bit;
         t->count--;
+        owned_total--;
     }
 }
 
@@ -372,6 +382,8 @@ static int passes_through(int tid, const struct ptrace_syscall_info *info)
         return 0;
     p = policy[info->seccomp.nr];
     if (p & POLICY_SLOW)
+        return 0;
+    if ((p & POLICY_GLOBAL) && owned_total > 0)
         return 0;
     if (tid <= 0 || tid > tid_max || tid_table[tid] == 0)
         return 1;

@@ -73,3 +73,4 @@ PTRACE_EVENT_STOP = 128
 # The C fast path's per-syscall policy bits (see _helper.c).
 POLICY_ANY_FD = 0x40
 POLICY_SLOW = 0x80
+POLICY_GLOBAL = 0x100

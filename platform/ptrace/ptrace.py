@@ -119,17 +119,21 @@ class PtracePlatform:
 
     # -- policy ---------------------------------------------------------
 
-    def set_policy(self, nr: int, fd_args: Sequence[int], any_fd: bool, slow: bool) -> None:
+    def set_policy(
+        self, nr: int, fd_args: Sequence[int], any_fd: bool, slow: bool, global_fds: bool = False
+    ) -> None:
         """Implements Platform.set_policy: which stops of syscall ``nr`` pass
         through without reaching the kernel.
 
-        A stop reaches the kernel if ``slow``, or if the caller's fd table
-        has a sentry fd (any of them if ``any_fd``, else one named by an
-        argument at a position in ``fd_args``).
+        A stop reaches the kernel if ``slow``, if ``global_fds`` and any fd
+        table has a sentry fd, or if the caller's fd table has a sentry fd
+        (any of them if ``any_fd``, else one named by an argument at a
+        position in ``fd_args``).
         """
         value = sum(1 << i for i in fd_args)
         value |= helper.POLICY_ANY_FD if any_fd else 0
         value |= helper.POLICY_SLOW if slow else 0
+        value |= helper.POLICY_GLOBAL if global_fds else 0
         lib.sentry_set_policy(nr, value)
 
     def new_fd_table(self) -> int:
@@ -330,7 +334,8 @@ class PtracePlatform:
         at a syscall-exit stop (``rewind`` true) the task re-executes its
         syscall instruction with ``nr``. Either way it stops at the injected
         call's exit (SYSCALL_EXIT; a SYSCALL_ENTRY comes first when
-        rewinding). ``nr`` must not be a trapped syscall.
+        rewinding; a trapped ``nr`` also gives its SYSCALL stop, which the
+        kernel must let run to its exit).
         """
         regs = self.save_regs(tid)
         if rewind:

@@ -108,8 +108,7 @@ class Kernel:
         Raises ExecFailed if ``path`` could not be executed.
         """
         for nr, entry in self.syscalls.items():
-            fd_args, any_fd, slow = self.dispatch.policy(entry)
-            self.platform.set_policy(nr, fd_args, any_fd, slow)
+            self.platform.set_policy(nr, *self.dispatch.policy(entry))
         for signo in (*self.jobs.SIGNALS, signal.SIGALRM):
             self.platform.catch_signal(signo)
         self.main = self.platform.spawn(path, argv, env, self.syscalls.keys(), linux64.ENOSYS)

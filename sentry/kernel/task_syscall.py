@@ -62,19 +62,21 @@ class SyscallDispatcher:
         self.platform = kernel.platform
         self.strace = strace
 
-    def policy(self, entry: Syscall) -> tuple[Sequence[int], bool, bool]:
-        """``(fd_args, any_fd, slow)`` for Platform.set_policy.
+    def policy(self, entry: Syscall) -> tuple[Sequence[int], bool, bool, bool]:
+        """``(fd_args, any_fd, slow, global_fds)`` for Platform.set_policy.
 
         A syscall sentry does not emulate never needs Python (unless traced
         for --strace); one emulated on fds only needs it when an fd is
         sentry's; any other emulated one always does.
         """
         if self.strace is not None:
-            return (), False, True
+            return (), False, True, False
         if entry.handler is None:
-            return (), False, False
-        by_fd_only = bool(entry.fd_args or entry.any_fd) and not entry.path_args
-        return entry.fd_args, entry.any_fd, not by_fd_only
+            return (), False, False, False
+        by_fd_only = (
+            bool(entry.fd_args or entry.any_fd or entry.global_fds) and not entry.path_args
+        )
+        return entry.fd_args, entry.any_fd, not by_fd_only, entry.global_fds
 
     def on_syscall(self, stop: Stop) -> None:
         """Handle a SYSCALL stop."""
@@ -147,7 +149,7 @@ class SyscallDispatcher:
 
     def _owned(self, t: Task, entry: Syscall, args: Sequence[int]) -> bool:
         """Whether the call concerns a sentry file (else it passes through)."""
-        if entry.path_args or not (entry.fd_args or entry.any_fd):
+        if entry.path_args or entry.global_fds or not (entry.fd_args or entry.any_fd):
             return True
         if entry.any_fd:
             return len(t.fd_table) > 0

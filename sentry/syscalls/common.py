@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import weakref
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,21 @@ log = logging.getLogger("sentry")
 
 MFD_CLOEXEC = 1
 PLACEHOLDER_NAME = b"sentry\0"
+
+# Placeholder identity (st_dev, st_ino of the memfd) -> the file it stands
+# for: an fd that arrives over a unix socket is recognised by it.
+PLACEHOLDERS: weakref.WeakValueDictionary[tuple[int, int], FileDescription] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def placeholder_id(tid: int, fd: int) -> tuple[int, int] | None:
+    """The identity of the object fd ``fd`` of task ``tid`` refers to."""
+    try:
+        st = os.stat(f"/proc/{tid}/fd/{fd}")
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def c_int(value: int) -> int:
@@ -68,6 +84,9 @@ async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
         file.impl.release()  # it never had an fd
         raise SyscallError(-fd)
     t.fd_table.install(fd, file, cloexec)
+    identity = placeholder_id(t.tid, fd)
+    if identity is not None:
+        PLACEHOLDERS[identity] = file
     return fd
 
 

@@ -35,6 +35,7 @@ from sentry.syscalls import (
     sys_mount,
     sys_names,
     sys_read_write,
+    sys_socket,
     sys_stat,
     sys_xattr,
 )
@@ -50,6 +51,7 @@ class Syscall:
     fd_args: tuple[int, ...] = ()  # argument positions that are fds
     path_args: tuple[int, ...] = ()  # argument positions that are paths
     any_fd: bool = False  # acts on a range of fds (close_range)
+    global_fds: bool = False  # may carry fds of any table (SCM_RIGHTS)
     handler: Handler | None = None
 
 
@@ -61,6 +63,7 @@ _FAMILIES = (
     sys_mount,
     sys_names,
     sys_read_write,
+    sys_socket,
     sys_stat,
     sys_xattr,
 )
@@ -179,6 +182,9 @@ TABLE: dict[int, Syscall] = _table(
     S("umount2", path_args=(0,)),
     S("execve", path_args=(0,)),
     S("execveat", fd_args=(0,), path_args=(1,)),
+    # fds passed over unix sockets
+    S("sendmsg", global_fds=True),
+    S("recvmsg", global_fds=True),
 )
 
 ENOSYS: frozenset[int] = frozenset(

@@ -1,0 +1,89 @@
+"""Sentry fds passed over unix sockets: sendmsg and recvmsg with SCM_RIGHTS.
+
+The placeholder travels natively (the host passes the memfd); sentry only
+has to know what arrived. These calls reach Python only while some sentry
+fd exists anywhere in the sandbox. At sendmsg, each sentry file sent gets a
+reference for its time in flight (Linux keeps a file in flight alive too);
+at recvmsg, each received fd whose placeholder sentry made is installed in
+the receiver's table and takes that reference over. A file whose message is
+never received keeps its in-flight reference until the sandbox ends.
+sendmmsg and recvmmsg are not followed.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+from sentry.syscalls.common import PLACEHOLDERS, c_int, placeholder_id, sentry_file
+from sentry.syscalls.passthrough import Passthrough
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.file_description import FileDescription
+
+SOL_SOCKET = 1
+SCM_RIGHTS = 1
+MSG_CMSG_CLOEXEC = 0x40000000
+_MSGHDR = struct.Struct("<QI4xQQQQi4x")  # struct msghdr (x86_64), 56 bytes
+_CMSGHDR = struct.Struct("<Qii")  # struct cmsghdr, 16 bytes
+
+# Files sent and not yet received, one entry per reference held.
+_in_flight: list[FileDescription] = []
+
+
+def _passed_fds(t: Task, msg: int) -> list[int]:
+    """The fds of the SCM_RIGHTS messages in the msghdr at ``msg``."""
+    raw = t.mm.copy_in(msg, _MSGHDR.size)
+    if len(raw) < _MSGHDR.size:
+        return []
+    _name, _namelen, _iov, _iovlen, control, controllen, _flags = _MSGHDR.unpack(raw)
+    if not control or controllen < _CMSGHDR.size:
+        return []
+    data = t.mm.copy_in(control, min(controllen, 65536))
+    fds = []
+    pos = 0
+    while pos + _CMSGHDR.size <= len(data):
+        length, level, kind = _CMSGHDR.unpack_from(data, pos)
+        if length < _CMSGHDR.size or pos + length > len(data):
+            break
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            body = data[pos + _CMSGHDR.size : pos + length]
+            fds += [fd for (fd,) in struct.iter_unpack("<i", body[: len(body) // 4 * 4])]
+        pos += (length + 7) & ~7
+    return fds
+
+
+def sendmsg(t: Task, sockfd: int, msg: int, flags: int) -> Any:
+    """sendmsg(2): sentry files sent gain an in-flight reference."""
+    files = [f for fd in _passed_fds(t, msg) if (f := sentry_file(t, fd)) is not None]
+    for file in files:
+        file.inc_ref()
+
+    def on_exit(result: int) -> None:
+        if result < 0:
+            for file in files:
+                file.dec_ref()
+        else:
+            _in_flight.extend(files)
+
+    return Passthrough(on_exit)
+
+
+def recvmsg(t: Task, sockfd: int, msg: int, flags: int) -> Any:
+    """recvmsg(2): received placeholders become sentry fds of the receiver."""
+
+    def on_exit(result: int) -> None:
+        if result < 0:
+            return
+        for fd in _passed_fds(t, msg):
+            identity = placeholder_id(t.tid, fd)
+            file = PLACEHOLDERS.get(identity) if identity else None
+            if file is None:
+                continue
+            t.fd_table.install(fd, file, bool(c_int(flags) & MSG_CMSG_CLOEXEC))
+            if file in _in_flight:
+                _in_flight.remove(file)
+                file.dec_ref()
+
+    return Passthrough(on_exit)
