@@ -28,6 +28,7 @@ from __future__ import annotations
 import errno
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,10 @@ class Connection:
         self.initialized = Waiter()
         self.error = 0
         self.devices = 0  # open device files (the daemon's ends)
+        # Called with True when a device read would not block (a request is
+        # queued, or the connection ended), False when it would.
+        self.watchers: list[Callable[[bool], None]] = []
+        self.ready = False  # what the watchers were last told
         self._next_unique = 2
         # Negotiated at INIT (defaults: what Linux assumes before it).
         self.minor = 0
@@ -216,6 +221,15 @@ class Connection:
     def _wake_reader(self) -> None:
         while self.readers and self.queue:
             self.readers.popleft().complete()
+        self.update_readiness()
+
+    def update_readiness(self) -> None:
+        """Tell the watchers if a device read would now block or not."""
+        ready = bool(self.queue) or bool(self.error)
+        if ready != self.ready:
+            self.ready = ready
+            for watcher in self.watchers:
+                watcher(ready)
 
     # -- device side ----------------------------------------------------
 
@@ -226,6 +240,7 @@ class Connection:
         request = self.queue.popleft()
         if request.waiter is not None:
             self.sent[request.unique] = request
+        self.update_readiness()
         return request
 
     def reply(self, message: bytes) -> None:
@@ -270,3 +285,4 @@ class Connection:
         self.initialized.complete()
         while self.readers:
             self.readers.popleft().complete()
+        self.update_readiness()

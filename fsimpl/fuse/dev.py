@@ -8,12 +8,15 @@ each write(2)/writev(2) must be exactly one whole reply. After the
 connection ends, reads fail with ENODEV, which libfuse takes as a clean
 unmount. When the last device file of a connection is released (the daemon
 closed it, or died), the connection is aborted and every waiting and later
-request fails with ENOTCONN.
+request fails with ENOTCONN. poll, select and epoll on the device see it
+readable exactly when a read would not block: sentry keeps the count of the
+eventfd placeholder (see ``sentry.syscalls.common``) at 1 then, 0 otherwise.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
@@ -38,11 +41,32 @@ class DeviceFile(FileDescriptionImpl):
 
     def __init__(self) -> None:
         self.conn: Connection | None = None
+        self._event = -1  # sentry's dup of the placeholder eventfd
+
+    def watch(self, event: int) -> None:
+        """Keep the placeholder eventfd ``event`` (sentry's dup) readable
+        exactly when a read would not block."""
+        os.set_blocking(event, False)
+        self._event = event
+
+    def _set_ready(self, ready: bool) -> None:
+        if self._event < 0:
+            return
+        try:
+            if ready:
+                os.eventfd_write(self._event, 1)
+            else:
+                os.eventfd_read(self._event)
+        except BlockingIOError:
+            pass
 
     def attach(self, conn: Connection) -> None:
         """Make this device the daemon's end of ``conn``."""
         self.conn = conn
         conn.devices += 1
+        conn.watchers.append(self._set_ready)
+        if conn.ready:
+            self._set_ready(True)
 
     async def read(self, t: Task, fd: FileDescription, dst: IOSequence) -> int:
         """Implements FileDescriptionImpl.read: one whole request."""
@@ -87,7 +111,11 @@ class DeviceFile(FileDescriptionImpl):
 
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: the daemon let go."""
+        if self._event >= 0:
+            os.close(self._event)
+            self._event = -1
         if self.conn is not None:
+            self.conn.watchers.remove(self._set_ready)
             self.conn.devices -= 1
             if self.conn.devices == 0:
                 self.conn.abort()

@@ -152,6 +152,21 @@ int sentry_syscall_op(int pid)
     return info.op;
 }
 
+/* A dup, in sentry, of fd `fd` of process `pid` (pidfd_getfd), or -errno. */
+int sentry_getfd(int pid, int fd)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int dup;
+
+    if (pidfd < 0)
+        return -errno;
+    dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (dup < 0)
+        dup = -errno;
+    close(pidfd);
+    return dup;
+}
+
 /* ------------------------------------------------------------------- spawn */
 
 /*

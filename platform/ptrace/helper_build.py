@@ -45,6 +45,7 @@ ffibuilder.cdef(
     long sentry_getregs(int pid, uint64_t *regs);
     long sentry_setregs(int pid, const uint64_t *regs);
     int sentry_syscall_op(int pid);
+    int sentry_getfd(int pid, int fd);
     int sentry_spawn(const char *path, char *const argv[], char *const envp[],
                      const void *filter, int filter_len, int go_fd, int err_fd);
     int sentry_catch_signal(int sig);

@@ -382,6 +382,11 @@ class PtracePlatform:
         except ProcessLookupError:
             pass
 
+    def take_fd(self, pid: int, fd: int) -> int:
+        """Implements Platform.take_fd: a dup in sentry of fd ``fd`` of
+        process ``pid`` (the same open file), close-on-exec."""
+        return check(lib.sentry_getfd(pid, fd))
+
     def address_space(self, tid: int) -> PtraceAddressSpace:
         """Implements Platform.address_space."""
         return PtraceAddressSpace(tid)

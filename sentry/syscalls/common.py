@@ -2,11 +2,15 @@
 new fds, and running work in the background.
 
 A new sentry fd is a *placeholder* in the app's own fd table: the task is
-made to call ``memfd_create`` (see ``Task.inject``), so the host allocates
-the number (lowest free, RLIMIT_NOFILE, O_CLOEXEC all as Linux does) and
-dup, fork, exec and close work on it natively; sentry's FDTable maps the
-number to the open file, and the platform traps syscalls on it. A memfd
-behaves like a regular file under poll, select and epoll.
+made to call ``eventfd2`` (see ``Task.inject``), so the host allocates the
+number (lowest free, RLIMIT_NOFILE, O_CLOEXEC all as Linux does) and dup,
+fork, exec, close and SCM_RIGHTS work on it natively; sentry's FDTable maps
+the number to the open file, and the platform traps syscalls on it. Under
+poll, select and epoll (which sentry does not trap) the placeholder reports
+its file's readiness: an eventfd with a count of 1 is always readable and
+writable and can be added to an epoll set, as a FUSE file (FUSE's default
+poll mask); a file whose readiness changes (``/dev/fuse``) starts at 0 and
+its impl sets and drains the count through sentry's own dup of it.
 """
 
 from __future__ import annotations
@@ -29,23 +33,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sentry")
 
-MFD_CLOEXEC = 1
-PLACEHOLDER_NAME = b"sentry\0"
+EFD_CLOEXEC = 0o2000000
 
-# Placeholder identity (st_dev, st_ino of the memfd) -> the file it stands
-# for: an fd that arrives over a unix socket is recognised by it.
-PLACEHOLDERS: weakref.WeakValueDictionary[tuple[int, int], FileDescription] = (
-    weakref.WeakValueDictionary()
-)
+# Placeholder identity (its eventfd-id) -> the file it stands for: an fd
+# that arrives over a unix socket is recognised by it.
+PLACEHOLDERS: weakref.WeakValueDictionary[int, FileDescription] = weakref.WeakValueDictionary()
 
 
-def placeholder_id(tid: int, fd: int) -> tuple[int, int] | None:
-    """The identity of the object fd ``fd`` of task ``tid`` refers to."""
+def placeholder_id(tid: int, fd: int) -> int | None:
+    """The eventfd-id of fd ``fd`` of task ``tid``, if it is an eventfd."""
     try:
-        st = os.stat(f"/proc/{tid}/fd/{fd}")
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+        with open(f"/proc/{tid}/fdinfo/{fd}") as info:
+            for line in info:
+                if line.startswith("eventfd-id:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def c_int(value: int) -> int:
@@ -74,11 +78,9 @@ def sentry_file(t: Task, fd: int) -> FileDescription | None:
 
 async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
     """Give ``file`` a new fd in ``t``'s table (a placeholder); the number."""
+    watcher = getattr(file.impl, "watch", None)
     fd = await t.inject(
-        SYSCALL_NUMBERS["memfd_create"],
-        SCRATCH,
-        MFD_CLOEXEC if cloexec else 0,
-        data=PLACEHOLDER_NAME,
+        SYSCALL_NUMBERS["eventfd2"], 0 if watcher else 1, EFD_CLOEXEC if cloexec else 0
     )
     if fd < 0:
         file.impl.release()  # it never had an fd
@@ -87,6 +89,8 @@ async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
     identity = placeholder_id(t.tid, fd)
     if identity is not None:
         PLACEHOLDERS[identity] = file
+    if watcher is not None:
+        watcher(t.kernel.platform.take_fd(t.group.tgid, fd))
     return fd
 
 

@@ -11,6 +11,7 @@ buffer minimum, malformed replies, ENODEV after unmount.
 import ctypes
 import errno
 import os
+import select
 import struct
 import sys
 
@@ -25,6 +26,13 @@ def result(call):
     except OSError as err:
         return errno.errorcode[err.errno]
     return value
+
+
+def poll(fd):
+    """What poll(2) reports for reading and writing, at once."""
+    p = select.poll()
+    p.register(fd, select.POLLIN | select.POLLOUT)
+    return [bin(events) for _, events in p.poll(0)]
 
 
 def mount(mnt, data):
@@ -42,7 +50,9 @@ def main():
     print("mount, fd not /dev/fuse:", mount(mnt, base.replace(f"fd={fd}", "fd=0")))
     print("mount:", mount(mnt, base + ",max_read=65536"))
     print("read, small buffer:", result(lambda: len(os.read(fd, 4096))))
+    print("poll with INIT queued:", poll(fd))
     request = os.read(fd, 1 << 20)
+    print("poll with nothing queued:", poll(fd))
     length, opcode, unique = struct.unpack_from("<IIQ", request)
     print("first request: opcode", opcode, "length matches", length == len(request))
     major, minor = struct.unpack_from("<II", request, 40)
