@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from conftest import run_native, run_sandbox
 from fuse.helpers import read_log, require_fuse, testfs_argv, unmount
@@ -48,3 +49,33 @@ def test_evicted_inodes_are_forgotten(tmp_path: Path) -> None:
     forgets = read_log(log, "FORGET")
     assert forgets, "no FORGET reached the daemon"
     assert all(line.split()[-1] != "n=0" for line in forgets)
+
+
+def _fd_semantics(tmp_path: Path, runner: Any, name: str) -> tuple[bytes, list[str]]:
+    mnt, log = tmp_path / f"mnt-{name}", tmp_path / f"{name}.log"
+    mnt.mkdir()
+    program = HERE / "fuse" / "fd_semantics.py"
+    daemon = " ".join(a for a in testfs_argv(mnt, "clone_fd", log=log, threads=True) if a != "-f")
+    # RELEASE is sent after close(2) has returned: give it time to arrive.
+    script = (
+        f"{daemon} && {sys.executable} {program} {mnt}/data; s=$?; "
+        f"sleep 0.5; fusermount3 -u {mnt}; exit $s"
+    )
+    try:
+        done = runner(["sh", "-c", script], timeout=60)
+    finally:
+        unmount(mnt)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, read_log(log, "FLUSH", "RELEASE")
+
+
+def test_file_descriptions_are_shared_like_linux(tmp_path: Path) -> None:
+    require_fuse()
+    native_out, native_log = _fd_semantics(tmp_path, run_native, "native")
+    sandbox_out, sandbox_log = _fd_semantics(tmp_path, run_sandbox, "sandbox")
+    assert sandbox_out == native_out
+    logs = (native_log, sandbox_log)
+    flushes = [sum(line.startswith("FLUSH") for line in log) for log in logs]
+    releases = [sum(line.startswith("RELEASE") for line in log) for log in logs]
+    assert releases[1] == releases[0] == 1
+    assert flushes[1] == flushes[0]

@@ -110,6 +110,9 @@ class _File:
     def dec_ref(self) -> None:
         self.refs -= 1
 
+    def close_fd(self, t: object) -> None:
+        self.dec_ref()
+
 
 class _Group:
     def __init__(self) -> None:

@@ -179,7 +179,7 @@ class RegularFile(FileDescriptionImpl):
         self.inode.attr_expires = 0.0
         return 0
 
-    async def flush(self, t: Task) -> None:
+    async def flush(self, t: Task | None) -> None:
         """Implements FileDescriptionImpl.flush: FUSE_FLUSH (ENOSYS latched)."""
         conn = self.fs.conn
         if conn.no_flush or conn.error:

@@ -26,6 +26,8 @@ class File(Protocol):
 
     def dec_ref(self) -> None: ...
 
+    def close_fd(self, t: Task | None) -> None: ...
+
 
 @dataclass
 class Descriptor:
@@ -40,7 +42,8 @@ class FDTable:
 
     Shared by tasks cloned with CLONE_FILES (threads), copied on fork,
     stripped of close-on-exec fds on exec. Each Descriptor holds one
-    reference on its file; the table drops them when its last task is gone.
+    reference on its file; every fd that goes away, including all of them
+    when the table's last task is gone, is closed with ``File.close_fd``.
 
     Invariants: ``tasks`` are exactly the live tasks bound to this table;
     the platform's copy (``slot``) marks exactly the fds in ``_fds``.
@@ -69,7 +72,7 @@ class FDTable:
         self.tasks.discard(task)
         if not self.tasks:
             for fd in list(self._fds):
-                self.remove(fd).dec_ref()
+                self.remove(fd).close_fd(None)
             self._platform.free_fd_table(self.slot)
 
     def get(self, fd: int) -> Descriptor | None:
@@ -86,7 +89,7 @@ class FDTable:
         self._fds[fd] = Descriptor(file, cloexec)
         self._platform.mark_fd(self.slot, fd, True)
         if old is not None:
-            old.file.dec_ref()
+            old.file.close_fd(None)
 
     def remove(self, fd: int) -> File:
         """Forget ``fd``; returns its file, whose reference the caller drops.
@@ -116,5 +119,5 @@ class FDTable:
             self.unbind(task)
             table.bind(task)
         for fd in [fd for fd, d in table._fds.items() if d.cloexec]:
-            table.remove(fd).dec_ref()
+            table.remove(fd).close_fd(task)
         return table

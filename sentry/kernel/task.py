@@ -5,9 +5,12 @@ Analogous to gVisor's ``kernel.Task`` and Linux's ``task_struct``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+log = logging.getLogger("sentry")
 
 if TYPE_CHECKING:
     from sentry.kernel.fd_table import FDTable
@@ -50,6 +53,24 @@ class Waiter:
         if self.done:
             return self.value
         return (yield self)
+
+
+def run_background(coroutine: Coroutine[Waiter, Any, Any]) -> None:
+    """Run ``coroutine`` with no task parked on it, each step when the Waiter
+    it awaits completes (errors are logged: nobody waits for them)."""
+    from sentry.errors import SyscallError
+
+    def step(value: Any) -> None:
+        try:
+            waiter = coroutine.send(value)
+        except StopIteration:
+            return
+        except SyscallError as err:
+            log.debug("background work failed: %s", err)
+            return
+        waiter.add_callback(step)
+
+    step(None)
 
 
 # An argument of Task.inject that stands for the address of its ``data``.

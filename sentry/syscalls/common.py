@@ -1,5 +1,5 @@
 """What syscall handlers share: reading paths, finding sentry files, making
-new fds, and running work in the background.
+new fds.
 
 A new sentry fd is a *placeholder* in the app's own fd table: the task is
 made to call ``eventfd2`` (see ``Task.inject``), so the host allocates the
@@ -19,12 +19,11 @@ import errno
 import logging
 import os
 import weakref
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
-from sentry.kernel.task import SCRATCH, Waiter
+from sentry.kernel.task import SCRATCH
 from sentry.vfs.file_description import FileDescription
 
 if TYPE_CHECKING:
@@ -102,33 +101,3 @@ async def on_host(t: Task, location: Location, path_arg: int) -> int:
     assert b is not None
     args = tuple(SCRATCH if i == path_arg else a for i, a in enumerate(b.args))
     return await t.inject(b.nr, *args, data=os.fsencode(location.path) + b"\0")
-
-
-def close_file(t: Task, file: FileDescription) -> None:
-    """One fd on ``file`` was closed: flush it (without waiting), drop the
-    fd's reference."""
-    background(flush_then_release(t, file))
-
-
-async def flush_then_release(t: Task, file: FileDescription) -> None:
-    """FLUSH, then drop a reference (RELEASE if it was the last)."""
-    try:
-        await file.impl.flush(t)
-    finally:
-        file.dec_ref()
-
-
-def background(coroutine: Coroutine[Waiter, Any, Any]) -> None:
-    """Run ``coroutine`` with no task parked on it (errors are logged)."""
-
-    def step(value: Any) -> None:
-        try:
-            waiter = coroutine.send(value)
-        except StopIteration:
-            return
-        except SyscallError as err:
-            log.debug("background work failed: %s", err)
-            return
-        waiter.add_callback(step)
-
-    step(None)

@@ -20,7 +20,6 @@ from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from sentry.errors import SyscallError
 from sentry.syscalls.common import (
     c_int,
-    close_file,
     install_fd,
     on_host,
     read_path,
@@ -30,6 +29,7 @@ from sentry.syscalls.passthrough import PASS, Passthrough
 from sentry.vfs.file_description import (
     O_ACCMODE,
     O_CLOEXEC,
+    O_NONBLOCK,
     O_PATH,
     O_WRONLY,
     SETFL_MASK,
@@ -161,7 +161,7 @@ def close(t: Task, fd: int) -> Any:
     """close(2): the host closes the placeholder; sentry flushes the file."""
     if sentry_file(t, fd) is None:
         return PASS
-    close_file(t, t.fd_table.remove(c_int(fd)))  # type: ignore[arg-type]
+    t.fd_table.remove(c_int(fd)).close_fd(t)
     return PASS
 
 
@@ -174,7 +174,7 @@ def close_range(t: Task, first: int, last: int, flags: int) -> Any:
             assert descriptor is not None
             descriptor.cloexec = True
         else:
-            close_file(t, t.fd_table.remove(fd))  # type: ignore[arg-type]
+            t.fd_table.remove(fd).close_fd(t)
     return PASS
 
 
@@ -189,7 +189,7 @@ def _duplicated(
             return
         old = table.get(result)
         if old is not None and old.file is not file:
-            close_file(t, table.remove(result))  # type: ignore[arg-type]
+            table.remove(result).close_fd(t)
         if file is not None:
             table.install(result, file, cloexec)
 
@@ -239,13 +239,29 @@ def fcntl(t: Task, fd: int, cmd: int, arg: int) -> Any:
 
 
 FUSE_DEV_IOC_CLONE = 0x8004E500  # _IOR(229, 0, uint32_t)
+FIONCLEX, FIOCLEX, FIONBIO = 0x5450, 0x5451, 0x5421
 
 
 def ioctl(t: Task, fd: int, cmd: int, arg: int) -> Any:
-    """ioctl(2): FUSE_DEV_IOC_CLONE on a /dev/fuse fd; others pass through
-    (they reach the placeholder, a regular file: ENOTTY for tty requests)."""
+    """ioctl(2): FUSE_DEV_IOC_CLONE on a /dev/fuse fd; FIOCLEX, FIONCLEX and
+    FIONBIO are recorded and run on the placeholder too; others pass through
+    (they reach the placeholder: ENOTTY for tty requests)."""
     file = sentry_file(t, fd)
-    if file is None or c_int(cmd) & 0xFFFFFFFF != FUSE_DEV_IOC_CLONE:
+    if file is None:
+        return PASS
+    cmd = c_int(cmd) & 0xFFFFFFFF
+    if cmd in (FIOCLEX, FIONCLEX):
+        descriptor = t.fd_table.get(c_int(fd))
+        assert descriptor is not None
+        descriptor.cloexec = cmd == FIOCLEX
+        return PASS
+    if cmd == FIONBIO:
+        raw = t.mm.copy_in(arg, 4)
+        if len(raw) == 4:
+            on = int.from_bytes(raw, "little") != 0
+            file.flags = file.flags | O_NONBLOCK if on else file.flags & ~O_NONBLOCK
+        return PASS
+    if cmd != FUSE_DEV_IOC_CLONE:
         return PASS
     clone = getattr(file.impl, "clone", None)
     if clone is None:

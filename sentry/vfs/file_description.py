@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux import Statx
 from sentry.errors import SyscallError
+from sentry.kernel.task import run_background
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -98,8 +99,9 @@ class FileDescriptionImpl:
         """fallocate(2); 0 on success."""
         raise SyscallError(errno.EOPNOTSUPP)
 
-    async def flush(self, t: Task) -> None:
-        """Called on every close(2) of an fd referring to this file."""
+    async def flush(self, t: Task | None) -> None:
+        """Called whenever an fd referring to this file is closed (``t`` is
+        None when its process is gone)."""
 
     def release(self) -> None:
         """Called once, when the last reference to the open file goes away."""
@@ -131,6 +133,18 @@ class FileDescription:
         self.refs -= 1
         if self.refs == 0:
             self.impl.release()
+
+    def close_fd(self, t: Task | None) -> None:
+        """Implements File.close_fd: one fd on this file was closed (by
+        close(2), dup2 over it, exec, or its process's exit). As in Linux the
+        file is flushed (without waiting), then the fd's reference dropped."""
+        run_background(self._flush_then_drop(t))
+
+    async def _flush_then_drop(self, t: Task | None) -> None:
+        try:
+            await self.impl.flush(t)
+        finally:
+            self.dec_ref()
 
     @property
     def readable(self) -> bool:
