@@ -79,3 +79,30 @@ def test_file_descriptions_are_shared_like_linux(tmp_path: Path) -> None:
     releases = [sum(line.startswith("RELEASE") for line in log) for log in logs]
     assert releases[1] == releases[0] == 1
     assert flushes[1] == flushes[0]
+
+
+def _interrupted(tmp_path: Path, runner: Any, name: str) -> tuple[bytes, list[str]]:
+    mnt, log = tmp_path / f"mnt-{name}", tmp_path / f"{name}.log"
+    mnt.mkdir()
+    daemon = testfs_argv(mnt, "slow_read_ms=3000", "direct_io", log=log, threads=True)
+    program = HERE / "fuse" / "interrupted_read.py"
+    script = (
+        f"{' '.join(a for a in daemon if a != '-f')} && {sys.executable} {program} {mnt}/data; "
+        f"s=$?; fusermount3 -u {mnt}; exit $s"
+    )
+    try:
+        done = runner(["sh", "-c", script], timeout=60)
+    finally:
+        unmount(mnt)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, read_log(log, "READ", "INTERRUPTED")
+
+
+def test_signal_interrupts_a_request_like_linux(tmp_path: Path) -> None:
+    require_fuse()
+    native = _interrupted(tmp_path, run_native, "native")
+    assert native == (
+        b"read 4096\n",
+        ["READ off=0 size=4096", "INTERRUPTED", "READ off=0 size=4096"],
+    )
+    assert _interrupted(tmp_path, run_sandbox, "sandbox") == native

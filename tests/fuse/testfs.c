@@ -37,6 +37,9 @@
  *   no_create            CREATE fails with ENOSYS (kernel falls back to MKNOD+OPEN)
  *   no_flush             FLUSH fails with ENOSYS
  *   slow_ms=N            every request sleeps N ms before it is handled
+ *   slow_read_ms=N       every READ waits N ms for its reply; if the kernel
+ *                        interrupts it meanwhile (FUSE_INTERRUPT), it logs
+ *                        "INTERRUPTED" and fails with EINTR (needs threads)
  *   crash_after=N        abort() when request N+1 arrives (INIT, FORGET and
  *                        DESTROY are not counted)
  *   crash_after_reads=N  abort() when READ number N+1 arrives
@@ -84,6 +87,7 @@ struct options {
 	int no_create;
 	int no_flush;
 	unsigned slow_ms;
+	unsigned slow_read_ms;
 	long crash_after;
 	long crash_after_reads;
 	char *log;
@@ -120,6 +124,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("no_create", no_create),
 	OPT("no_flush", no_flush),
 	OPT("slow_ms=%u", slow_ms),
+	OPT("slow_read_ms=%u", slow_read_ms),
 	OPT("crash_after=%ld", crash_after),
 	OPT("crash_after_reads=%ld", crash_after_reads),
 	OPT("log=%s", log),
@@ -517,6 +522,15 @@ static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	BEGIN("READ off=%llu size=%u", (unsigned long long)off, (unsigned)size);
 	if (opt.crash_after_reads >= 0 && ++nreads > opt.crash_after_reads)
 		crash();
+	for (unsigned waited = 0; waited < opt.slow_read_ms; waited += 10) {
+		if (fuse_req_interrupted(req)) {
+			log_line("INTERRUPTED");
+			END();
+			fuse_reply_err(req, EINTR);
+			return;
+		}
+		usleep(10000);
+	}
 	if (read_errno) {
 		END();
 		fuse_reply_err(req, read_errno);
