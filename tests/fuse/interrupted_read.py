@@ -3,7 +3,9 @@ test_fuse_device.py: ``python3 interrupted_read.py FILE``. The kernel sends
 FUSE_INTERRUPT; testfs (slow_read_ms) answers EINTR; Python retries the read
 (PEP 475), which then succeeds."""
 
-import os, signal, sys
+import os
+import signal
+import sys
 
 signal.signal(signal.SIGALRM, lambda *a: None)
 signal.siginterrupt(signal.SIGALRM, True)
