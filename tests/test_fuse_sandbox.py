@@ -281,11 +281,6 @@ def test_read_small_max_read(both):
         assert reads(root / "log") == expected, kind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sentry: /proc/self/mountinfo of a fuse mount lacks max_read=4096 "
-    "(shows rw,user_id=0,group_id=0; Linux rw,user_id=0,group_id=0,max_read=4096)",
-)
 def test_mountinfo_shows_max_read(both):
     """Mirrors the mount_info check of test_read_small_max_read: the mount's
     super options include max_read=4096, as Linux's fuse_show_options
@@ -443,40 +438,8 @@ IO_CASES = {
     ),
 }
 
-SPLIT_BY_BUFFER_PAGES = (
-    "sentry: a direct read/write is cut every min(max_read|max_write, max_pages pages) "
-    "bytes from the start of the request; Linux cuts it at the caller's buffer pages "
-    "(max_pages pages of user memory per request), so an unaligned buffer gives other "
-    "sizes: {}"
-)
-IO_XFAIL = {
-    "read_megabyte_follows_buffer_pages": SPLIT_BY_BUFFER_PAGES.format(
-        "bufoff:48 pread 1 MiB: Linux READ 1048528 + READ 48, sentry one READ of 1048576"
-    ),
-    "write_unaligned_buffer_direct_io": SPLIT_BY_BUFFER_PAGES.format(
-        "max_write=4096 bufoff:2272 pwrite:16384:100: Linux WRITEs 1824,4096,4096,4096,2272, "
-        "sentry 4096 x4"
-    ),
-    "write_unaligned_buffer_page_cache": (
-        "sentry: without direct_io Linux's page cache cuts a write at the file's page "
-        "boundaries (max_write=4096, pwrite:16384:100: WRITEs 3996@100, 4096@4096, 4096@8192, "
-        "4096@12288, 100@16384); sentry sends 4096 x4 from offset 100"
-    ),
-}
 
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=IO_XFAIL[name])]
-            if name in IO_XFAIL
-            else [],
-        )
-        for name in IO_CASES
-    ],
-)
+@pytest.mark.parametrize("case", list(IO_CASES))
 def test_testfs_io(both, case):
     """Mirrors the native test of the same name (test_<case>, or the
     aligned and unaligned halves of test_read_megabyte_follows_buffer_pages
@@ -549,12 +512,6 @@ def test_read_short_through_page_cache(both):
     _page_reads_only(slog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sentry: after a short READ reply through the page cache (short_read_at=8192), "
-    "Linux takes it as EOF (the size becomes 10240) and the next read(40960) returns 0; "
-    "sentry asks the daemon again and returns 40960 bytes",
-)
 def test_read_after_short_read_through_page_cache(both):
     """Mirrors the second read of test_read_short_through_page_cache: the
     read after a short one returns 0 (end of file)."""
@@ -726,12 +683,6 @@ def test_create(both):
         assert read_log(root / "log", "CREATE", "MKNOD") == ["CREATE new"], kind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sentry: the entry in a CREATE or MKNOD reply is not cached: a stat of the new "
-    "file by the next process sends LOOKUP a again; Linux keeps the entry for "
-    "entry_timeout (1 s) and sends nothing",
-)
 @pytest.mark.parametrize("opt", ["no_create", "direct_io"], ids=["MKNOD", "CREATE"])
 def test_created_entry_is_cached(both, opt):
     """Native fact (not pinned by test_fuse_native.py): the entry that
@@ -820,11 +771,6 @@ def test_rw_family(both, kind):
         assert os.listdir(pair.roots["sandbox"] / "src") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sentry: preadv2(RWF_NOWAIT) on a FUSE file reads (= 128); Linux fails it with "
-    "EOPNOTSUPP (FUSE files do not support NOWAIT)",
-)
 def test_rw_family_rwf_nowait(both):
     """Mirrors RW_FAMILY_PINNED's "preadv2(a, [128], 0, RWF_NOWAIT) = -1
     EOPNOTSUPP" (the same on every FUSE mount; testfs here)."""
@@ -881,11 +827,6 @@ def test_crash_mid_read(both):
     assert time.monotonic() - start < 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sentry: close(2) of a file of a FUSE mount whose daemon died returns 0 "
-    "(FLUSH is skipped on a dead connection); Linux returns -1 ENOTCONN",
-)
 def test_close_after_crash(both):
     """Mirrors the close of test_crash_mid_read: close(2) after the daemon
     died fails with ENOTCONN."""
@@ -905,11 +846,6 @@ def test_close_after_crash(both):
         pytest.param(
             "direct_io",
             "ECONNABORTED",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="sentry: a direct READ in flight when the daemon dies fails with "
-                "ENOTCONN; Linux fails it with ECONNABORTED (the request was aborted)",
-            ),
         ),
         ("page-cache", "ENOTCONN"),
     ],
@@ -994,13 +930,6 @@ def test_leftover_daemon_is_killed(tmp_path):
     assert os.listdir(mnt) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sentry: umount2 of a FUSE mount succeeds while a process has its cwd or an "
-    "open file in it (the cwd then gives ENOTCONN); Linux fails with EBUSY "
-    "('fusermount3: failed to unmount ROOT/mnt: Device or resource busy', exit 1) and "
-    "the mount stays usable",
-)
 def test_unmount_busy(both):
     """Native fact (not pinned by test_fuse_native.py): a plain unmount of a
     mount that a process uses (its cwd, an open file) fails with EBUSY and

@@ -14,8 +14,9 @@ Invariants:
 - Unique ids are even, from 2, stepping by 2, never reused; INIT is 2; an
   INTERRUPT carries its target's id with the low bit set.
 - Requests other than INIT wait until the INIT reply has been processed.
-- Once ``error`` is set (unmount, daemon gone, bad INIT) every queued, sent
-  and later request fails with it, and device reads fail with ENODEV.
+- Once ``error`` is set (unmount, daemon gone, bad INIT) every queued and
+  sent request fails with ECONNABORTED, every later one with ``error``, and
+  device reads fail with ENODEV.
 
 Interrupts follow Linux (``request_wait_answer``): when the waiting task
 gets a signal and the daemon has already read the request, sentry sends
@@ -272,7 +273,8 @@ class Connection:
         request.waiter.complete((header.error, message[fuse.OutHeader.SIZE :]))
 
     def abort(self, error: int = errno.ENOTCONN) -> None:
-        """End the connection: every request fails with ``error``."""
+        """End the connection: requests under way fail with ECONNABORTED,
+        later ones with ``error`` (as Linux's fuse_abort_conn)."""
         if self.error:
             return
         self.error = error
@@ -281,7 +283,7 @@ class Connection:
         self.sent.clear()
         for request in failed:
             assert request.waiter is not None
-            request.waiter.complete((-error, b""))
+            request.waiter.complete((-errno.ECONNABORTED, b""))
         self.initialized.complete()
         while self.readers:
             self.readers.popleft().complete()

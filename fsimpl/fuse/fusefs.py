@@ -92,6 +92,8 @@ class FuseFilesystem:
         self.conn = conn
         self.dev = dev
         self.default_permissions = default_permissions
+        self.detached = False  # unmounted; the connection ends when unused
+        self._working_dirs = 0  # processes whose cwd is in this file system
         self.root = Inode(fuse.FUSE_ROOT_ID, 0, S_IFDIR | (rootmode & ~S_IFMT))
         self.inodes: dict[int, Inode] = {fuse.FUSE_ROOT_ID: self.root}
 
@@ -236,8 +238,14 @@ class FuseFilesystem:
     ) -> Inode:
         """MKNOD, MKDIR, SYMLINK or LINK: the new entry's inode."""
         out = _unpack(fuse.EntryOut, await self.conn.call(t, opcode, parent.nodeid, args))
-        self.forget_entry(parent, name)
-        return self.entry(out)
+        return self._remember(parent, name, out)
+
+    def _remember(self, parent: Inode, name: bytes, out: fuse.EntryOut) -> Inode:
+        """Cache the entry a reply gave for ``name`` (the directory changed)."""
+        inode = self.entry(out)
+        parent.entries[name] = (out.nodeid, _expiry(out.entry_valid, out.entry_valid_nsec))
+        parent.attr_expires = 0.0
+        return inode
 
     async def mknod(self, t: Task, parent: Inode, name: bytes, mode: int, rdev: int) -> Inode:
         """Implements Filesystem.mknod (a regular file, fifo or device)."""
@@ -316,8 +324,7 @@ class FuseFilesystem:
                     raise
                 self.conn.no_create = True
             else:
-                self.forget_entry(parent, name)
-                inode = self.entry(_unpack(fuse.EntryOut, body))
+                inode = self._remember(parent, name, _unpack(fuse.EntryOut, body))
                 opened = _unpack(fuse.OpenOut, body[fuse.EntryOut.SIZE :])
                 impl = RegularFile(self, inode, opened.fh, flags, opened.open_flags, release=True)
                 return inode, impl
@@ -421,10 +428,29 @@ class FuseFilesystem:
             st.frsize or st.bsize,
         )
 
-    def unmount(self) -> None:
+    def busy(self) -> bool:
+        """Implements Filesystem.busy: a file of it is open, or a process's
+        working directory is in it."""
+        return self._working_dirs > 0 or any(inode.opens for inode in self.inodes.values())
+
+    def working_dirs(self, delta: int) -> None:
+        """Implements Filesystem.working_dirs: a process's cwd entered (+1) or
+        left (-1) this file system."""
+        self._working_dirs += delta
+        self.closed_one()
+
+    def unmount(self, lazy: bool = False) -> None:
         """Implements Filesystem.unmount: end the connection, as Linux does
-        for a plain fuse mount (no FORGET, no DESTROY)."""
-        self.conn.abort(errno.ENOTCONN)
+        for a plain fuse mount (no FORGET, no DESTROY); if ``lazy``, once the
+        last open file is closed."""
+        self.detached = True
+        if not lazy or not self.busy():
+            self.conn.abort(errno.ENOTCONN)
+
+    def closed_one(self) -> None:
+        """An open file or a working directory of this file system went away."""
+        if self.detached and not self.busy():
+            self.conn.abort(errno.ENOTCONN)
 
 
 def _unpack(cls: type, body: bytes):  # type: ignore[no-untyped-def]

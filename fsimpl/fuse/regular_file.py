@@ -4,7 +4,9 @@ Analogous to gVisor's ``fuse/regular_file.go`` and Linux's ``fs/fuse/file.c``
 (its direct-I/O path: sentry has no page cache yet). A read is split into
 FUSE_READs of at most min(max_read, max_pages pages) and stops at the first
 short reply, as Linux does (gVisor does not); a reply longer than asked is
-EIO. Reads of a file without FOPEN_DIRECT_IO stop at the size the daemon
+EIO. As in Linux, a direct-I/O request also ends where max_pages pages of the
+caller's buffer end, and a buffered write's where max_pages pages of the
+file end. Reads of a file without FOPEN_DIRECT_IO stop at the size the daemon
 reports (some daemons answer a READ past EOF with EIO). A write is split into
 FUSE_WRITEs of at most min(max_write, max_pages pages) (one page without
 BIG_WRITES); a short WRITE reply ends the call with the short count, a
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
 from sentry.errors import SyscallError
+from sentry.fsimpl.fuse.connection import PAGE_SIZE
 from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _unpack
 from sentry.vfs.file_description import O_APPEND, FileDescription, FileDescriptionImpl
 
@@ -66,12 +69,16 @@ class RegularFile(FileDescriptionImpl):
         done = 0
         while done < count:
             chunk = min(conn.max_read_request, count - done)
+            if self.direct_io:
+                chunk = min(chunk, self._pages_left(dst.address(done)))
             args = fuse.ReadIn(fh=self.fh, offset=offset + done, size=chunk, flags=fd.flags)
             try:
                 data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
-            except SyscallError:
+            except SyscallError as err:
                 if done:
                     break  # the bytes already read win, as in Linux
+                if err.errno == errno.ECONNABORTED and not self.direct_io:
+                    raise SyscallError(errno.ENOTCONN) from None  # as a page-cache read sees it
                 raise
             if len(data) > chunk:
                 log.warning("FUSE READ reply of %d bytes for %d asked", len(data), chunk)
@@ -87,8 +94,17 @@ class RegularFile(FileDescriptionImpl):
                 if copied < len(data):
                     break
             if len(data) < chunk:
+                if not self.direct_io and self.inode.attr is not None:
+                    # A short reply means EOF: Linux shrinks the cached size.
+                    self.inode.attr.size = min(self.inode.attr.size, offset + done)
                 break
         return done
+
+    def _pages_left(self, position: int) -> int:
+        """How many bytes from ``position`` fit in max_pages pages: Linux cuts
+        direct I/O at the caller's buffer pages and buffered writes at the
+        file's pages."""
+        return self.fs.conn.max_pages * PAGE_SIZE - position % PAGE_SIZE
 
     async def pwrite(self, t: Task, fd: FileDescription, src: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pwrite."""
@@ -98,8 +114,11 @@ class RegularFile(FileDescriptionImpl):
             offset = (await self.fs.getattr(t, self.inode, self.fh)).size
         done = 0
         while done < src.size:
+            chunk = min(conn.max_write_request, src.size - done)
+            where = src.address(done) if self.direct_io else offset + done
+            chunk = min(chunk, self._pages_left(where))
             try:
-                data = src.copy_in(done, min(conn.max_write_request, src.size - done))
+                data = src.copy_in(done, chunk)
             except SyscallError:
                 if done:
                     break
@@ -182,7 +201,7 @@ class RegularFile(FileDescriptionImpl):
     async def flush(self, t: Task | None) -> None:
         """Implements FileDescriptionImpl.flush: FUSE_FLUSH (ENOSYS latched)."""
         conn = self.fs.conn
-        if conn.no_flush or conn.error:
+        if conn.no_flush:
             return
         try:
             await conn.call(t, fuse.FUSE_FLUSH, self.inode.nodeid, fuse.FlushIn(fh=self.fh).pack())
@@ -197,3 +216,4 @@ class RegularFile(FileDescriptionImpl):
         if self._release:
             args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
             self.fs.conn.send(None, fuse.FUSE_RELEASE, self.inode.nodeid, args)
+        self.fs.closed_one()

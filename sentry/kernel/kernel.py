@@ -248,6 +248,7 @@ class Kernel:
             self._drop_task(t)
             if t.tid == t.group.tgid:
                 self.groups.pop(t.tid, None)
+                t.group.cwd = None
         if stop.tid == self.main:
             killed = stop.kind is StopKind.KILLED
             self.status = 128 + stop.value if killed else stop.value

@@ -26,9 +26,23 @@ class ThreadGroup:
     def __init__(self, tgid: int, cwd: Location | None = None) -> None:
         self.tgid = tgid
         self.tasks: dict[int, Task] = {}
-        # The working directory when it is inside a sentry mount (the host's
-        # cwd of the process then stays where it was); None: the host's.
+        self._cwd: Location | None = None
         self.cwd = cwd
+
+    @property
+    def cwd(self) -> Location | None:
+        """The working directory when it is inside a sentry mount (the host's
+        cwd of the process then stays where it was); None: the host's. Its
+        file system counts the processes whose cwd it is (a busy mount)."""
+        return self._cwd
+
+    @cwd.setter
+    def cwd(self, location: Location | None) -> None:
+        if location is not None and location.mount is not None:
+            location.mount.fs.working_dirs(+1)
+        if self._cwd is not None and self._cwd.mount is not None:
+            self._cwd.mount.fs.working_dirs(-1)
+        self._cwd = location
 
     def __repr__(self) -> str:
         return f"ThreadGroup({self.tgid})"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentry.abi import fuse
 from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.syscalls.common import (
     c_int,
@@ -158,11 +159,20 @@ async def _open_existing(t: Task, location: Location, flags: int) -> Any:
 
 
 def close(t: Task, fd: int) -> Any:
-    """close(2): the host closes the placeholder; sentry flushes the file."""
+    """close(2): the host closes the placeholder, then sentry flushes the file
+    and returns the flush's error, if any, as Linux does."""
     if sentry_file(t, fd) is None:
         return PASS
-    t.fd_table.remove(c_int(fd)).close_fd(t)
-    return PASS
+    return _close(t, c_int(fd), t.fd_table.remove(c_int(fd)))
+
+
+async def _close(t: Task, fd: int, file: Any) -> int:
+    result = await t.inject(SYSCALL_NUMBERS["close"], fd)
+    try:
+        await file.impl.flush(t)
+    finally:
+        file.dec_ref()
+    return result
 
 
 def close_range(t: Task, first: int, last: int, flags: int) -> Any:

@@ -95,7 +95,10 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
     vfs = t.kernel.vfs
     dev = vfs.new_dev()
     fs = FuseFilesystem(conn, int(options["rootmode"], 8), dev, "default_permissions" in options)
-    extra = ",".join(k for k in ("default_permissions", "allow_other") if k in options)
+    shown = [k for k in ("default_permissions", "allow_other") if k in options]
+    if "max_read" in options:
+        shown.append(f"max_read={options['max_read']}")
+    extra = ",".join(shown)
     name = read_path(t, source).decode(errors="replace") if source else kind
     vfs.add_mount(point, fs, name, kind, extra, dev)
     conn.start()
@@ -103,7 +106,9 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
 
 
 def umount2(t: Task, target: int, flags: int) -> Any:
-    """umount2(2) (MNT_DETACH or not: sentry's mounts have no busy state)."""
+    """umount2(2): EBUSY while a file or a working directory is in the mount,
+    unless MNT_DETACH; a detached busy mount's connection lives on until its
+    last open file is closed, as in Linux."""
     path = read_path(t, target)
     vfs = t.kernel.vfs
     point = os.path.normpath(
@@ -115,5 +120,10 @@ def umount2(t: Task, target: int, flags: int) -> Any:
         return PASS
     if c_int(flags) & ~0xF:
         raise SyscallError(errno.EINVAL)
-    vfs.remove_mount(point).fs.unmount()
+    mount = vfs.mounts[point][-1]
+    busy = mount.fs.busy()
+    if busy and not c_int(flags) & MNT_DETACH:
+        raise SyscallError(errno.EBUSY)
+    vfs.remove_mount(point)
+    mount.fs.unmount(lazy=busy)
     return 0

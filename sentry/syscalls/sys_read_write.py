@@ -84,7 +84,10 @@ def _offset(value: int, file: FileDescription) -> int:
 
 
 def _rwf(flags: int) -> int:
-    if flags & ~RWF_SUPPORTED:
+    """Checks preadv2/pwritev2 flags: unknown ones, and RWF_NOWAIT (sentry's
+    files, like FUSE files in Linux, cannot promise not to block), are
+    EOPNOTSUPP."""
+    if flags & ~RWF_SUPPORTED or flags & RWF_NOWAIT:
         raise SyscallError(errno.EOPNOTSUPP)
     return flags
 

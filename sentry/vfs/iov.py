@@ -39,6 +39,14 @@ class IOSequence:
                 break
         return out
 
+    def address(self, skip: int) -> int:
+        """The address of byte ``skip`` of the sequence (``skip`` < size)."""
+        for base, length in self.ranges:
+            if skip < length:
+                return base + skip
+            skip -= length
+        raise IndexError(skip)
+
     def copy_out(self, skip: int, data: bytes | bytearray | memoryview) -> int:
         """Write ``data`` at byte ``skip`` of the sequence; the count written.
 
