@@ -116,22 +116,21 @@ async def _fstatfs_to(t: Task, location: Location, buf: int) -> int:
 
 def readlink(t: Task, path: int, buf: int, size: int) -> Any:
     """readlink(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
-    if start is None:
-        return PASS
-    if c_int(size) <= 0:
-        raise SyscallError(errno.EINVAL)
-    return _readlink(t, start, buf, c_int(size), 0)
+    return _readlinkat(t, AT_FDCWD, path, buf, size, 0)
 
 
 def readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int) -> Any:
     """readlinkat(2)."""
+    return _readlinkat(t, dirfd, path, buf, size, 1)
+
+
+def _readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int, path_arg: int) -> Any:
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     if start is None:
         return PASS
     if c_int(size) <= 0:
         raise SyscallError(errno.EINVAL)
-    return _readlink(t, start, buf, c_int(size), 1)
+    return _readlink(t, start, buf, c_int(size), path_arg)
 
 
 async def _readlink(t: Task, start: Start, buf: int, size: int, path_arg: int) -> int:
