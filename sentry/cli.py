@@ -49,7 +49,32 @@ def _parser() -> argparse.ArgumentParser:
         help="'same' (default): sentry and the app share one CPU, the fastest placement for "
         "ptrace; 'none': leave placement to the scheduler; or a CPU list such as 0-1,3",
     )
+    run.add_argument(
+        "--mount",
+        metavar="TARGET=SERVER",
+        action="append",
+        default=[],
+        help="mount a built-in FUSE server at TARGET: 'memfs' (in memory) or "
+        "'passthrough:DIR[:ro]' (host directory DIR); may be repeated",
+    )
+    run.add_argument(
+        "--fuse",
+        metavar="TARGET=COMMAND",
+        action="append",
+        default=[],
+        help="mount at TARGET a libfuse 3 daemon run outside the sandbox, e.g. "
+        "'/img=squashfuse img.sqfs {}' ({} becomes /dev/fd/N, the daemon's end of the "
+        "connection); may be repeated",
+    )
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
+    server = commands.add_parser(
+        "fuse-server",
+        help="run a built-in FUSE server",
+        description="Run a built-in FUSE server on a descriptor or, as root, a mountpoint.",
+        usage="sentry fuse-server {memfs,passthrough} ...",
+        add_help=False,
+    )
+    server.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -127,6 +152,9 @@ def _cannot_execute(command: str, code: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """``sentry run``: the app's exit status."""
+    from sentry.boot.fuse_daemons import BootError, FuseDaemons
+    from sentry.boot.mount_spec import SpecError
+    from sentry.boot.mount_spec import parse as parse_specs
     from sentry.kernel.kernel import ExecFailed, Kernel
     from sentry.platform.platform import lookup
     from sentry.syscalls.strace import Strace
@@ -143,6 +171,11 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
+        specs = parse_specs(args.mount, args.fuse, os.getcwd())
+    except SpecError as err:
+        sys.stderr.write(f"sentry: run: {err}\n")
+        return 2
+    try:
         path = resolve(argv[0], os.environ.get("PATH", os.defpath))
     except OSError as err:
         return _cannot_execute(argv[0], err.errno or errno.ENOENT)
@@ -156,8 +189,14 @@ def run(args: argparse.Namespace) -> int:
         os.sched_setaffinity(0, cpus)
     strace = Strace(strace_out) if args.strace or args.strace_file else None
     kernel = Kernel(lookup("ptrace")(), strace=strace)
+    env = initial_environ()
     try:
-        return kernel.run(path, argv, initial_environ())
+        FuseDaemons(kernel, env).start(specs)
+    except BootError as err:
+        sys.stderr.write(f"sentry: run: {err}\n")
+        return 2
+    try:
+        return kernel.run(path, argv, env)
     except ExecFailed as err:
         return _cannot_execute(argv[0], err.errno)
 
@@ -165,4 +204,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sentry`` command."""
     args = _parser().parse_args(argv)
+    if args.command == "fuse-server":
+        from sentry.fuse_server import main as fuse_server
+
+        return fuse_server(args.args)
     return run(args)

@@ -72,7 +72,9 @@ class Request:
 class Connection:
     """One FUSE connection (one mount) and its negotiated parameters."""
 
-    def __init__(self, max_read: int) -> None:
+    def __init__(self, max_read: int, max_message: int = 256 * PAGE_SIZE) -> None:
+        """``max_read``: the mount's max_read option; ``max_message``: the
+        most data the transport carries in one request or reply."""
         self.queue: deque[Request] = deque()
         self.sent: dict[int, Request] = {}
         self.readers: deque[Waiter] = deque()
@@ -90,6 +92,7 @@ class Connection:
         self.max_write = 4096
         self.max_pages = 32
         self.max_read = max_read
+        self.max_message = max_message
         # ENOSYS answers Linux remembers per connection.
         self.no_open = self.no_opendir = self.no_flush = self.no_access = False
         self.no_create = self.no_interrupt = self.no_fsync = self.no_fallocate = False
@@ -141,14 +144,14 @@ class Connection:
     @property
     def max_read_request(self) -> int:
         """The most data one FUSE_READ asks for."""
-        return min(self.max_read, self.max_pages * PAGE_SIZE)
+        return min(self.max_read, self.max_pages * PAGE_SIZE, self.max_message)
 
     @property
     def max_write_request(self) -> int:
         """The most data one FUSE_WRITE carries."""
         if not self.flags & fuse.FUSE_BIG_WRITES:
             return PAGE_SIZE
-        return min(self.max_write, self.max_pages * PAGE_SIZE)
+        return min(self.max_write, self.max_pages * PAGE_SIZE, self.max_message)
 
     async def call(self, t: Task | None, opcode: int, nodeid: int, args: bytes = b"") -> bytes:
         """Send a request as task ``t`` (None: no caller, as for RELEASE) and
@@ -271,6 +274,13 @@ class Connection:
         if request is None or request.waiter is None:
             raise SyscallError(errno.ENOENT)
         request.waiter.complete((header.error, message[fuse.OutHeader.SIZE :]))
+
+    def fail(self, unique: int, error: int) -> None:
+        """Fail the outstanding request ``unique`` with ``error`` (its reply
+        could not be taken)."""
+        request = self.sent.pop(unique, None)
+        if request is not None and request.waiter is not None:
+            request.waiter.complete((-error, b""))
 
     def abort(self, error: int = errno.ENOTCONN) -> None:
         """End the connection: requests under way fail with ECONNABORTED,

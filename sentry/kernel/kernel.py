@@ -84,6 +84,12 @@ class Kernel:
         self.status: int | None = None
         self._started = False
         self._early: set[int] = set()
+        # Observers, for the FUSE daemons outside the sandbox: SIGIO came;
+        # the app's main process exited; a child of sentry that is not a task
+        # exited.
+        self.on_sigio: list[Callable[[], None]] = []
+        self.on_app_exit: list[Callable[[], None]] = []
+        self.on_host_child_exit: list[Callable[[Stop], None]] = []
         self._timers: list[tuple[float, int, Waiter]] = []
         self._seq = itertools.count()
         self.dispatch = SyscallDispatcher(self, strace)
@@ -109,7 +115,7 @@ class Kernel:
         """
         for nr, entry in self.syscalls.items():
             self.platform.set_policy(nr, *self.dispatch.policy(entry))
-        for signo in (*self.jobs.SIGNALS, signal.SIGALRM):
+        for signo in (*self.jobs.SIGNALS, signal.SIGALRM, signal.SIGIO):
             self.platform.catch_signal(signo)
         self.main = self.platform.spawn(path, argv, env, self.syscalls.keys(), linux64.ENOSYS)
         group = ThreadGroup(self.main)
@@ -249,11 +255,16 @@ class Kernel:
             if t.tid == t.group.tgid:
                 self.groups.pop(t.tid, None)
                 t.group.cwd = None
+        elif stop.tid not in self._early:
+            for observer in self.on_host_child_exit:
+                observer(stop)
         if stop.tid == self.main:
             killed = stop.kind is StopKind.KILLED
             self.status = 128 + stop.value if killed else stop.value
             log.debug("main process exited, status %d", self.status)
             self._kill_all()
+            for observer in self.on_app_exit:
+                observer()
         if self._early:
             self._adopt_orphans()
 
@@ -286,6 +297,9 @@ class Kernel:
     def _on_host_signal(self, stop: Stop) -> None:
         if stop.value == signal.SIGALRM:
             self._run_timers()
+        elif stop.value == signal.SIGIO:
+            for observer in self.on_sigio:
+                observer()
         else:
             self.jobs.on_host_signal(stop.value, stop.code)
 

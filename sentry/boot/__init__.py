@@ -1,0 +1,1 @@
+"""Setting up a sandbox before its app starts: the mounts of the command line."""
