@@ -40,6 +40,8 @@ log = logging.getLogger("sentry")
 class RegularFile(FileDescriptionImpl):
     """Implements FileDescriptionImpl for a FUSE regular file (fh ``fh``)."""
 
+    mappable = True
+
     def __init__(
         self, fs: FuseFilesystem, inode: Inode, fh: int, flags: int, open_flags: int, release: bool
     ) -> None:

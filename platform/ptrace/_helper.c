@@ -289,6 +289,7 @@ struct fd_bitmap {
 static uint16_t policy[NR_MAX];
 static long owned_total;  /* sentry-owned fds in all tables */
 static uint16_t *tid_table;     /* tid -> table slot; 0 = no owned fds */
+static unsigned char *held;     /* tid -> 1 while sentry injects a syscall */
 static long tid_max;
 static struct fd_bitmap *tables; /* slot 0 is never used */
 static int ntables;
@@ -296,7 +297,8 @@ static int ntables;
 int sentry_init(long pid_max)
 {
     tid_table = calloc((size_t)pid_max + 1, sizeof *tid_table);
-    if (!tid_table)
+    held = calloc((size_t)pid_max + 1, 1);
+    if (!tid_table || !held)
         return -ENOMEM;
     tid_max = pid_max;
     return 0;
@@ -375,6 +377,17 @@ void sentry_bind_tid(int tid, int slot)
         tid_table[tid] = (uint16_t)slot;
 }
 
+/*
+ * Hold (or release) task `tid`'s seccomp stops for Python: while sentry
+ * injects a syscall the task must stop at its exit, so none of its stops
+ * may be resumed with PTRACE_CONT on the fast path.
+ */
+void sentry_hold_tid(int tid, int on)
+{
+    if (tid > 0 && tid <= tid_max)
+        held[tid] = (unsigned char)(on != 0);
+}
+
 static int owned_fd(const struct fd_bitmap *t, uint64_t arg)
 {
     int fd = (int)arg;
@@ -397,6 +410,8 @@ static int passes_through(int tid, const struct ptrace_syscall_info *info)
         return 0;
     p = policy[info->seccomp.nr];
     if (p & POLICY_SLOW)
+        return 0;
+    if (tid > 0 && tid <= tid_max && held[tid])
         return 0;
     if ((p & POLICY_GLOBAL) && owned_total > 0)
         return 0;

@@ -56,6 +56,7 @@ ffibuilder.cdef(
     void sentry_table_free(int slot);
     void sentry_table_set(int slot, int fd, int on);
     void sentry_bind_tid(int tid, int slot);
+    void sentry_hold_tid(int tid, int on);
     int sentry_wait(struct sentry_event *ev);
     const struct sentry_syscall_info *sentry_event_info(const struct sentry_event *ev);
     """

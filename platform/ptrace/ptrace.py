@@ -228,8 +228,10 @@ class PtracePlatform:
     def _decode(self, ev: object) -> Stop | None:
         tid, status = ev.tid, ev.status  # type: ignore[attr-defined]
         if os.WIFEXITED(status):
+            lib.sentry_hold_tid(tid, 0)
             return Stop(StopKind.EXITED, tid, os.WEXITSTATUS(status))
         if os.WIFSIGNALED(status):
+            lib.sentry_hold_tid(tid, 0)
             return Stop(StopKind.KILLED, tid, os.WTERMSIG(status))
         sig = os.WSTOPSIG(status)
         event = status >> 16
@@ -244,6 +246,7 @@ class PtracePlatform:
             if sig == signal.SIGTRAP | 0x80:
                 if lib.sentry_syscall_op(tid) == PTRACE_SYSCALL_INFO_ENTRY:
                     return Stop(StopKind.SYSCALL_ENTRY, tid)
+                lib.sentry_hold_tid(tid, 0)
                 return Stop(StopKind.SYSCALL_EXIT, tid, self.syscall_result(tid))
             if event in _NEW_TASK_EVENTS:
                 return Stop(
@@ -335,8 +338,10 @@ class PtracePlatform:
         syscall instruction with ``nr``. Either way it stops at the injected
         call's exit (SYSCALL_EXIT; a SYSCALL_ENTRY comes first when
         rewinding; a trapped ``nr`` also gives its SYSCALL stop, which the
-        kernel must let run to its exit).
+        kernel must let run to its exit, so the fast path holds the task's
+        stops for Python until then).
         """
+        lib.sentry_hold_tid(tid, 1)
         regs = self.save_regs(tid)
         if rewind:
             regs[arch.I_RIP] -= arch.SYSCALL_INSN_SIZE

@@ -42,6 +42,7 @@ class FileDescriptionImpl:
     """
 
     seekable = True  # pread/pwrite/lseek allowed (else ESPIPE)
+    mappable = False  # mmap(2) of it is served (else ENODEV)
 
     async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
         """Read into ``dst`` from ``offset``; the count (partial reads are

@@ -60,3 +60,24 @@ class IOSequence:
         Raises SyscallError(EFAULT) if nothing could be read.
         """
         return self.t.mm.copy_in_iov(self._from(skip, length))
+
+
+class BufferSequence(IOSequence):
+    """A buffer of sentry's own, in place of the app's memory: file data
+    read for sentry itself (the contents of a mapping) lands in ``data``.
+    Its addresses are its offsets, so a page-aligned read stays aligned."""
+
+    def __init__(self, data: bytearray | memoryview) -> None:
+        self.data = data
+        self.ranges = [(0, len(data))] if data else []
+        self.size = len(data)
+
+    def copy_out(self, skip: int, data: bytes | bytearray | memoryview) -> int:
+        """Implements IOSequence.copy_out."""
+        count = min(len(data), self.size - skip)
+        self.data[skip : skip + count] = data[:count]
+        return count
+
+    def copy_in(self, skip: int, length: int) -> bytes:
+        """Implements IOSequence.copy_in."""
+        return bytes(self.data[skip : skip + length])

@@ -1,0 +1,98 @@
+"""mmap(2) of a sentry file.
+
+Analogous to gVisor's ``sys_mmap.go``. Sentry has no page cache yet, so a
+mapping of a FUSE file is backed by a snapshot: the task is made to create
+a memfd, sentry fills it with the file's bytes from the mapping's offset to
+the end of the file (read through the file system, as a page-cache fill
+would be) and seals it, and the task's own mmap then maps that memfd in
+place of the file, with the app's address, length, protection and flags;
+the memfd's fd is closed again. Pages past the end of the file raise SIGBUS,
+as in Linux.
+
+A private mapping behaves as Linux's does until the file changes; a
+read-only shared mapping does not see later writes to the file; a writable
+shared mapping is refused with ENODEV, since its writes would never reach
+the file. Other fds pass through.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from typing import TYPE_CHECKING, Any
+
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.errors import SyscallError
+from sentry.kernel.task import SCRATCH
+from sentry.syscalls.common import c_long, sentry_file
+from sentry.syscalls.passthrough import PASS
+from sentry.vfs.iov import BufferSequence
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.file_description import FileDescription
+
+PAGE_SIZE = 4096
+PROT_WRITE = 0x2
+MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE = 0x1, 0x2, 0x3, 0xF
+MAP_ANONYMOUS = 0x20
+MFD_CLOEXEC, MFD_ALLOW_SEALING = 0x1, 0x2
+F_SEAL_ALL = 0x1 | 0x2 | 0x4 | 0x8  # SEAL, SHRINK, GROW, WRITE
+
+
+def mmap(t: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> Any:
+    """mmap(2)."""
+    file = sentry_file(t, fd)
+    if file is None or flags & MAP_ANONYMOUS:
+        return PASS
+    offset = c_long(offset)
+    if length == 0 or offset % PAGE_SIZE or offset < 0:
+        raise SyscallError(errno.EINVAL)
+    kind = flags & MAP_TYPE
+    if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+        raise SyscallError(errno.EINVAL)
+    if not file.impl.mappable:
+        raise SyscallError(errno.ENODEV)
+    shared = kind != MAP_PRIVATE
+    if not file.readable or (shared and prot & PROT_WRITE and not file.writable):
+        raise SyscallError(errno.EACCES)
+    if shared and prot & PROT_WRITE:
+        raise SyscallError(errno.ENODEV)
+    return _map_snapshot(t, file, addr, length, prot, flags, offset)
+
+
+async def _map_snapshot(
+    t: Task, file: FileDescription, addr: int, length: int, prot: int, flags: int, offset: int
+) -> int:
+    size = (await file.impl.stat(t)).size
+    data = bytearray(max(0, min(length, size - offset)))
+    done = 0
+    while done < len(data):
+        dst = BufferSequence(memoryview(data)[done:])
+        count = await file.impl.pread(t, file, dst, offset + done)
+        if count == 0:
+            break
+        done += count
+    memfd = await t.inject(
+        SYSCALL_NUMBERS["memfd_create"],
+        SCRATCH,
+        MFD_CLOEXEC | MFD_ALLOW_SEALING,
+        data=b"sentry-mmap\0",
+    )
+    if memfd < 0:
+        raise SyscallError(-memfd)
+    try:
+        ours = t.kernel.platform.take_fd(t.group.tgid, memfd)
+        try:
+            os.ftruncate(ours, done)
+            os.pwrite(ours, memoryview(data)[:done], 0)
+            fcntl.fcntl(ours, fcntl.F_ADD_SEALS, F_SEAL_ALL)
+        finally:
+            os.close(ours)
+        result = await t.inject(SYSCALL_NUMBERS["mmap"], addr, length, prot, flags, memfd, 0)
+    finally:
+        await t.inject(SYSCALL_NUMBERS["close"], memfd)
+    if -PAGE_SIZE < result < 0:
+        raise SyscallError(-result)
+    return result
