@@ -25,7 +25,12 @@ class RunResult:
 
 
 class Sandbox:
-    """A sandbox configuration: the options of ``sentry run``."""
+    """A sandbox configuration: the options of ``sentry run``.
+
+    ``mounts`` are ``--mount`` specs (``"/data=memfs"``,
+    ``"/src=passthrough:DIR[:ro]"``), ``fuse`` are ``--fuse`` specs
+    (``"/img=squashfuse IMG {}"``).
+    """
 
     def __init__(
         self,
@@ -33,11 +38,15 @@ class Sandbox:
         strace_file: str | None = None,
         debug_log: str | None = None,
         cpu_affinity: str = "same",
+        mounts: Sequence[str] = (),
+        fuse: Sequence[str] = (),
     ) -> None:
         self.strace = strace
         self.strace_file = strace_file
         self.debug_log = debug_log
         self.cpu_affinity = cpu_affinity
+        self.mounts = list(mounts)
+        self.fuse = list(fuse)
 
     def command(self, argv: Sequence[str]) -> list[str]:
         """The ``sentry run`` command line that runs ``argv``."""
@@ -49,6 +58,8 @@ class Sandbox:
             cmd.append(f"--strace-file={self.strace_file}")
         if self.debug_log:
             cmd.append(f"--debug-log={self.debug_log}")
+        cmd += [f"--mount={spec}" for spec in self.mounts]
+        cmd += [f"--fuse={spec}" for spec in self.fuse]
         return [*cmd, "--", *argv]
 
     def run(

@@ -50,13 +50,14 @@ class MountSpec:
     @property
     def fstype(self) -> str:
         """The type the mount tables show: ``fuse.<server or daemon>``."""
-        name = self.kind if self.kind != "fuse" else os.path.basename(self.command[0])
-        return f"fuse.{name}"
+        return f"fuse.{self.fsname if self.kind == 'fuse' else self.kind}"
 
     @property
     def fsname(self) -> str:
         """The source the mount tables show."""
-        return self.source or (self.kind if self.kind != "fuse" else self.command[0])
+        if self.kind == "fuse":
+            return os.path.basename(self.command[0])
+        return self.source or self.kind
 
     def describe(self) -> str:
         """``--mount /data=memfs``, for messages."""

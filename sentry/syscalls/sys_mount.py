@@ -49,8 +49,10 @@ def _mount_table(t: Task, path: str) -> FileDescriptionImpl:
     try:
         with open(f"/proc/{t.tid}/{'mountinfo' if info else 'mounts'}", "rb") as f:
             host = f.read()
+            st = os.fstat(f.fileno())
+            identity = (st.st_dev, st.st_ino)
     except OSError:
-        host = b""
+        host, identity = b"", (0, 0)
     lines = []
     for i, m in enumerate(t.kernel.vfs.all_mounts()):
         opts = "user_id=0,group_id=0" + ("," + m.options if m.options else "")
@@ -62,7 +64,7 @@ def _mount_table(t: Task, path: str) -> FileDescriptionImpl:
             )
         else:
             lines.append(f"{m.source} {m.point} {m.fstype} rw,nosuid,nodev,relatime,{opts} 0 0\n")
-    return StaticFile(host + "".join(lines).encode())
+    return StaticFile(host + "".join(lines).encode(), *identity)
 
 
 def _host_path(t: Task, path: bytes) -> str:

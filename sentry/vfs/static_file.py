@@ -17,10 +17,14 @@ if TYPE_CHECKING:
 
 
 class StaticFile(FileDescriptionImpl):
-    """Implements FileDescriptionImpl over fixed bytes."""
+    """Implements FileDescriptionImpl over fixed bytes; fstat shows the
+    device and inode numbers of the host file it stands for (programs such
+    as grep compare them with their output's)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, dev: int, ino: int) -> None:
         self.data = data
+        self.dev = dev
+        self.ino = ino
         self.opened = time.time_ns()
 
     async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
@@ -35,4 +39,4 @@ class StaticFile(FileDescriptionImpl):
     async def stat(self, t: Task) -> Statx:
         """Implements FileDescriptionImpl.stat (like procfs: size 0)."""
         now = divmod(self.opened, 10**9)
-        return Statx(S_IFREG | 0o444, 0, 1, 0, 0, 0, 0, 1024, now, now, now)
+        return Statx(S_IFREG | 0o444, self.ino, 1, 0, 0, 0, 0, 1024, now, now, now, dev=self.dev)
