@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sentry`` command."""
     args = _parser().parse_args(argv)
     if args.command == "fuse-server":
-        from sentry.fuse_server import main as fuse_server
+        from sentry.fuse_server.cli import main as fuse_server
 
         return fuse_server(args.args)
     return run(args)

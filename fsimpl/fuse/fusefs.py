@@ -19,6 +19,7 @@ from sentry.abi import fuse
 from sentry.abi.linux import S_IFDIR, S_IFMT, Statx, pack_statfs
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
+from sentry.vfs.file_description import O_PATH
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -207,10 +208,14 @@ class FuseFilesystem:
         return await self.conn.call(t, fuse.FUSE_READLINK, inode.nodeid)
 
     async def open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl:
-        """Implements Filesystem.open: OPEN or OPENDIR (zero-message on ENOSYS)."""
+        """Implements Filesystem.open: OPEN or OPENDIR (zero-message on ENOSYS);
+        nothing for O_PATH."""
         from sentry.fsimpl.fuse.directory import Directory
+        from sentry.fsimpl.fuse.path_file import PathFile
         from sentry.fsimpl.fuse.regular_file import RegularFile
 
+        if flags & O_PATH:
+            return PathFile(self, inode)
         directory = inode.mode & S_IFMT == S_IFDIR
         opcode = fuse.FUSE_OPENDIR if directory else fuse.FUSE_OPEN
         latched = self.conn.no_opendir if directory else self.conn.no_open

@@ -1,0 +1,279 @@
+"""The built-in FUSE servers inside sentry (``sentry run --mount``) against
+the same servers mounted by the host kernel.
+
+Each workload runs twice at the same path: natively, on the kernel's FUSE
+mount of ``python -m sentry.fuse_server``, and in the sandbox with
+``--mount PATH=SERVER`` (a passthrough server gets a fresh copy of its
+directory each time). Exit status, stdout and stderr must be the same; for
+workloads whose output does not depend on the file system (cp, tar, git,
+sqlite3) they must also match a plain host directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, run_native
+from fuse.helpers import fuse_daemon, fuse_io_exe, require_fuse, require_tool, run_rw_family
+
+from sentry import Sandbox
+
+SERVERS = ["memfs", "passthrough"]
+TIMEOUT = 120
+ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LC_ALL": "C",
+    "TZ": "UTC",
+    "HOME": "/nonexistent",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+}
+
+
+class Runs:
+    """Runs a command natively on a kernel mount of ``server`` at ``mnt``,
+    in the sandbox with ``--mount mnt=server``, and in a plain directory."""
+
+    def __init__(self, server: str, base: Path) -> None:
+        self.server = server
+        self.base = base
+        self.mnt = base / "mnt"
+        self.mnt.mkdir()
+        self.count = 0
+
+    def _source(self) -> Path:
+        self.count += 1
+        src = self.base / f"src{self.count}"
+        src.mkdir()
+        return src
+
+    def _argv(self, src: Path) -> list[str]:
+        server = ["passthrough", str(src)] if self.server == "passthrough" else ["memfs"]
+        return [sys.executable, "-P", "-m", "sentry.fuse_server", *server, str(self.mnt)]
+
+    def _spec(self, src: Path) -> str:
+        return (
+            f"{self.mnt}=passthrough:{src}"
+            if self.server == "passthrough"
+            else f"{self.mnt}=memfs"
+        )
+
+    def native(self, argv, **kw):
+        require_fuse()
+        with fuse_daemon(self._argv(self._source()), self.mnt, what=self.server):
+            return run_native(argv, cwd=self.mnt, env=ENV, timeout=TIMEOUT, **kw)
+
+    def sandbox(self, argv, **kw):
+        box = Sandbox(mounts=[self._spec(self._source())])
+        return box.run([str(a) for a in argv], cwd=str(self.base), env=ENV, timeout=TIMEOUT, **kw)
+
+    def plain(self, argv, **kw):
+        return run_native(argv, cwd=self._source(), env=ENV, timeout=TIMEOUT, **kw)
+
+
+@pytest.fixture(params=SERVERS)
+def runs(request, tmp_path):
+    return Runs(request.param, tmp_path)
+
+
+def outcome(res):
+    return (res.returncode, res.stdout.decode(errors="replace"), res.stderr.decode())
+
+
+def in_mnt(runs: Runs, script: str) -> list[str]:
+    """``sh -c 'cd MNT && SCRIPT'``: the sandbox starts outside the mount."""
+    return ["sh", "-c", f"cd {runs.mnt} && {script}"]
+
+
+FUSE_IO_CASES = {
+    "write-read": ["open:rwc", "write:10000", "seek:0", "read:20000", "fstat", "close"],
+    "holes": ["open:rwc", "pwrite:100:100000", "pread:4096:0", "pread:200:99950", "fstat"],
+    "append": ["open:wc", "write:5000", "close", "open:wa", "write:3000", "fstat", "tell"],
+    "truncate": ["open:wc", "write:9000", "close", "open:rwt", "fstat", "read:100", "close"],
+    "big": ["open:rwc", "write:3000000", "pread:3000000:0", "pread:1048576:1000000", "fsync"],
+    "excl": ["open:wcx", "close", "open:wcx"],
+}
+
+
+@pytest.mark.parametrize("case", FUSE_IO_CASES)
+def test_fuse_io(runs, case):
+    argv = [fuse_io_exe(), runs.mnt / "f", *FUSE_IO_CASES[case]]
+    native, sandboxed = runs.native(argv), runs.sandbox(argv)
+    assert outcome(sandboxed) == outcome(native)
+    assert native.returncode == 0 and native.stderr == b""
+
+
+def test_rw_family(runs):
+    native = run_rw_family(runs.mnt, lambda argv, timeout: runs.native(argv))
+    sandboxed = run_rw_family(runs.mnt, lambda argv, timeout: runs.sandbox(argv))
+    assert sandboxed == native
+
+
+def test_cp_r_source_tree(runs):
+    tree = REPO_ROOT / "sentry"
+    script = (
+        f"cp -r {tree} t && diff -r {tree} t && "
+        "find t -name __pycache__ -prune -o -printf '%y %m %s %P\\n' | sort && "
+        "find t -type f -name '*.py' | sort | xargs sha256sum | sha256sum && "
+        "rm -r t && ls -A"
+    )
+    results = [outcome(run(in_mnt(runs, script))) for run in (runs.native, runs.sandbox)]
+    assert results[1] == results[0]
+    assert results[0][0] == 0 and results[0][2] == ""
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tarball")
+    src = base / "src"
+    for i in range(30):
+        d = src / f"d{i % 4}" / f"e{i % 3}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{i}").write_bytes(bytes(range(256)) * (i * 37 + 1))
+    (src / "link").symlink_to("d0/e0/f0")
+    (src / "d1" / "hard").hardlink_to(src / "d0" / "e0" / "f0")
+    out = base / "t.tar"
+    subprocess.run(
+        ["tar", "cf", out, "--sort=name", "--mtime=2026-01-01", "-C", src, "."],
+        check=True,
+        timeout=60,
+    )
+    return out
+
+
+def test_tar_x(runs, tarball):
+    """tar x, then the tree and tar c of it (directory sizes differ between
+    file systems, so only the files' sizes are compared)."""
+    script = (
+        f"tar xf {tarball} && tar tvf {tarball} > /dev/null && "
+        "find . -printf '%y %m %n %TY-%Tm-%Td %P %l\\n' | sort && "
+        "find . -type f -printf '%s %P\\n' | sort && "
+        "tar cf - --sort=name --mtime=2026-01-01 --owner=0 --group=0 --numeric-owner . | sha256sum"
+    )
+    native = outcome(runs.native(in_mnt(runs, script)))
+    assert outcome(runs.sandbox(in_mnt(runs, script))) == native
+    plain = outcome(runs.plain(["sh", "-c", script]))
+    assert plain == native
+    assert native[0] == 0 and native[2] == ""
+
+
+def test_git_init_commit(runs):
+    require_tool("git")
+    script = (
+        "git init -q r && cd r && seq 2000 > n && mkdir d && echo hi > d/h && "
+        "git add . && git commit -qm first && echo more >> n && git commit -qam second && "
+        "git log --stat --format='%H %s' && git fsck --strict 2>&1 && git gc -q && "
+        "git count-objects -v | grep -v size && git status --short"
+    )
+    native = outcome(runs.native(in_mnt(runs, script)))
+    assert outcome(runs.sandbox(in_mnt(runs, script))) == native
+    assert outcome(runs.plain(["sh", "-c", script])) == native
+    assert native[0] == 0, native
+
+
+def test_sqlite3(runs):
+    require_tool("sqlite3")
+    inserts = "".join(f"insert into t values({i}, 'row {i}');" for i in range(1000))
+    sql = (
+        "create table t(x integer primary key, y text);"
+        f"begin;{inserts}commit;"
+        "select count(*), sum(x), max(y) from t;"
+        "update t set y = 'z' where x % 7 = 0;"
+        "delete from t where x % 5 = 0;"
+        "select count(*), sum(x), count(distinct y) from t;"
+        "pragma integrity_check;"
+    )
+    script = (
+        f"sqlite3 db \"{sql}\" && sqlite3 db 'select count(*) from t' && ls -l db | cut -d' ' -f5"
+    )
+    native = outcome(runs.native(in_mnt(runs, script)))
+    assert outcome(runs.sandbox(in_mnt(runs, script))) == native
+    assert outcome(runs.plain(["sh", "-c", script])) == native
+    assert native[0] == 0, native
+
+
+def test_mount_target_need_not_exist_on_the_host(tmp_path):
+    target = tmp_path / "no" / "such" / "dir"
+    res = Sandbox(mounts=[f"{target}=memfs"]).run(
+        ["sh", "-c", f"cd {target} && echo x > f && ls -l f && pwd && stat -c %F ."], timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.decode().splitlines()[1:] == [str(target), "directory"]
+    assert not target.exists() and not (tmp_path / "no").exists()
+
+
+def test_passthrough_writes_reach_the_host_dir_and_ro_refuses(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "old").write_text("old\n")
+    res = Sandbox(mounts=[f"/data=passthrough:{src}"]).run(
+        ["sh", "-c", "cat /data/old && echo new > /data/new && mkdir /data/d && rm /data/old"],
+        timeout=60,
+    )
+    assert (res.returncode, res.stdout, res.stderr) == (0, b"old\n", b"")
+    assert sorted(p.name for p in src.iterdir()) == ["d", "new"]
+    assert (src / "new").read_text() == "new\n"
+    res = Sandbox(mounts=[f"/data=passthrough:{src}:ro"]).run(
+        ["sh", "-c", "cat /data/new; echo x > /data/new; rm /data/new; mkdir /data/e; ls /data"],
+        timeout=60,
+    )
+    assert res.returncode == 0
+    assert res.stdout == b"new\nd\nnew\n"
+    assert res.stderr.decode().count("Read-only file system") == 3, res.stderr
+    assert sorted(p.name for p in src.iterdir()) == ["d", "new"]
+
+
+def test_server_killed_mid_run(tmp_path):
+    """The app gets ENOTCONN, sentry reports the death, nothing hangs."""
+    script = (
+        "echo a > /data/f && cat /data/f && "
+        "pkill -9 -f '^[^ ]*python[^ ]* -P -m sentry.fuse_server memfs --fd' ; sleep 0.5; "
+        "cat /data/f; echo status=$?; ls /data; echo status=$?"
+    )
+    res = Sandbox(mounts=["/data=memfs"]).run(["sh", "-c", script], timeout=60)
+    assert res.returncode == 0
+    assert res.stdout.decode().splitlines() == ["a", "status=1", "status=2"]
+    err = res.stderr.decode()
+    assert err.count("Transport endpoint is not connected") == 2, err
+    assert (
+        "sentry: --mount /data=memfs: the FUSE daemon was killed by signal 9; "
+        "files under /data now fail with ENOTCONN" in err
+    )
+
+
+def test_main_example_from_the_readme():
+    res = Sandbox(mounts=["/data=memfs"]).run(
+        ["sh", "-c", "seq 100000 > /data/n && wc -l /data/n && ls -l /data"], timeout=60
+    )
+    lines = res.stdout.decode().splitlines()
+    assert res.returncode == 0, res.stderr
+    assert lines[0] == "100000 /data/n"
+    assert lines[2].startswith("-rw-r--r-- 1 root root 588895 ")
+
+
+def test_two_servers_and_a_daemon_in_one_run(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "in").write_text("from the host\n")
+    shutil.copy(REPO_ROOT / "README.md", src / "README.md")
+    res = Sandbox(mounts=["/data=memfs", f"/src=passthrough:{src}:ro"]).run(
+        [
+            "sh",
+            "-c",
+            "cp /src/in /data/ && cat /data/in && cmp /src/README.md README.md && "
+            "grep -c ' fuse\\.' /proc/self/mounts",
+        ],
+        cwd=str(REPO_ROOT),
+        timeout=60,
+    )
+    assert (res.returncode, res.stderr) == (0, b"")
+    assert res.stdout.decode().splitlines()[0] == "from the host"
