@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP ?= PIP_BREAK_SYSTEM_PACKAGES=1 $(PYTHON) -m pip
 # System packages: the FUSE daemons and libfuse the sandbox serves, and the
 # compilers and tools the tests drive.
-APT_PACKAGES = fuse3 libfuse3-dev squashfuse squashfs-tools bindfs gcc make libc6-dev
+APT_PACKAGES = fuse3 libfuse3-dev squashfuse squashfs-tools bindfs gcc make libc6-dev git sqlite3
 BENCH_PACKAGES = runsc proot
 
 .PHONY: help install system-packages example test bench lint clean
@@ -20,8 +20,8 @@ install: system-packages  ## Install sentry (the cffi helper is compiled here).
 	$(PIP) install -q --root-user-action=ignore "cffi>=1.15" "setuptools>=61" wheel pytest
 	$(PIP) install -q --root-user-action=ignore --no-build-isolation .
 
-example:  ## Run a program in the sandbox, showing each trapped syscall.
-	sentry run --strace -- sh -c 'echo hello from the sandbox > /tmp/sentry-example && cat /tmp/sentry-example'
+example:  ## Run a program in the sandbox that writes and reads a file through FUSE.
+	sentry run --mount /data=memfs -- sh -c 'seq 100000 > /data/n && wc -l /data/n && ls -l /data'
 
 # The tests run from tests/ so that the source folder sentry/ (which lacks
 # sentry.platform until installed) never shadows the installed package.
