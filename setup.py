@@ -21,6 +21,7 @@ setup(
     packages=[
         "sentry",
         "sentry.abi",
+        "sentry.fuse_server",
         "sentry.kernel",
         "sentry.syscalls",
         "sentry.vfs",
