@@ -1,0 +1,92 @@
+"""The few libc calls the servers need that Python's ``os`` lacks, through ctypes.
+
+The only module of the package that touches ctypes: each function makes one
+call and raises ``OSError`` with the call's errno on failure.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# mount(2) flags (linux/mount.h), umount2(2), *at(2) flags (linux/fcntl.h).
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MNT_DETACH = 2
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+# utimensat(2): leave this time alone, or set it to the current time.
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.renameat2.argtypes = [
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_uint,
+]
+_libc.utimensat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(_Timespec), ctypes.c_int]
+_libc.fchownat.argtypes = [
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_uint,
+    ctypes.c_uint,
+    ctypes.c_int,
+]
+_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+
+
+def _check(result: int) -> None:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def mount(source: bytes, target: bytes, fstype: bytes, flags: int, data: bytes) -> None:
+    """mount(2)."""
+    _check(_libc.mount(source, target, fstype, flags, data))
+
+
+def umount2(target: bytes, flags: int) -> None:
+    """umount2(2)."""
+    _check(_libc.umount2(target, flags))
+
+
+def renameat2(olddirfd: int, old: bytes, newdirfd: int, new: bytes, flags: int) -> None:
+    """renameat2(2) with RENAME_* *flags*."""
+    _check(_libc.renameat2(olddirfd, old, newdirfd, new, flags))
+
+
+def utimensat(
+    dirfd: int, path: bytes, atime: tuple[int, int], mtime: tuple[int, int], flags: int
+) -> None:
+    """utimensat(2); each time is (seconds, nanoseconds), or (0, UTIME_NOW / UTIME_OMIT)."""
+    times = (_Timespec * 2)(_Timespec(*atime), _Timespec(*mtime))
+    _check(_libc.utimensat(dirfd, path, times, flags))
+
+
+def fchownat(dirfd: int, path: bytes, uid: int, gid: int, flags: int) -> None:
+    """fchownat(2); -1 leaves the id alone."""
+    _check(_libc.fchownat(dirfd, path, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, flags))
+
+
+def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
+    """fallocate(2) with FALLOC_FL_* *mode*."""
+    _check(_libc.fallocate(fd, mode, offset, length))
