@@ -122,7 +122,8 @@ def _serve(fs: str, args: argparse.Namespace) -> int:
     try:
         return native.serve(ops, args.mountpoint, name=fs, source=source, readonly=readonly)
     except OSError as err:
-        sys.stderr.write(f"{PREFIX}mounting {args.mountpoint}: {os.strerror(err.errno or 0)}\n")
+        where = f" ({err.filename})" if err.filename else ""
+        sys.stderr.write(f"{PREFIX}mounting {args.mountpoint}: {err.strerror}{where}\n")
         return 1
 
 

@@ -11,7 +11,8 @@ Some facts the loop is built on:
 - One read returns exactly one whole request, into a buffer preallocated for
   the largest (a WRITE of max_write bytes plus its headers). A read of 0
   bytes is EOF: sentry closed its end. ENODEV is the kernel's answer after
-  unmount. Both end the loop with status 0.
+  unmount. Both end the loop with status 0. EINTR is retried (PEP 475)
+  unless ``stop`` was called.
 - One reply is one ``writev`` of the out header and the body pieces. ENOENT
   from it means the request was interrupted or aborted meanwhile: ignored.
 - FORGET, BATCH_FORGET, INTERRUPT and NOTIFY_REPLY get no reply. The loop is
@@ -173,8 +174,14 @@ class Server:
             return 0
 
     def _grow_send_buffer(self) -> None:
-        """Let a socket carry a 1 MiB READ reply in one datagram (SO_SNDBUF)."""
+        """Let a socket carry a 1 MiB READ reply in one datagram (SO_SNDBUF).
+
+        Never lowers it: sentry may have raised it further before handing
+        the socket over, which a non-root server could not redo.
+        """
         with socket.socket(fileno=os.dup(self.fd)) as sock:
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= SOCKET_SNDBUF:
+                return
             try:
                 sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, SOCKET_SNDBUF)
             except PermissionError:
