@@ -40,6 +40,7 @@ class Sandbox:
         cpu_affinity: str = "same",
         mounts: Sequence[str] = (),
         fuse: Sequence[str] = (),
+        cache_size: str | None = None,
     ) -> None:
         self.strace = strace
         self.strace_file = strace_file
@@ -47,6 +48,7 @@ class Sandbox:
         self.cpu_affinity = cpu_affinity
         self.mounts = list(mounts)
         self.fuse = list(fuse)
+        self.cache_size = cache_size
 
     def command(self, argv: Sequence[str]) -> list[str]:
         """The ``sentry run`` command line that runs ``argv``."""
@@ -60,6 +62,8 @@ class Sandbox:
             cmd.append(f"--debug-log={self.debug_log}")
         cmd += [f"--mount={spec}" for spec in self.mounts]
         cmd += [f"--fuse={spec}" for spec in self.fuse]
+        if self.cache_size:
+            cmd.append(f"--cache-size={self.cache_size}")
         return [*cmd, "--", *argv]
 
     def run(

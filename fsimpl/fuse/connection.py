@@ -54,6 +54,8 @@ OFFERED_FLAGS = (
     | fuse.FUSE_NO_OPEN_SUPPORT
     | fuse.FUSE_NO_OPENDIR_SUPPORT
     | fuse.FUSE_MAX_PAGES
+    | fuse.FUSE_AUTO_INVAL_DATA
+    | fuse.FUSE_WRITEBACK_CACHE
 )
 MAX_READAHEAD = 128 * 1024
 PAGE_SIZE = 4096
@@ -93,6 +95,7 @@ class Connection:
         self.max_pages = 32
         self.max_read = max_read
         self.max_message = max_message
+        self.max_readahead = MAX_READAHEAD
         # ENOSYS answers Linux remembers per connection.
         self.no_open = self.no_opendir = self.no_flush = self.no_access = False
         self.no_create = self.no_interrupt = self.no_fsync = self.no_fallocate = False
@@ -130,6 +133,7 @@ class Connection:
         self.minor = min(out.minor, fuse.CLIENT_MINOR_VERSION)
         self.flags = out.flags & OFFERED_FLAGS
         self.max_write = max(out.max_write, 4096) if self.minor >= 5 else 4096
+        self.max_readahead = min(out.max_readahead, MAX_READAHEAD)
         if self.flags & fuse.FUSE_MAX_PAGES and out.max_pages:
             self.max_pages = min(max(out.max_pages, 1), 256)
         log.debug(

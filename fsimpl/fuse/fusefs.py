@@ -19,10 +19,13 @@ from sentry.abi import fuse
 from sentry.abi.linux import S_IFDIR, S_IFMT, Statx, pack_statfs
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
+from sentry.fsimpl.fuse.page_cache import FileCache, PageCache
+from sentry.fsimpl.fuse.writeback import write_back
 from sentry.vfs.file_description import O_PATH
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.fsimpl.fuse.regular_file import RegularFile
+    from sentry.kernel.task import Task, Waiter
     from sentry.vfs.file_description import FileDescriptionImpl
 
 log = logging.getLogger("sentry")
@@ -76,6 +79,15 @@ class Inode:
     pinned: bool = False  # a working directory: never forgotten
     # name -> (nodeid, expiry); nodeid 0 is a negative entry.
     entries: dict[bytes, tuple[int, float]] = field(default_factory=dict)
+    cache: FileCache | None = None  # its data (a regular file opened cached)
+    # Writeback caching: the open files that may write its dirty data back,
+    # and while it has some, the size and times sentry knows better than
+    # the daemon (Linux trusts its own i_size and mtime then).
+    writers: list[RegularFile] = field(default_factory=list)
+    local: tuple[int, int, int] | None = None  # (size, mtime ns, ctime ns)
+    expect_change: bool = False  # its data changed through sentry: no inval
+    flushing: Waiter | None = None  # a writeback under way
+    flush_timer: bool = False  # a delayed writeback is scheduled
 
 
 class FuseFilesystem:
@@ -88,9 +100,15 @@ class FuseFilesystem:
     inode_limit = 10000
 
     def __init__(
-        self, conn: Connection, rootmode: int, dev: int, default_permissions: bool = False
+        self,
+        conn: Connection,
+        rootmode: int,
+        dev: int,
+        default_permissions: bool = False,
+        page_cache: PageCache | None = None,
     ) -> None:
         self.conn = conn
+        self.page_cache = page_cache or PageCache()
         self.dev = dev
         self.default_permissions = default_permissions
         self.detached = False  # unmounted; the connection ends when unused
@@ -112,8 +130,7 @@ class FuseFilesystem:
             inode = self.inodes[out.nodeid] = Inode(out.nodeid, out.generation, mode)
         inode.lookups += 1
         inode.mode = mode
-        inode.attr = out.attr
-        inode.attr_expires = _expiry(out.attr_valid, out.attr_valid_nsec)
+        self.set_attr(inode, out.attr, _expiry(out.attr_valid, out.attr_valid_nsec))
         if len(self.inodes) > self.inode_limit:
             self._forget_some()
         return inode
@@ -176,10 +193,43 @@ class FuseFilesystem:
         if out.attr.mode & S_IFMT != inode.mode & S_IFMT:
             log.warning("FUSE daemon changed the type of node %d", inode.nodeid)
             raise SyscallError(errno.EIO)
-        inode.attr = out.attr
         inode.mode = out.attr.mode
-        inode.attr_expires = _expiry(out.attr_valid, out.attr_valid_nsec)
-        return out.attr
+        return self.set_attr(inode, out.attr, _expiry(out.attr_valid, out.attr_valid_nsec))
+
+    @property
+    def writeback(self) -> bool:
+        """Whether the daemon accepted writeback caching."""
+        return bool(self.conn.flags & fuse.FUSE_WRITEBACK_CACHE)
+
+    def file_cache(self, inode: Inode) -> FileCache:
+        """The cache of ``inode``'s data (made on first use)."""
+        if inode.cache is None:
+            inode.cache = FileCache(self.page_cache)
+        return inode.cache
+
+    def set_attr(self, inode: Inode, attr: fuse.Attr, expires: float) -> fuse.Attr:
+        """Take attributes the daemon sent, as Linux's fuse_change_attributes:
+        a new size drops the cached data, and so does a new mtime under
+        AUTO_INVAL_DATA, unless the change came through sentry; while dirty
+        data waits for writeback, sentry's size and times win."""
+        old, cache = inode.attr, inode.cache
+        if inode.local is not None:
+            size, mtime, ctime = inode.local
+            attr.size = size
+            attr.mtime, attr.mtimensec = divmod(mtime, 10**9)
+            attr.ctime, attr.ctimensec = divmod(ctime, 10**9)
+        elif cache is not None and old is not None and not inode.expect_change:
+            if old.size != attr.size:
+                cache.drop_all()
+            elif self.conn.flags & fuse.FUSE_AUTO_INVAL_DATA and (old.mtime, old.mtimensec) != (
+                attr.mtime,
+                attr.mtimensec,
+            ):
+                cache.drop_all()
+        inode.expect_change = False
+        inode.attr = attr
+        inode.attr_expires = expires
+        return attr
 
     def statx(self, attr: fuse.Attr) -> Statx:
         """The Statx of ``attr`` (st_ino is the daemon's ino, as in Linux)."""
@@ -234,6 +284,9 @@ class FuseFilesystem:
                     self.conn.no_open = True
         if directory:
             return Directory(self, inode, fh, flags, release=not self.conn.no_opendir)
+        if inode.cache is not None and not open_flags & fuse.FOPEN_KEEP_CACHE:
+            await write_back(self, t, inode)
+            inode.cache.drop_all()
         return RegularFile(self, inode, fh, flags, open_flags, release=not self.conn.no_open)
 
     # -- changes -----------------------------------------------------------
@@ -339,10 +392,23 @@ class FuseFilesystem:
     async def setattr(self, t: Task, inode: Inode, args: fuse.SetattrIn) -> None:
         """Implements Filesystem.setattr: the attributes the reply gives are
         cached."""
+        if args.valid & fuse.FATTR_SIZE and inode.cache is not None:
+            await write_back(self, t, inode)
         body = await self.conn.call(t, fuse.FUSE_SETATTR, inode.nodeid, args.pack())
         out = _unpack(fuse.AttrOut, body)
-        inode.attr = out.attr
-        inode.attr_expires = _expiry(out.attr_valid, out.attr_valid_nsec)
+        if args.valid & fuse.FATTR_SIZE:
+            self.truncated(inode, args.size)
+        inode.expect_change = True
+        self.set_attr(inode, out.attr, _expiry(out.attr_valid, out.attr_valid_nsec))
+
+    def truncated(self, inode: Inode, size: int) -> None:
+        """The file is now ``size`` bytes long: trim its cached data."""
+        if inode.cache is not None:
+            inode.cache.truncate(size)
+            if not inode.cache.dirty:
+                inode.local = None
+        if inode.local is not None:
+            inode.local = (size, *inode.local[1:])
 
     async def fsync(self, t: Task, inode: Inode, fh: int, datasync: bool, directory: bool) -> None:
         """Implements Filesystem.fsync (FSYNCDIR for a directory); ENOSYS
@@ -437,6 +503,16 @@ class FuseFilesystem:
         """Implements Filesystem.busy: a file of it is open, or a process's
         working directory is in it."""
         return self._working_dirs > 0 or any(inode.opens for inode in self.inodes.values())
+
+    def closes_in_flight(self) -> list[Waiter]:
+        """Implements Filesystem.closes_in_flight: the waiters of the WRITEs
+        and FLUSHes of closes under way."""
+        conn = self.conn
+        return [
+            r.waiter
+            for r in (*conn.queue, *conn.sent.values())
+            if r.opcode in (fuse.FUSE_FLUSH, fuse.FUSE_WRITE) and r.waiter is not None
+        ]
 
     def working_dirs(self, delta: int) -> None:
         """Implements Filesystem.working_dirs: a process's cwd entered (+1) or

@@ -1,19 +1,28 @@
-"""Open regular files of a FUSE mount: READ and WRITE.
+"""Open regular files of a FUSE mount: reads and writes through the cache.
 
-Analogous to gVisor's ``fuse/regular_file.go`` and Linux's ``fs/fuse/file.c``
-(its direct-I/O path: sentry has no page cache yet). A read is split into
-FUSE_READs of at most min(max_read, max_pages pages) and stops at the first
-short reply, as Linux does (gVisor does not); a reply longer than asked is
-EIO. As in Linux, a direct-I/O request also ends where max_pages pages of the
-caller's buffer end, and a buffered write's where max_pages pages of the
-file end. Reads of a file without FOPEN_DIRECT_IO stop at the size the daemon
-reports (some daemons answer a READ past EOF with EIO). A write is split into
-FUSE_WRITEs of at most min(max_write, max_pages pages) (one page without
-BIG_WRITES); a short WRITE reply ends the call with the short count, a
-too-large one is EIO, and a zero one is EIO (as Linux's buffered writes
-report it) or, under FOPEN_DIRECT_IO, a count of 0 (as Linux's direct I/O).
-An error after some bytes moved returns the count moved. O_APPEND writes
-at the size the daemon reports.
+Analogous to gVisor's ``fuse/regular_file.go`` and Linux's ``fs/fuse/file.c``.
+Without FOPEN_DIRECT_IO, data goes through the inode's cache
+(``page_cache.py``), as through Linux's page cache:
+
+- A read is served from cached chunks; the missing ones are READ first, in
+  requests of at most min(max_read, max_pages pages), up to the page that
+  holds the end of file. A short reply is the end of file (the cached size
+  shrinks, as in Linux). After a sequential read the next max_readahead
+  bytes are READ in the background, so the daemon works while the app
+  copies; a random read does not trigger it.
+- A write goes through at once in FUSE_WRITEs cut at max_write and at max_pages
+  pages of the file, and updates the chunks it covers, unless the daemon
+  accepted writeback caching: then it lands in the cache, the chunks it only
+  partly covers are read first, and ``writeback.py`` sends it later.
+
+Under FOPEN_DIRECT_IO, reads and writes go straight to the daemon, cut at
+max_pages pages of the caller's buffer, and a read stops at the first short
+reply, as Linux does (gVisor does not). Either way a reply longer than asked
+is EIO; a short WRITE reply ends the call with the short count, and a zero
+one is EIO (as Linux's buffered writes report it) or, under FOPEN_DIRECT_IO,
+a count of 0. An error after some bytes moved returns the count moved.
+O_APPEND writes at the size the daemon reports (sentry's own, under
+writeback).
 """
 
 from __future__ import annotations
@@ -21,13 +30,17 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import time
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
 from sentry.errors import SyscallError
+from sentry.fsimpl.fuse import writeback
 from sentry.fsimpl.fuse.connection import PAGE_SIZE
 from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _unpack
-from sentry.vfs.file_description import O_APPEND, FileDescription, FileDescriptionImpl
+from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE, Chunk
+from sentry.kernel.task import Waiter, run_background
+from sentry.vfs.file_description import O_ACCMODE, O_APPEND, FileDescription, FileDescriptionImpl
 
 if TYPE_CHECKING:
     from sentry.abi.linux import Statx
@@ -53,6 +66,13 @@ class RegularFile(FileDescriptionImpl):
         self.open_flags = open_flags  # the daemon's FOPEN_*
         self._release = release
         self.seekable = not open_flags & (fuse.FOPEN_NONSEEKABLE | fuse.FOPEN_STREAM)
+        # The inode's cached data, unless FOPEN_DIRECT_IO; the readahead mark
+        # (where the next sequential read starts).
+        self.cache = None if self.direct_io else fs.file_cache(inode)
+        self.ra_next = 0
+        if self.cache is not None and flags & O_ACCMODE:
+            inode.writers.append(self)
+            self.cache.on_pressure = lambda: run_background(writeback.write_back(fs, None, inode))
 
     @property
     def direct_io(self) -> bool:
@@ -60,27 +80,167 @@ class RegularFile(FileDescriptionImpl):
         return bool(self.open_flags & fuse.FOPEN_DIRECT_IO)
 
     async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
-        """Implements FileDescriptionImpl.pread."""
+        """Implements FileDescriptionImpl.pread: from the cache, or straight
+        from the daemon under FOPEN_DIRECT_IO."""
+        if self.cache is None:
+            return await self._pread_direct(t, fd, dst, offset)
+        size = (await self.fs.getattr(t, self.inode, self.fh)).size
+        if offset >= size:
+            return 0
+        end = min(offset + dst.size, size)
+        await self._fill(t, offset // CHUNK_SIZE, (end - 1) // CHUNK_SIZE, size)
+        if self.inode.attr is not None and self.inode.attr.size < size:
+            size = self.inode.attr.size  # a short READ found the end of file
+            end = min(end, size)
+        self._readahead(offset, end, size)
+        return self._copy_out(dst, offset, end)
+
+    def _copy_out(self, dst: IOSequence, offset: int, end: int) -> int:
+        """Copy cached bytes ``[offset, end)`` to ``dst``, one copy per chunk;
+        the count (short at a fault, or where the cached data ends)."""
+        assert self.cache is not None
+        done, pos = 0, offset
+        while pos < end:
+            index, lo = divmod(pos, CHUNK_SIZE)
+            chunk = self.cache.get(index)
+            if chunk is None or chunk.filling is not None or chunk.valid <= lo:
+                break
+            hi = min(chunk.valid, end - index * CHUNK_SIZE)
+            try:
+                copied = dst.copy_out(done, memoryview(chunk.data)[lo:hi])
+            except SyscallError:
+                if done:
+                    break
+                raise
+            done += copied
+            pos += copied
+            if copied < hi - lo or (hi == chunk.valid and hi < CHUNK_SIZE):
+                break
+        return done
+
+    def _complete(self, index: int, size: int) -> bool:
+        """Whether chunk ``index`` holds all the file's bytes it should."""
+        assert self.cache is not None
+        chunk = self.cache.chunks.get(index)
+        if chunk is None or chunk.filling is not None:
+            return False
+        return chunk.dirty or chunk.valid >= min(CHUNK_SIZE, size - index * CHUNK_SIZE)
+
+    async def _fill(self, t: Task | None, first: int, last: int, size: int) -> None:
+        """Make chunks ``first..last`` complete: wait for fills under way,
+        READ the missing runs."""
+        assert self.cache is not None
+        for _ in range(3):
+            pending = [
+                c.filling
+                for i in range(first, last + 1)
+                if (c := self.cache.chunks.get(i)) is not None and c.filling is not None
+            ]
+            missing = [i for i in range(first, last + 1) if not self._complete(i, size)]
+            missing = [
+                i for i in missing if (c := self.cache.chunks.get(i)) is None or not c.filling
+            ]
+            for run_first, run_last in _runs(missing):
+                await self._fill_run(t, run_first, run_last, size)
+            for waiter in pending:
+                if waiter is not None:
+                    await waiter
+            if not pending:
+                return
+
+    async def _fill_run(self, t: Task | None, first: int, last: int, size: int) -> None:
+        """READ chunks ``first..last`` into new chunks, in requests of at most
+        max_read pages, up to the page holding the end of file. A short
+        reply is the end of file (the cached size shrinks, as in Linux)."""
+        cache = self.cache
+        assert cache is not None
         conn = self.fs.conn
-        count = dst.size
-        if not self.direct_io:
-            size = (await self.fs.getattr(t, self.inode, self.fh)).size
-            if offset >= size:
-                return 0
-            count = min(count, size - offset)
+        chunks = [cache.new(i) for i in range(first, last + 1)]
+        for chunk in chunks:
+            chunk.filling = Waiter()
+        start = first * CHUNK_SIZE
+        end = min((last + 1) * CHUNK_SIZE, -(-size // PAGE_SIZE) * PAGE_SIZE)
+        pos = start
+        try:
+            while pos < end:
+                ask = min(conn.max_read_request, end - pos)
+                args = fuse.ReadIn(fh=self.fh, offset=pos, size=ask, flags=self.flags)
+                data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
+                if len(data) > ask:
+                    log.warning("FUSE READ reply of %d bytes for %d asked", len(data), ask)
+                    raise SyscallError(errno.EIO)
+                self._place(chunks, start, pos, data)
+                pos += len(data)
+                if len(data) < ask:
+                    if self.inode.attr is not None and pos < self.inode.attr.size:
+                        self.inode.attr.size = pos
+                    break
+        except SyscallError as err:
+            for chunk in chunks:
+                cache.drop(chunk)
+            if err.errno == errno.ECONNABORTED:
+                raise SyscallError(errno.ENOTCONN) from None  # as a page-cache read sees it
+            raise
+        finally:
+            for chunk in chunks:
+                waiter, chunk.filling = chunk.filling, None
+                if chunk.detached:
+                    cache.cache.give_buffer(chunk.data)
+                if waiter is not None:
+                    waiter.complete()
+        for chunk in chunks:
+            if chunk.index * CHUNK_SIZE >= pos and chunk.valid == 0:
+                cache.drop(chunk)
+
+    @staticmethod
+    def _place(chunks: list[Chunk], start: int, pos: int, data: bytes) -> None:
+        """Copy READ reply ``data`` for file offset ``pos`` into ``chunks``
+        (which begin at file offset ``start``)."""
+        view = memoryview(data)
+        while view:
+            index, lo = divmod(pos - start, CHUNK_SIZE)
+            chunk = chunks[index]
+            n = min(len(view), CHUNK_SIZE - lo)
+            if not chunk.detached:
+                chunk.data[lo : lo + n] = view[:n]
+                chunk.valid = lo + n
+            view = view[n:]
+            pos += n
+
+    def _readahead(self, offset: int, end: int, size: int) -> None:
+        """After a sequential read, start READing the next max_readahead
+        bytes in the background; a random read only moves the mark."""
+        sequential = offset == self.ra_next
+        self.ra_next = end
+        if not sequential or end >= size:
+            return
+        ahead = min(end + self.fs.conn.max_readahead, size)
+        first, last = end // CHUNK_SIZE, (ahead - 1) // CHUNK_SIZE
+        if all(self._complete(i, size) or self._filling(i) for i in range(first, last + 1)):
+            return
+        run_background(self._fill(None, first, last, size))
+
+    def _filling(self, index: int) -> bool:
+        assert self.cache is not None
+        chunk = self.cache.chunks.get(index)
+        return chunk is not None and chunk.filling is not None
+
+    async def _pread_direct(
+        self, t: Task, fd: FileDescription, dst: IOSequence, offset: int
+    ) -> int:
+        """READs of exactly what was asked, cut at the caller's buffer pages."""
+        conn = self.fs.conn
         done = 0
-        while done < count:
-            chunk = min(conn.max_read_request, count - done)
-            if self.direct_io:
-                chunk = min(chunk, self._pages_left(dst.address(done)))
+        while done < dst.size:
+            chunk = min(
+                conn.max_read_request, dst.size - done, self._pages_left(dst.address(done))
+            )
             args = fuse.ReadIn(fh=self.fh, offset=offset + done, size=chunk, flags=fd.flags)
             try:
                 data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
-            except SyscallError as err:
+            except SyscallError:
                 if done:
                     break  # the bytes already read win, as in Linux
-                if err.errno == errno.ECONNABORTED and not self.direct_io:
-                    raise SyscallError(errno.ENOTCONN) from None  # as a page-cache read sees it
                 raise
             if len(data) > chunk:
                 log.warning("FUSE READ reply of %d bytes for %d asked", len(data), chunk)
@@ -96,9 +256,6 @@ class RegularFile(FileDescriptionImpl):
                 if copied < len(data):
                     break
             if len(data) < chunk:
-                if not self.direct_io and self.inode.attr is not None:
-                    # A short reply means EOF: Linux shrinks the cached size.
-                    self.inode.attr.size = min(self.inode.attr.size, offset + done)
                 break
         return done
 
@@ -109,7 +266,10 @@ class RegularFile(FileDescriptionImpl):
         return self.fs.conn.max_pages * PAGE_SIZE - position % PAGE_SIZE
 
     async def pwrite(self, t: Task, fd: FileDescription, src: IOSequence, offset: int) -> int:
-        """Implements FileDescriptionImpl.pwrite."""
+        """Implements FileDescriptionImpl.pwrite: into the cache under
+        writeback caching, else straight to the daemon."""
+        if self.cache is not None and self.fs.writeback:
+            return await self._pwrite_back(t, fd, src, offset)
         conn = self.fs.conn
         if fd.flags & O_APPEND:
             self.inode.attr_expires = 0.0
@@ -140,12 +300,79 @@ class RegularFile(FileDescriptionImpl):
                 if self.direct_io or done:
                     break  # Linux's direct I/O returns what was written, even 0
                 raise SyscallError(errno.EIO)
+            self._write_through(offset + done, data[:written])
             done += written
             if written < len(data):
                 break
         if self.inode.attr is not None and offset + done > self.inode.attr.size:
             self.inode.attr.size = offset + done
         self.inode.attr_expires = 0.0
+        self.inode.expect_change = True
+        return done
+
+    def _write_through(self, offset: int, data: bytes) -> None:
+        """Bytes written to the daemon at ``offset``: update the cached chunks
+        they cover (a chunk they would leave a gap in, or that a READ is
+        filling, is dropped)."""
+        cache = self.inode.cache
+        if cache is None:
+            return
+        view = memoryview(data)
+        while view:
+            index, lo = divmod(offset, CHUNK_SIZE)
+            n = min(len(view), CHUNK_SIZE - lo)
+            chunk = cache.chunks.get(index)
+            if chunk is not None:
+                if chunk.filling is not None or chunk.valid < lo:
+                    cache.drop(chunk)
+                else:
+                    chunk.data[lo : lo + n] = view[:n]
+                    chunk.valid = max(chunk.valid, lo + n)
+            view = view[n:]
+            offset += n
+
+    async def _pwrite_back(
+        self, t: Task, fd: FileDescription, src: IOSequence, offset: int
+    ) -> int:
+        """A write under writeback caching: the bytes land in the cache, the
+        chunks they partly cover are read first, and sentry's size and
+        times are the file's until writeback."""
+        cache = self.cache
+        assert cache is not None
+        size = (await self.fs.getattr(t, self.inode, self.fh)).size
+        if fd.flags & O_APPEND:
+            offset = size
+        done = 0
+        while done < src.size:
+            pos = offset + done
+            index, lo = divmod(pos, CHUNK_SIZE)
+            n = min(CHUNK_SIZE - lo, src.size - done)
+            old = min(CHUNK_SIZE, max(0, size - index * CHUNK_SIZE))
+            if (lo > 0 or lo + n < old) and not self._complete(index, size):
+                await self._fill(t, index, index, size)
+            chunk = cache.get(index)
+            if chunk is None or chunk.filling is not None:
+                chunk = cache.new(index)
+            try:
+                data = src.copy_in(done, n)
+            except SyscallError:
+                if done:
+                    break
+                raise
+            if chunk.valid < lo:
+                chunk.data[chunk.valid : lo] = bytes(lo - chunk.valid)
+            chunk.data[lo : lo + len(data)] = data
+            chunk.valid = max(chunk.valid, lo + len(data))
+            chunk.mark_dirty(lo, lo + len(data))
+            done += len(data)
+            if len(data) < n:
+                break
+        now = time.time_ns()
+        self.inode.local = (max(size, offset + done), now, now)
+        attr = self.inode.attr
+        if attr is not None:
+            self.fs.set_attr(self.inode, attr, self.inode.attr_expires)
+        writeback.schedule(self.fs, t, self.inode)
         return done
 
     async def write(self, t: Task, fd: FileDescription, src: IOSequence) -> int:
@@ -181,15 +408,25 @@ class RegularFile(FileDescriptionImpl):
         return self.fs.statx(await self.fs.getattr(t, self.inode, self.fh))
 
     async def sync(self, t: Task, datasync: bool) -> None:
-        """Implements FileDescriptionImpl.sync: FUSE_FSYNC."""
+        """Implements FileDescriptionImpl.sync: writeback, then FUSE_FSYNC; a
+        writeback error since the last fsync or close is reported."""
+        await writeback.write_back(self.fs, t, self.inode)
         await self.fs.fsync(t, self.inode, self.fh, datasync, directory=False)
+        self._report_writeback_error()
+
+    def _report_writeback_error(self) -> None:
+        if self.inode.cache is not None and (error := self.inode.cache.take_error()):
+            raise SyscallError(error)
 
     async def allocate(self, t: Task, mode: int, offset: int, length: int) -> int:
         """Implements FileDescriptionImpl.allocate: FUSE_FALLOCATE."""
         conn = self.fs.conn
         if conn.no_fallocate:
             raise SyscallError(errno.EOPNOTSUPP)
+        await writeback.write_back(self.fs, t, self.inode)
         args = fuse.FallocateIn(fh=self.fh, offset=offset, length=length, mode=mode).pack()
+        if self.inode.cache is not None:
+            self.inode.cache.drop_range(offset, offset + length)
         try:
             await conn.call(t, fuse.FUSE_FALLOCATE, self.inode.nodeid, args)
         except SyscallError as err:
@@ -201,7 +438,10 @@ class RegularFile(FileDescriptionImpl):
         return 0
 
     async def flush(self, t: Task | None) -> None:
-        """Implements FileDescriptionImpl.flush: FUSE_FLUSH (ENOSYS latched)."""
+        """Implements FileDescriptionImpl.flush: writeback, then FUSE_FLUSH
+        (ENOSYS latched); a writeback error is close's error."""
+        await writeback.write_back(self.fs, t, self.inode)
+        self._report_writeback_error()
         conn = self.fs.conn
         if conn.no_flush:
             return
@@ -215,7 +455,20 @@ class RegularFile(FileDescriptionImpl):
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: FUSE_RELEASE, unanswered."""
         self.inode.opens -= 1
+        if self in self.inode.writers:
+            self.inode.writers.remove(self)
         if self._release:
             args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
             self.fs.conn.send(None, fuse.FUSE_RELEASE, self.inode.nodeid, args)
         self.fs.closed_one()
+
+
+def _runs(indexes: list[int]) -> list[tuple[int, int]]:
+    """Sorted ``indexes`` as (first, last) runs of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    for i in indexes:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs

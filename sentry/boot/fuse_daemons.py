@@ -159,7 +159,7 @@ class FuseDaemons:
         vfs = self.kernel.vfs
         dev = vfs.new_dev()
         builtin = spec.kind != "fuse"
-        fs = FuseFilesystem(conn, S_IFDIR | 0o755, dev, default_permissions=builtin)
+        fs = FuseFilesystem(conn, S_IFDIR | 0o755, dev, builtin, self.kernel.page_cache)
         options = "default_permissions,allow_other" if builtin else ""
         vfs.add_mount(spec.target, fs, spec.fsname, spec.fstype, options, dev)
         conn.start()

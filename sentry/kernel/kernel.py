@@ -26,6 +26,7 @@ from dataclasses import replace
 from sentry.abi.linux import CLONE_FILES, CLONE_THREAD
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
+from sentry.fsimpl.fuse.page_cache import DEFAULT_CACHE_SIZE, PageCache
 from sentry.kernel.fd_table import FDTable
 from sentry.kernel.job_control import JobControl
 from sentry.kernel.task import Task, Waiter
@@ -62,12 +63,14 @@ class Kernel:
         platform: Platform,
         strace: Strace | None = None,
         handlers: Mapping[str, linux64.Handler] | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         """Args:
         platform: where the app runs.
         strace: print every trapped syscall there.
         handlers: syscall handlers by name, added to or replacing the table's
             (a name not in the table becomes trapped).
+        cache_size: the bound of the FUSE files' buffer cache, in bytes.
         """
         self.platform = platform
         self.syscalls = dict(linux64.TABLE)
@@ -77,6 +80,7 @@ class Kernel:
                 self.syscalls.get(nr, linux64.Syscall(name)), handler=handler
             )
         self.vfs = VirtualFilesystem()
+        self.page_cache = PageCache(cache_size)
         register_specials(self.vfs)
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}

@@ -155,6 +155,7 @@ async def _open_existing(t: Task, location: Location, flags: int) -> Any:
         await fs.setattr(t, location.inode, args)
     elif atomic:
         location.inode.attr_expires = 0.0
+        fs.truncated(location.inode, 0)
     return impl
 
 

@@ -96,7 +96,13 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
     device.impl.attach(conn)
     vfs = t.kernel.vfs
     dev = vfs.new_dev()
-    fs = FuseFilesystem(conn, int(options["rootmode"], 8), dev, "default_permissions" in options)
+    fs = FuseFilesystem(
+        conn,
+        int(options["rootmode"], 8),
+        dev,
+        "default_permissions" in options,
+        t.kernel.page_cache,
+    )
     shown = [k for k in ("default_permissions", "allow_other") if k in options]
     if "max_read" in options:
         shown.append(f"max_read={options['max_read']}")
@@ -122,10 +128,31 @@ def umount2(t: Task, target: int, flags: int) -> Any:
         return PASS
     if c_int(flags) & ~0xF:
         raise SyscallError(errno.EINVAL)
+    if c_int(flags) & MNT_DETACH or not vfs.mounts[point][-1].fs.busy():
+        return _unmount(vfs, point, c_int(flags))
+    return _unmount_when_closed(vfs, point, c_int(flags))
+
+
+def _unmount(vfs: VirtualFilesystem, point: str, flags: int) -> int:
     mount = vfs.mounts[point][-1]
     busy = mount.fs.busy()
-    if busy and not c_int(flags) & MNT_DETACH:
+    if busy and not flags & MNT_DETACH:
         raise SyscallError(errno.EBUSY)
     vfs.remove_mount(point)
     mount.fs.unmount(lazy=busy)
     return 0
+
+
+async def _unmount_when_closed(vfs: VirtualFilesystem, point: str, flags: int) -> int:
+    """A busy mount may only be waiting for the closes of an exited process
+    (Linux finishes those before its parent can reap it; sentry flushes in
+    the background): let them finish, then decide."""
+    for _ in range(8):
+        closes = vfs.mounts[point][-1].fs.closes_in_flight() if point in vfs.mounts else []
+        if not closes:
+            break
+        for waiter in closes:
+            await waiter
+    if point not in vfs.mounts:
+        raise SyscallError(errno.EINVAL)
+    return _unmount(vfs, point, flags)

@@ -32,7 +32,7 @@ from sentry.errors import SyscallError
 from sentry.vfs.file_description import FileDescriptionImpl
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.kernel.task import Task, Waiter
 
 AT_FDCWD = -100
 SYMLOOP_MAX = 40
@@ -72,6 +72,8 @@ class Filesystem(Protocol):
     async def access(self, t: Task, inode: Inode, mask: int) -> None: ...
 
     def busy(self) -> bool: ...
+
+    def closes_in_flight(self) -> list[Waiter]: ...
 
     def working_dirs(self, delta: int) -> None: ...
 

@@ -1,0 +1,182 @@
+"""The buffer cache of FUSE files: their data, in chunks shared by every open
+file description and every process of the sandbox.
+
+gVisor's FUSE client copies each reply into a single-use buffer; its design
+doc names a buffer cache as the improvement it never made. Linux keeps FUSE
+data in the page cache (``fs/fuse/file.c``). Sentry keeps it here:
+
+- A file's data is cached in chunks of CHUNK_SIZE bytes (a multiple of the
+  page size), each filled from its start: ``valid`` bytes of it hold the
+  file's data, and a chunk shorter than CHUNK_SIZE ends at the end of file.
+- Chunks live in a :class:`FileCache` per inode and in one LRU per sandbox,
+  the :class:`PageCache`, which bounds their total (``--cache-size``). When a
+  new chunk would pass the bound, the least recently used clean chunks are
+  evicted and their buffers reused, so a hot read path allocates nothing.
+- Dirty chunks (writeback caching) hold bytes the daemon has not seen yet,
+  in ``[dirty_lo, dirty_hi)``; they are never evicted, and passing the bound
+  with them asks their files to write back.
+
+Invariants: a chunk is in its FileCache's ``chunks`` exactly when it is in
+the PageCache's LRU; ``filling`` is set while a READ fills it (readers wait
+on it); a chunk taken out of its file (``detached``) is never put back.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Waiter
+
+CHUNK_SIZE = 128 * 1024
+DEFAULT_CACHE_SIZE = 256 * 2**20
+
+
+class Chunk:
+    """CHUNK_SIZE bytes of one file, from offset ``index * CHUNK_SIZE``."""
+
+    __slots__ = ("file", "index", "data", "valid", "dirty_lo", "dirty_hi", "filling", "detached")
+
+    def __init__(self, file: FileCache, index: int, data: bytearray) -> None:
+        self.file = file
+        self.index = index
+        self.data = data
+        self.valid = 0
+        self.dirty_lo = self.dirty_hi = 0
+        self.filling: Waiter | None = None
+        self.detached = False
+
+    @property
+    def dirty(self) -> bool:
+        """Whether it holds bytes not yet written back."""
+        return self.dirty_hi > self.dirty_lo
+
+    def mark_dirty(self, lo: int, hi: int) -> None:
+        """Bytes ``[lo, hi)`` of the chunk were written and not yet sent."""
+        if self.dirty:
+            lo, hi = min(lo, self.dirty_lo), max(hi, self.dirty_hi)
+        self.dirty_lo, self.dirty_hi = lo, hi
+        self.file.dirty.add(self.index)
+
+
+class FileCache:
+    """The cached chunks of one inode.
+
+    ``dirty`` holds the indexes of its dirty chunks; ``wb_error`` is the
+    errno of a failed writeback, reported once to the next fsync or close;
+    ``on_pressure`` writes the file back when the cache is full of dirty
+    chunks.
+    """
+
+    def __init__(self, cache: PageCache) -> None:
+        self.cache = cache
+        self.chunks: dict[int, Chunk] = {}
+        self.dirty: set[int] = set()
+        self.wb_error = 0
+        self.on_pressure: Callable[[], None] | None = None
+
+    def get(self, index: int) -> Chunk | None:
+        """The chunk at ``index``, counted as used, or None."""
+        chunk = self.chunks.get(index)
+        if chunk is not None:
+            self.cache.lru.move_to_end(chunk)
+        return chunk
+
+    def new(self, index: int) -> Chunk:
+        """A new empty chunk at ``index`` (replacing any there)."""
+        old = self.chunks.get(index)
+        if old is not None:
+            self.drop(old)
+        chunk = Chunk(self, index, self.cache.take_buffer())
+        self.chunks[index] = chunk
+        self.cache.lru[chunk] = None
+        return chunk
+
+    def drop(self, chunk: Chunk) -> None:
+        """Take ``chunk`` out of the cache (its dirty bytes are lost)."""
+        if chunk.detached:
+            return
+        chunk.detached = True
+        del self.chunks[chunk.index]
+        self.dirty.discard(chunk.index)
+        del self.cache.lru[chunk]
+        if chunk.filling is None:
+            self.cache.give_buffer(chunk.data)
+
+    def drop_range(self, start: int, end: int | None = None) -> None:
+        """Drop the chunks holding any byte of ``[start, end)`` (to EOF if
+        ``end`` is None)."""
+        first = start // CHUNK_SIZE
+        for index in [i for i in self.chunks if i >= first]:
+            if end is None or index * CHUNK_SIZE < end:
+                self.drop(self.chunks[index])
+
+    def drop_all(self) -> None:
+        """Drop every chunk."""
+        for chunk in list(self.chunks.values()):
+            self.drop(chunk)
+
+    def truncate(self, size: int) -> None:
+        """The file is now ``size`` bytes: forget what lies past it."""
+        index, keep = divmod(size, CHUNK_SIZE)
+        for i in [i for i in self.chunks if i > index or (i == index and keep == 0)]:
+            self.drop(self.chunks[i])
+        chunk = self.chunks.get(index)
+        if chunk is not None:
+            chunk.valid = min(chunk.valid, keep)
+            if chunk.dirty:
+                chunk.dirty_hi = min(chunk.dirty_hi, keep)
+                if not chunk.dirty:
+                    self.dirty.discard(index)
+
+    def take_error(self) -> int:
+        """The writeback error to report now (then forgotten), or 0."""
+        error, self.wb_error = self.wb_error, 0
+        return error
+
+
+class PageCache:
+    """Every FileCache's chunks of one sandbox, bounded to ``limit`` bytes.
+
+    Buffers of evicted chunks are kept in ``free`` for the next chunk, so a
+    steady stream of reads reuses the same buffers.
+    """
+
+    def __init__(self, limit: int = DEFAULT_CACHE_SIZE) -> None:
+        self.limit = max(limit, 4 * CHUNK_SIZE)
+        self.lru: OrderedDict[Chunk, None] = OrderedDict()
+        self.free: list[bytearray] = []
+
+    @property
+    def size(self) -> int:
+        """Bytes held by cached chunks."""
+        return len(self.lru) * CHUNK_SIZE
+
+    def take_buffer(self) -> bytearray:
+        """A chunk buffer: a free one, or a new one if the cache has room,
+        else an evicted chunk's."""
+        if len(self.lru) * CHUNK_SIZE >= self.limit:
+            self._evict()
+        return self.free.pop() if self.free else bytearray(CHUNK_SIZE)
+
+    def give_buffer(self, data: bytearray) -> None:
+        """A dropped chunk's buffer, for reuse."""
+        if (len(self.lru) + len(self.free)) * CHUNK_SIZE < self.limit:
+            self.free.append(data)
+
+    def _evict(self) -> None:
+        """Drop clean, idle chunks, least recently used first, until one
+        chunk fits; ask the owners of dirty chunks to write back."""
+        pressured: set[FileCache] = set()
+        for chunk in list(self.lru):
+            if len(self.lru) * CHUNK_SIZE < self.limit:
+                break
+            if chunk.dirty:
+                pressured.add(chunk.file)
+            elif chunk.filling is None:
+                chunk.file.drop(chunk)
+        for file in pressured:
+            if file.on_pressure is not None:
+                file.on_pressure()
