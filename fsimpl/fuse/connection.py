@@ -86,6 +86,8 @@ class Connection:
         # Called with True when a device read would not block (a request is
         # queued, or the connection ended), False when it would.
         self.watchers: list[Callable[[bool], None]] = []
+        # Takes the daemon's notifications (code, body); may raise EINVAL.
+        self.notify: Callable[[int, bytes], None] | None = None
         self.ready = False  # what the watchers were last told
         self._next_unique = 2
         # Negotiated at INIT (defaults: what Linux assumes before it).
@@ -208,6 +210,23 @@ class Connection:
         self._wake_reader()
         return request
 
+    def send_reply_request(self, unique: int, nodeid: int, args: bytes) -> None:
+        """Send FUSE_NOTIFY_REPLY (the answer to a RETRIEVE notification,
+        with the daemon's ``unique``); it has no reply."""
+        if self.error:
+            return
+        header = fuse.InHeader(
+            len=fuse.InHeader.SIZE + len(args),
+            opcode=fuse.FUSE_NOTIFY_REPLY,
+            unique=unique,
+            nodeid=nodeid,
+            uid=0,
+            gid=0,
+            pid=0,
+        )
+        self.queue.append(Request(unique, fuse.FUSE_NOTIFY_REPLY, header.pack() + args, None))
+        self._wake_reader()
+
     def _interrupt(self, request: Request) -> None:
         if self.no_interrupt or request.unique not in self.sent:
             return
@@ -264,7 +283,9 @@ class Connection:
         if header.len != len(message):
             raise SyscallError(errno.EINVAL)
         if header.unique == 0:
-            log.debug("FUSE notification %d ignored", header.error)
+            if self.notify is None:
+                raise SyscallError(errno.EINVAL)
+            self.notify(header.error, message[fuse.OutHeader.SIZE :])
             return
         if header.unique & 1:
             if header.error == -errno.ENOSYS:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sentry.abi import fuse
 from sentry.abi.linux import S_IFDIR, S_IFMT, Statx, pack_statfs
 from sentry.errors import SyscallError
+from sentry.fsimpl.fuse import notify
 from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
 from sentry.fsimpl.fuse.page_cache import FileCache, PageCache
 from sentry.fsimpl.fuse.writeback import write_back
@@ -115,6 +116,7 @@ class FuseFilesystem:
         self._working_dirs = 0  # processes whose cwd is in this file system
         self.root = Inode(fuse.FUSE_ROOT_ID, 0, S_IFDIR | (rootmode & ~S_IFMT))
         self.inodes: dict[int, Inode] = {fuse.FUSE_ROOT_ID: self.root}
+        conn.notify = lambda code, body: notify.handle(self, code, body)
 
     def entry(self, out: fuse.EntryOut) -> Inode:
         """The inode an entry_out names, created or refreshed; counts a lookup.

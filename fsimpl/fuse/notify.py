@@ -1,0 +1,124 @@
+"""Notifications from a FUSE daemon: messages with unique 0 whose error
+field is a FUSE_NOTIFY_* code.
+
+Analogous to Linux's ``fuse_notify`` in ``fs/fuse/dev.c``. Sentry honours
+the ones that keep its caches coherent with a daemon whose files change
+behind the client's back:
+
+- INVAL_INODE drops the cached data of a range (``len`` <= 0: to the end;
+  ``off`` < 0: none) and the attributes;
+- INVAL_ENTRY and DELETE drop a cached name;
+- STORE puts data into the cache (the file grows if it ends past EOF);
+- RETRIEVE asks for cached data back: sentry answers with a
+  FUSE_NOTIFY_REPLY request carrying the cached bytes from the offset on
+  (as many as are cached contiguously, up to the size asked).
+
+POLL needs no action (poll readiness of FUSE files is constant). A
+malformed notification is EINVAL, as Linux answers the daemon's write; one
+about a node sentry does not know is ENOENT (Linux ignores STORE and
+RETRIEVE for unknown nodes quietly; sentry does too).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from sentry.abi import fuse
+from sentry.errors import SyscallError
+from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE
+
+if TYPE_CHECKING:
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode
+
+
+def handle(fs: FuseFilesystem, code: int, body: bytes) -> None:
+    """Act on notification ``code``; raises SyscallError(EINVAL) if malformed."""
+    try:
+        if code == fuse.FUSE_NOTIFY_INVAL_INODE:
+            _inval_inode(fs, fuse.NotifyInvalInodeOut.unpack(body))
+        elif code == fuse.FUSE_NOTIFY_INVAL_ENTRY:
+            out = fuse.NotifyInvalEntryOut.unpack(body)
+            _forget_name(fs, out.parent, _name(body, fuse.NotifyInvalEntryOut.SIZE, out.namelen))
+        elif code == fuse.FUSE_NOTIFY_DELETE:
+            out = fuse.NotifyDeleteOut.unpack(body)
+            _forget_name(fs, out.parent, _name(body, fuse.NotifyDeleteOut.SIZE, out.namelen))
+        elif code == fuse.FUSE_NOTIFY_STORE:
+            out = fuse.NotifyStoreOut.unpack(body)
+            data = body[fuse.NotifyStoreOut.SIZE :]
+            if len(data) != out.size:
+                raise ValueError("STORE size")
+            _store(fs, out.nodeid, out.offset, data)
+        elif code == fuse.FUSE_NOTIFY_RETRIEVE:
+            _retrieve(fs, fuse.NotifyRetrieveOut.unpack(body))
+        elif code != fuse.FUSE_NOTIFY_POLL:
+            raise ValueError(f"notification {code}")
+    except ValueError:
+        raise SyscallError(errno.EINVAL) from None
+
+
+def _name(body: bytes, offset: int, length: int) -> bytes:
+    name = body[offset : offset + length]
+    if len(name) != length or body[offset + length : offset + length + 1] != b"\0":
+        raise ValueError("name")
+    return name
+
+
+def _inode(fs: FuseFilesystem, nodeid: int) -> Inode:
+    inode = fs.inodes.get(nodeid)
+    if inode is None:
+        raise SyscallError(errno.ENOENT)
+    return inode
+
+
+def _inval_inode(fs: FuseFilesystem, out: fuse.NotifyInvalInodeOut) -> None:
+    inode = _inode(fs, out.ino)
+    inode.attr_expires = 0.0
+    if out.off >= 0 and inode.cache is not None:
+        inode.cache.drop_range(out.off, out.off + out.len if out.len > 0 else None)
+
+
+def _forget_name(fs: FuseFilesystem, parent: int, name: bytes) -> None:
+    fs.forget_entry(_inode(fs, parent), name)
+
+
+def _store(fs: FuseFilesystem, nodeid: int, offset: int, data: bytes) -> None:
+    inode = fs.inodes.get(nodeid)
+    if inode is None:
+        return
+    cache = fs.file_cache(inode)
+    end = offset + len(data)
+    pos = offset
+    while pos < end:
+        index, lo = divmod(pos, CHUNK_SIZE)
+        n = min(end - pos, CHUNK_SIZE - lo)
+        chunk = cache.chunks.get(index)
+        if chunk is None and lo == 0:
+            chunk = cache.new(index)
+        if chunk is not None and chunk.filling is None and chunk.valid >= lo:
+            chunk.data[lo : lo + n] = data[pos - offset : pos - offset + n]
+            chunk.valid = max(chunk.valid, lo + n)
+        pos += n
+    if inode.attr is not None and end > inode.attr.size:
+        inode.attr.size = end
+
+
+def _retrieve(fs: FuseFilesystem, out: fuse.NotifyRetrieveOut) -> None:
+    inode = fs.inodes.get(out.nodeid)
+    data = b""
+    if inode is not None and inode.cache is not None:
+        pieces = []
+        pos, end = out.offset, out.offset + min(out.size, fs.conn.max_write_request)
+        while pos < end:
+            index, lo = divmod(pos, CHUNK_SIZE)
+            chunk = inode.cache.chunks.get(index)
+            if chunk is None or chunk.filling is not None or chunk.valid <= lo:
+                break
+            hi = min(chunk.valid, end - index * CHUNK_SIZE)
+            pieces.append(bytes(chunk.data[lo:hi]))
+            pos += hi - lo
+            if hi < CHUNK_SIZE:
+                break
+        data = b"".join(pieces)
+    args = fuse.NotifyRetrieveIn(offset=out.offset, size=len(data)).pack() + data
+    fs.conn.send_reply_request(out.notify_unique, out.nodeid, args)
