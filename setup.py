@@ -38,7 +38,10 @@ setup(
     cffi_modules=["platform/ptrace/helper_build.py:ffibuilder"],
     install_requires=["cffi>=1.15", "python-ptrace>=0.9.9"],
     extras_require={"test": ["pytest>=7"]},
-    entry_points={"console_scripts": ["sentry = sentry.cli:main"]},
+    entry_points={
+        "console_scripts": ["sentry = sentry.cli:main"],
+        "pytest11": ["sentry = sentry.pytest_plugin"],
+    },
     classifiers=[
         "License :: OSI Approved :: GNU General Public License v2 (GPLv2)",
         "Operating System :: POSIX :: Linux",
