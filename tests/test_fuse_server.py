@@ -875,6 +875,7 @@ def test_sigterm_ends_the_server_and_unmounts(tmp_path):
 
 def test_bad_usage(tmp_path):
     (tmp_path / "file").touch()
+    (tmp_path / "sub").mkdir()
     stream, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     cases = [
         [],
@@ -888,6 +889,7 @@ def test_bad_usage(tmp_path):
         ["memfs", str(tmp_path / "file")],
         ["passthrough", str(tmp_path / "missing"), str(tmp_path)],
         ["passthrough", str(tmp_path / "file"), str(tmp_path)],
+        ["passthrough", str(tmp_path), str(tmp_path / "sub")],  # a mount inside what it serves
         ["passthrough", "--fd", "0"],
     ]
     try:

@@ -95,6 +95,12 @@ def _check_fd(fd: int) -> None:
     os.set_blocking(fd, True)
 
 
+def _inside(path: str, directory: str) -> bool:
+    """Whether *path* is *directory* or below it (symlinks resolved)."""
+    path, directory = os.path.realpath(path), os.path.realpath(directory)
+    return os.path.commonpath([path, directory]) == directory
+
+
 def _serve(fs: str, args: argparse.Namespace) -> int:
     if (args.fd is None) == (args.mountpoint is None):
         _usage_error("give either --fd N or a MOUNTPOINT")
@@ -110,6 +116,9 @@ def _serve(fs: str, args: argparse.Namespace) -> int:
     if fs == "memfs":
         ops, source = MemFS(), "memfs"
     else:
+        if args.mountpoint is not None and _inside(args.mountpoint, args.dir):
+            # A lookup of the mountpoint would make the server wait for itself.
+            _usage_error(f"{args.mountpoint} is inside {args.dir}")
         try:
             ops = Passthrough(args.dir, readonly=args.ro)
         except OSError as err:

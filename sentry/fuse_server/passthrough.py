@@ -26,6 +26,10 @@ included.
 
 The host may change under the mount, so cache timeouts are libfuse's 1 s
 and FUSE_AUTO_INVAL_DATA is requested.
+
+A native mount must not lie inside the directory it serves (the command
+line refuses it): the single-threaded server would wait for itself when the
+kernel asked it to look up its own mountpoint.
 """
 
 from __future__ import annotations
