@@ -21,6 +21,7 @@ setup(
     packages=[
         "sentry",
         "sentry.abi",
+        "sentry.boot",
         "sentry.fuse_server",
         "sentry.kernel",
         "sentry.syscalls",
