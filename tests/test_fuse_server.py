@@ -1117,3 +1117,25 @@ def test_raw_read_only_passthrough_refuses_changes(tmp_path):
         read = fuse.ReadIn(fh=fuse.OpenOut.unpack(body).fh, size=100).pack()
         assert client.call(fuse.FUSE_READ, nodeid, read) == (0, b"content\n")
     assert (tmp_path / "file").read_text() == "content\n"
+
+
+# ------------------------------------------------------------ style
+
+
+def test_implements_lines_name_their_own_method():
+    """Each Operations method a file system overrides says "Implements Operations.<its name>",
+    and no other method claims to implement one (gVisor's Allocate drifted)."""
+    from sentry.fuse_server.memfs import MemFS
+    from sentry.fuse_server.operations import Operations
+    from sentry.fuse_server.passthrough import Passthrough
+
+    checked = 0
+    for cls in (MemFS, Passthrough):
+        for name, member in vars(cls).items():
+            doc = getattr(member, "__doc__", None) or ""
+            if not name.startswith("_") and callable(getattr(Operations, name, None)):
+                assert doc.startswith(f"Implements Operations.{name}"), f"{cls.__name__}.{name}"
+                checked += 1
+            else:
+                assert not doc.startswith("Implements"), f"{cls.__name__}.{name}"
+    assert checked > 50
