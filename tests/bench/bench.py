@@ -2,10 +2,12 @@
 
 Run it with ``make bench`` (installs sentry, runsc and proot first), or
 ``python3 tests/bench/bench.py`` from the repository root once sentry is installed.
-It takes about three minutes. It prints a table per measurement and saves the raw
+It takes about five minutes. It prints a table per measurement and saves the raw
 numbers to tests/bench/out/results.json. Each figure is a median: of --reps runs
-(default 3) for dd and FUSE, of 5 for getppid and startup (3 for runsc's startup). The
-runs take turns round-robin, so drift on the host spreads evenly over the tools.
+(default 3) for dd and FUSE, of 5 for getppid and startup (3 for runsc's startup), and
+of --server-reps runs (default 1: a run takes up to half a minute under the sentry) for
+the built-in FUSE servers. The runs take turns round-robin, so drift on the host spreads
+evenly over the tools.
 
 What is measured
  1. Cost of a pass-through trapped syscall. ``dd if=/dev/zero of=/dev/null bs=1
@@ -35,7 +37,22 @@ What is measured
     disk. Figures come from dd's own report. Targets: the sentry's bs=128k read at
     least gVisor's 352 MB/s (measured earlier in this VM) and at least runsc's in this
     run.
- 6. A summary of the sentry's figures against their targets (PASS/MISS).
+ 6. Built-in FUSE servers: sentry's own memfs and passthrough, written in Python. One
+    run writes a file with dd and reads it back at bs=1M and 128k (64 MiB) and at bs=4k
+    (16 MiB), then fsmeta.c, compiled here, creates 10,000 empty files, stats each and
+    unlinks each, timing each phase. "native" runs it in a plain directory: on tmpfs
+    (/dev/shm) for memfs, in the backing directory (out/servers/) for passthrough. "host
+    kernel" mounts the server with the host's FUSE (``python3 -P -m sentry.fuse_server
+    memfs MNT``) and drops the file's pages before each read, as memfs lets the kernel
+    keep them. "sentry" is ``sentry run --mount MNT=memfs`` (or ``=passthrough:DIR``),
+    with the server outside the sandbox. "runsc" starts the server inside gVisor (``do
+    --force-overlay=false``) on a /dev/fuse that the shell opened (``--fd 3``) and mounts
+    it with ``mount -i -t fuse``: the server's own mount hangs in gVisor, as it reads
+    /proc/self/mountinfo before it answers INIT and gVisor's mountinfo waits for INIT.
+    Figures: MB/s and us per block from dd's own report, us per file for each phase, and
+    the sentry's time over native's and over runsc's. No targets.
+ 7. A summary of the sentry's figures against their targets (PASS/MISS), then its main
+    built-in FUSE server figures next to runsc's.
  A tool that is missing or fails is reported as n/a with a one-line reason. Every
  command has a 60 s timeout.
 
@@ -69,9 +86,11 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +139,16 @@ GVISOR_FUSE_MBS = 352.0  # runsc --platform=ptrace, bs=128k read, measured earli
 # runsc do: FUSE is on by default in 20221219 (--fuse is deprecated and has no effect).
 # Without --force-overlay=false the bindfs writes would land in the sandbox's tmpfs overlay.
 RUNSC_RW = (*RUNSC, "--force-overlay=false")
+
+# Built-in FUSE servers (section 6): sentry's own memfs and passthrough, written in Python.
+SERVERS_DIR = OUT / "servers"
+PT_SRC = SERVERS_DIR / "passthrough_src"  # passthrough serves it; native runs write in it
+SHM_DIR = Path("/dev/shm/sentry-bench")  # memfs's native counterpart: a directory on tmpfs
+HOST_MNT = SERVERS_DIR / "mnt_host"  # the server mounted by the host kernel
+SANDBOX_MNT = SERVERS_DIR / "mnt_sandbox"  # sentry --mount, or the daemon inside runsc
+FUSE_SERVER = (sys.executable, "-P", "-m", "sentry.fuse_server")
+META_N = 10_000  # files created, stat'ed and unlinked by fsmeta
+SERVER_WAIT_S = 10.0  # for the server's host mount to appear, and for it to exit after umount
 
 TARGET_STOP_RATIO = 1.35
 TARGET_GETPPID_RATIO = 1.25
@@ -258,7 +287,7 @@ def build_c() -> dict[str, str]:
     """Compile the C helpers into out/bin; return {name: reason} for failures."""
     BIN.mkdir(parents=True, exist_ok=True)
     failures: dict[str, str] = {}
-    for name in ("ctracer", "getppid_loop"):
+    for name in ("ctracer", "getppid_loop", "fsmeta"):
         try:
             run(["gcc", "-O2", "-Wall", "-o", str(BIN / name), str(HERE / f"{name}.c")])
         except Failed as exc:
@@ -730,6 +759,308 @@ def fuse_figures(
     return figures
 
 
+# ---------------------------------------------------------------- built-in FUSE servers
+
+
+@dataclass(frozen=True)
+class SeqSize:
+    """A block size of the sequential workload: dd writes count blocks, then reads them back."""
+
+    bs: str
+    bs_bytes: int
+    count: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.bs_bytes * self.count
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure of a run: a dd, a phase of fsmeta, or the wall time of the whole command."""
+
+    key: str
+    label: str
+    kind: str  # "dd" (MB/s, us per block), "meta" (us per file) or "wall" (s)
+    nops: int = 1  # dd blocks or files
+    nbytes: int = 0  # a dd's bytes
+
+
+@dataclass(frozen=True)
+class BuiltinServer:
+    """A built-in server and the host directory that the same workload uses natively."""
+
+    name: str  # memfs or passthrough
+    native_dir: Path
+    native_label: str
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The words after ``python -m sentry.fuse_server``, before MOUNTPOINT or --fd."""
+        return ("passthrough", str(PT_SRC)) if self.name == "passthrough" else (self.name,)
+
+    @property
+    def spec(self) -> str:
+        """The server as ``sentry run --mount TARGET=SERVER`` names it."""
+        return f"passthrough:{PT_SRC}" if self.name == "passthrough" else self.name
+
+
+SEQ_SIZES = (
+    SeqSize("1M", 2**20, 64),
+    SeqSize("128k", 128 * 1024, 512),
+    SeqSize("4k", 4096, 4096),
+)
+METRICS = (
+    *(
+        Metric(f"{op}_{s.bs}", f"{op} bs={s.bs} {s.nbytes // 2**20}MiB", "dd", s.count, s.nbytes)
+        for s in SEQ_SIZES
+        for op in ("write", "read")
+    ),
+    *(
+        Metric(phase, f"{phase} {META_N} files", "meta", META_N)
+        for phase in ("create", "stat", "unlink")
+    ),
+    Metric("wall", "whole command, s", "wall"),
+)
+BUILTIN_SERVERS = (
+    BuiltinServer("memfs", SHM_DIR, f"a directory on tmpfs, {SHM_DIR}"),
+    BuiltinServer("passthrough", PT_SRC, "its backing directory, on disk"),
+)
+META_OUT = re.compile(r"^create ([0-9.]+) stat ([0-9.]+) unlink ([0-9.]+)$", re.MULTILINE)
+
+
+def builtin_configs() -> list[Config]:
+    return [
+        Config("native", "native", "native", "unpinned", ()),
+        Config("kernel", "kernel", "host kernel", "unpinned", ()),
+        Config("sentry_default", "sentry", "sentry", "default (same)", SENTRY),
+        Config("runsc", "runsc", "runsc", "unpinned", RUNSC_RW),
+    ]
+
+
+def fs_type(path: Path) -> str | None:
+    """The type of the file system mounted last on path, or None if nothing is."""
+    found = None
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == str(path):
+            found = fields[2]
+    return found
+
+
+def clear_dir(d: Path) -> None:
+    """Remove the files a failed run left in d."""
+    for p in d.iterdir():
+        p.unlink()
+
+
+def builtin_prepare(
+    build_failures: dict[str, str], missing: dict[str, str]
+) -> dict[tuple[str, str], str]:
+    """Make the directories and check what each run needs; return {(server, tool): reason}
+    for the runs that cannot happen."""
+    why = {c.tool: missing[c.tool] for c in builtin_configs() if c.tool in missing}
+    if os.geteuid() != 0:
+        why["kernel"] = "mounting the server on the host needs root"
+    elif not Path("/dev/fuse").exists():
+        why["kernel"] = "no /dev/fuse"
+    if shutil.which("mount") is None:
+        why.setdefault("runsc", "mount is not installed (util-linux)")
+    try:
+        run((*FUSE_SERVER, "--help"))
+    except Failed as exc:
+        for tool in ("kernel", "runsc"):
+            why.setdefault(tool, f"python3 -m sentry.fuse_server: {exc}")
+    if is_mounted(HOST_MNT):  # left by an interrupted run
+        try:
+            run(["umount", "-l", str(HOST_MNT)])
+        except Failed as exc:
+            why["kernel"] = f"cannot unmount {HOST_MNT}: {exc}"
+    for d in (PT_SRC, SANDBOX_MNT, HOST_MNT):
+        if d != HOST_MNT or not is_mounted(d):
+            d.mkdir(parents=True, exist_ok=True)
+    reasons = {(s.name, tool): r for s in BUILTIN_SERVERS for tool, r in why.items()}
+    if fs_type(SHM_DIR.parent) == "tmpfs":
+        SHM_DIR.mkdir(exist_ok=True)
+    else:
+        reasons[("memfs", "native")] = f"{SHM_DIR.parent} is not a tmpfs"
+    if "fsmeta" in build_failures:
+        for s in BUILTIN_SERVERS:
+            for c in builtin_configs():
+                reasons[(s.name, c.tool)] = build_failures["fsmeta"]
+    return reasons
+
+
+def workload_script(d: Path, drop_cache: bool = False) -> str:
+    """The workload as one shell command line, run in d: for each block size a dd write of
+    the file seq and a read of it, then sync, so that no writeback of the host's is left to
+    slow passthrough's backing disk, then fsmeta.
+
+    With drop_cache dd drops the file's cached pages before each read (posix_fadvise
+    DONTNEED), so that the read asks the server: memfs lets the host kernel keep them.
+    """
+    steps = ["export LC_ALL=C", "set -e", f"cd {shlex.quote(str(d))}"]
+    for s in SEQ_SIZES:
+        steps.append(f"dd if=/dev/zero of=seq bs={s.bs} count={s.count}")
+        if drop_cache:
+            steps.append("dd if=seq iflag=nocache count=0 status=none")
+        steps += [f"dd if=seq of=/dev/null bs={s.bs}", "rm seq"]
+    steps += ["sync", f"{shlex.quote(str(BIN / 'fsmeta'))} . {META_N}"]
+    return "; ".join(steps)
+
+
+def runsc_script(server: BuiltinServer) -> str:
+    """Serve on a /dev/fuse the shell opens, mount it with mount(8), run the workload,
+    unmount and stop the server: all inside gVisor.
+
+    Not ``python3 -m sentry.fuse_server memfs MNT``: that server reads /proc/self/mountinfo
+    after its mount(2) and before it answers INIT, and gVisor's mountinfo waits for INIT, so
+    it hangs. Nor does gVisor's unmount end the server's read, hence the kill.
+    """
+    mnt = shlex.quote(str(SANDBOX_MNT))
+    serve = shlex.join((*FUSE_SERVER, *server.args, "--fd", "3"))
+    opts = (
+        f"fd=3,rootmode=40000,user_id={os.getuid()},group_id={os.getgid()},"
+        "default_permissions,allow_other"
+    )
+    return (
+        f"exec 3<>/dev/fuse; {serve} & srv=$!; "
+        f"if mount -i -t fuse -o {opts} {server.name} {mnt}; then exec 3>&-; "
+        f"({workload_script(SANDBOX_MNT)}); s=$?; umount {mnt} 2>/dev/null; else s=1; fi; "
+        "kill $srv 2>/dev/null; wait $srv; exit $s"
+    )
+
+
+@contextmanager
+def host_server(server: BuiltinServer) -> Iterator[None]:
+    """Run the server mounted on HOST_MNT by the host kernel for the with block; unmount it
+    lazily and reap it at the end, killing it if it outlives the unmount."""
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            (*FUSE_SERVER, *server.args, str(HOST_MNT)),
+            cwd=OUT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + SERVER_WAIT_S
+            while not is_mounted(HOST_MNT):
+                if proc.poll() is not None:
+                    err.seek(0)
+                    why = one_line(err.read()) or "no output"
+                    raise Failed(f"the server exited with status {proc.returncode}: {why}")
+                if time.monotonic() > deadline:
+                    raise Failed(f"the server did not mount within {SERVER_WAIT_S:.0f} s")
+                time.sleep(0.02)
+            yield
+        finally:
+            if is_mounted(HOST_MNT):
+                try:
+                    run(["umount", "-l", str(HOST_MNT)])
+                except Failed as exc:  # the kill below ends the server all the same
+                    progress(f" (umount -l {HOST_MNT}: {exc})")
+            try:
+                proc.wait(timeout=SERVER_WAIT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def builtin_run(c: Config, server: BuiltinServer) -> tuple[float, str, str]:
+    """One run of the whole workload under c's tool; return (wall s, stdout, stderr)."""
+    clear_dir(PT_SRC)
+    if c.tool == "native":
+        clear_dir(server.native_dir)
+        return run_err(("sh", "-c", workload_script(server.native_dir)))
+    if c.tool == "kernel":
+        with host_server(server):
+            return run_err(("sh", "-c", workload_script(HOST_MNT, drop_cache=True)))
+    if c.tool == "sentry":
+        mount = f"{SANDBOX_MNT}={server.spec}"
+        script = workload_script(SANDBOX_MNT)
+        return run_err((*c.prefix, "--mount", mount, "--", "sh", "-c", script))
+    return run_err((*c.prefix, "sh", "-c", runsc_script(server)))
+
+
+def parse_run(stdout: str, stderr: str) -> dict[str, float]:
+    """{metric key: seconds} from dd's summaries on stderr and fsmeta's line on stdout."""
+    dds = [m for m in METRICS if m.kind == "dd"]
+    copies = DD_COPIED.findall(stderr)
+    if [int(n) for n, _ in copies] != [m.nbytes for m in dds]:
+        raise Failed(f"not {len(dds)} whole dd copies: {one_line(stderr) or 'no output'}")
+    secs = {m.key: float(t) for m, (_, t) in zip(dds, copies, strict=True)}
+    meta = META_OUT.search(stdout)
+    if meta is None:
+        raise Failed(f"no fsmeta summary: {one_line(stdout) or 'no output'}")
+    secs.update(create=float(meta[1]), stat=float(meta[2]), unlink=float(meta[3]))
+    return secs
+
+
+def measure_builtin(
+    reps: int, reasons: dict[tuple[str, str], str]
+) -> dict[str, dict[str, dict[str, Result]]]:
+    """{server: {metric: {config: Result}}}; the runs go round-robin over servers and tools."""
+    configs = builtin_configs()
+    results = {
+        s.name: {
+            m.key: {c.key: Result(c, error=reasons.get((s.name, c.tool))) for c in configs}
+            for m in METRICS
+        }
+        for s in BUILTIN_SERVERS
+    }
+    try:
+        for rep in range(reps):
+            progress(f"[fuse servers {rep + 1}/{reps}]")
+            for s in BUILTIN_SERVERS:
+                for c in configs:
+                    per = {m.key: results[s.name][m.key][c.key] for m in METRICS}
+                    if per["wall"].error is not None:
+                        continue
+                    try:
+                        wall, stdout, stderr = builtin_run(c, s)
+                        secs = {**parse_run(stdout, stderr), "wall": wall}
+                    except Failed as exc:
+                        for res in per.values():
+                            res.error = str(exc)
+                        progress(f" {s.name}:{c.key}=x")
+                        continue
+                    for key, res in per.items():
+                        res.samples.append(secs[key])
+                    progress(f" {s.name}:{c.key}={wall:.1f}s")
+            progress("\n")
+    finally:
+        clear_dir(PT_SRC)
+        shutil.rmtree(SHM_DIR, ignore_errors=True)
+    return results
+
+
+def builtin_figures(
+    results: dict[str, dict[str, dict[str, Result]]],
+) -> dict[str, dict[str, dict[str, dict[str, float | None]]]]:
+    """Per server, metric and config: the median seconds, MB/s (dd), us per block or file,
+    and that time over native's and over runsc's."""
+    figures: dict[str, dict[str, dict[str, dict[str, float | None]]]] = {}
+    for s in BUILTIN_SERVERS:
+        figures[s.name] = {}
+        for m in METRICS:
+            runs = results[s.name][m.key]
+            nat, runsc = runs["native"].median, runs["runsc"].median
+            per: dict[str, dict[str, float | None]] = {}
+            for key, res in runs.items():
+                t = res.median
+                per[key] = {
+                    "median_s": t,
+                    "mb_s": None if t is None or m.kind != "dd" else m.nbytes / t / 1e6,
+                    "us_per_op": None if t is None or m.kind == "wall" else t / m.nops * 1e6,
+                    "time_x_native": ratio(t, nat),
+                    "time_x_runsc": ratio(t, runsc),
+                }
+            figures[s.name][m.key] = per
+    return figures
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -939,6 +1270,104 @@ def print_fuse(
     return rows
 
 
+def print_builtin(
+    results: dict[str, dict[str, dict[str, Result]]],
+    figures: dict[str, dict[str, dict[str, dict[str, float | None]]]],
+    reps: int,
+) -> None:
+    print("6. Built-in FUSE servers: sentry's memfs and passthrough (Python), same workload")
+    sizes = ", ".join(f"{s.count} x {s.bs}" for s in SEQ_SIZES)
+    runs = "one run" if reps == 1 else f"median of {reps} runs"
+    notes = (
+        f"One run: dd writes a file and reads it back ({sizes}), then fsmeta.c creates "
+        f"{META_N} empty files, stats each and unlinks each. native: a plain host directory. "
+        "host kernel: python3 -P -m sentry.fuse_server memfs MNT (or passthrough DIR MNT) "
+        "on the host's FUSE; the file's pages are dropped before each read (dd iflag=nocache "
+        "count=0), as memfs lets the kernel keep them; stat may be answered from the "
+        "kernel's attribute cache. sentry: sentry run --mount MNT=memfs (or "
+        "=passthrough:DIR), the server outside the sandbox. runsc: do --force-overlay=false, "
+        "the server inside gVisor on a /dev/fuse the shell opened (--fd 3), mounted with "
+        "mount -i -t fuse (its own mount hangs in gVisor: it reads /proc/self/mountinfo "
+        "before it answers INIT, and gVisor's mountinfo waits for INIT). Each run mounts "
+        f"afresh. dd figures from dd's own time; {runs} (--server-reps; samples in "
+        "results.json); MB = 10^6 bytes; us/op = us per dd block or per file; "
+        "sentry/native, sentry/runsc = the sentry's time over theirs (below 1: faster); "
+        "whole command = the run's wall time, sandbox start and exit included."
+    )
+    indent = "   "
+    print(
+        textwrap.fill(
+            notes, 99, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+        )
+    )
+    configs = builtin_configs()
+    for s in BUILTIN_SERVERS:
+        print(f"   {s.name} (native: {s.native_label})")
+        print(
+            f"   {'':<20}"
+            + "".join(f" {c.label:>13}" for c in configs)
+            + f" {'sentry/':>7} {'sentry/':>7}"
+        )
+        head = f"   {'workload':<20}" + f" {'MB/s':>5} {'us/op':>7}" * len(configs)
+        head += f" {'native':>7} {'runsc':>7}"
+        print(head)
+        print("   " + "-" * (len(head) - 3))
+        for m in METRICS:
+            line = f"   {m.label:<20}"
+            for c in configs:
+                fig = figures[s.name][m.key][c.key]
+                if m.kind == "wall":
+                    line += f" {'':>5} {fmt(fig['median_s'], '.2f', 7)}"
+                else:
+                    mb_s = "" if m.kind != "dd" else fmt(fig["mb_s"], ".0f", 5)
+                    line += f" {mb_s:>5} {fmt(fig['us_per_op'], '.1f', 7)}"
+            sentry = figures[s.name][m.key]["sentry_default"]
+            line += f" {fmt(sentry['time_x_native'], '.2f', 7)}"
+            line += f" {fmt(sentry['time_x_runsc'], '.2f', 7)}"
+            print(line)
+        for c in configs:
+            error = results[s.name]["wall"][c.key].error
+            if error is not None:
+                print(f"   {c.label}: n/a: {error}")
+    print()
+
+
+def print_builtin_summary(
+    figures: dict[str, dict[str, dict[str, dict[str, float | None]]]],
+) -> dict[str, dict[str, float | None]]:
+    """Print sentry's main figures against runsc's and the host kernel's; return them."""
+    print("   Built-in FUSE servers (section 6, no targets): sentry against runsc (daemon inside)")
+    print(
+        f"   {'figure':<38} {'sentry':>10} {'runsc':>10} {'host kernel':>11} {'sentry/runsc':>12}"
+    )
+    rows: dict[str, dict[str, float | None]] = {}
+    for s in BUILTIN_SERVERS:
+        for key, name, unit in (
+            ("read_128k", "read bs=128k", "MB/s"),
+            ("write_128k", "write bs=128k", "MB/s"),
+            ("create", "create", "us/file"),
+            ("stat", "stat", "us/file"),
+            ("unlink", "unlink", "us/file"),
+        ):
+            per = figures[s.name][key]
+            field_ = "mb_s" if unit == "MB/s" else "us_per_op"
+            spec = ".0f" if unit == "MB/s" else ".1f"
+            row = {
+                "sentry": per["sentry_default"][field_],
+                "runsc": per["runsc"][field_],
+                "kernel": per["kernel"][field_],
+                "sentry_time_x_runsc": per["sentry_default"]["time_x_runsc"],
+            }
+            label = f"{s.name} {name}, {unit}"
+            print(
+                f"   {label:<38} {fmt(row['sentry'], spec, 10)} {fmt(row['runsc'], spec, 10)} "
+                f"{fmt(row['kernel'], spec, 11)} {fmt(row['sentry_time_x_runsc'], '.2f', 12)}"
+            )
+            rows[label] = row
+    print("   (sentry/runsc: sentry's time over runsc's; below 1: sentry is faster)")
+    return rows
+
+
 def print_summary(
     stop_r: float | None,
     getppid_r: float | None,
@@ -967,7 +1396,7 @@ def print_summary(
         ),
         *fuse_rows,
     ]
-    print("6. Summary: sentry (default placement) against its targets")
+    print("7. Summary: sentry (default placement) against its targets")
     print(f"   {'figure':<38} {'sentry':>10} {'target':>20} {'result':>6}")
     for name, value, target, result in rows:
         print(f"   {name:<38} {value:>10} {target:>20} {result:>6}")
@@ -1009,6 +1438,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also run proot and the C tracer -i variant unpinned (+~55 s)",
     )
+    parser.add_argument(
+        "--server-reps",
+        type=int,
+        default=1,
+        choices=range(1, 6),
+        help="runs per built-in FUSE server figure (median taken; default 1, as a run takes "
+        "up to ~30 s under the sentry; each one more adds about a minute)",
+    )
     args = parser.parse_args(argv)
 
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -1033,6 +1470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     fuse_failures = fuse_prepare()
     fuse = measure_fuse(fuse_configs(), args.reps, missing, fuse_failures)
+    builtin = measure_builtin(args.server_reps, builtin_prepare(build_failures, missing))
     total = time.perf_counter() - started
 
     print()
@@ -1061,7 +1499,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_startup(startup)
     fuse_figs = fuse_figures(fuse)
     fuse_rows = print_fuse(fuse, fuse_figs, args.reps)
+    builtin_figs = builtin_figures(builtin)
+    print_builtin(builtin, builtin_figs, args.server_reps)
     summary = print_summary(stop_r, getppid_r, startup, fuse_rows)
+    print()
+    builtin_summary = print_builtin_summary(builtin_figs)
     print(f"\n(total {total:.0f} s; raw numbers in {OUT / 'results.json'})")
 
     data = {
@@ -1092,7 +1534,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for w in FUSE_WORKLOADS
             },
         },
+        "builtin_fuse": {
+            "reps": args.server_reps,
+            "dd": [{"bs": z.bs, "count": z.count, "bytes": z.nbytes} for z in SEQ_SIZES],
+            "files": META_N,
+            "unit": "dd's seconds, fsmeta's seconds per phase, the whole command's wall s",
+            "servers": {
+                sv.name: {
+                    "native_dir": str(sv.native_dir),
+                    "runs": {m.key: as_json(builtin[sv.name][m.key]) for m in METRICS},
+                    "figures": builtin_figs[sv.name],
+                }
+                for sv in BUILTIN_SERVERS
+            },
+        },
         "summary": summary,
+        "summary_builtin_fuse": builtin_summary,
     }
     (OUT / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     return 0 if dd["native"].median is not None else 1
