@@ -632,12 +632,13 @@ def fuse_prepare() -> dict[str, str]:
     for kind in FUSE_TOOLS:
         for where in ("native", "sandbox"):
             mnt = mountpoint(where, kind)
-            mnt.mkdir(parents=True, exist_ok=True)
             if kind not in failures and is_mounted(mnt):  # left by an interrupted run
                 try:
                     unmount(mnt)
                 except Failed as exc:
                     failures[kind] = f"cannot unmount {mnt}: {exc}"
+            if not is_mounted(mnt):  # a dead daemon's mount point fails even stat
+                mnt.mkdir(parents=True, exist_ok=True)
     if "read" not in failures:
         try:
             make_big_file()
