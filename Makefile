@@ -17,7 +17,7 @@ system-packages:  ## Install the Debian packages sentry needs (as root; skipped 
 	@$(call apt_install,$(APT_PACKAGES))
 
 install: system-packages  ## Install sentry (the cffi helper is compiled here).
-	$(PIP) install -q --root-user-action=ignore "cffi>=1.15" "setuptools>=61" wheel pytest
+	$(PIP) install -q --root-user-action=ignore "cffi>=1.15" "setuptools>=61" wheel pytest hypothesis
 	$(PIP) install -q --root-user-action=ignore --no-build-isolation .
 
 example:  ## Run a program in the sandbox that writes and reads a file through FUSE.

@@ -38,7 +38,7 @@ setup(
     setup_requires=["cffi>=1.15"],
     cffi_modules=["platform/ptrace/helper_build.py:ffibuilder"],
     install_requires=["cffi>=1.15", "python-ptrace>=0.9.9"],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
     entry_points={
         "console_scripts": ["sentry = sentry.cli:main"],
         "pytest11": ["sentry = sentry.pytest_plugin"],

@@ -226,13 +226,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     _setup_logging(args.debug_log)
     keep_big_buffers()
+    all_cpus = os.sched_getaffinity(0)
     if cpus is not None:
         os.sched_setaffinity(0, cpus)
     strace = Strace(strace_out) if args.strace or args.strace_file else None
     kernel = Kernel(lookup("ptrace")(), strace=strace, cache_size=cache_size)
     env = initial_environ()
     try:
-        FuseDaemons(kernel, env).start(specs)
+        FuseDaemons(kernel, env, all_cpus).start(specs)
     except BootError as err:
         sys.stderr.write(f"sentry: run: {err}\n")
         return 2

@@ -106,7 +106,7 @@ def test_fuse_daemon_killed_mid_run_gives_enotconn(image):
         ),
         ("--fuse", "/=squashfuse img {}", "cannot mount over /"),
         ("--mount", "/data=nfs", "unknown server 'nfs' (expected memfs or passthrough)"),
-        ("--mount", "/data=memfs:x", "memfs takes no argument"),
+        ("--mount", "/data=memfs:x", "memfs takes no argument but 'writeback'"),
         ("--mount", "/data=passthrough", "passthrough needs a directory"),
         ("--mount", "/data=passthrough:/nonexistent", "no such directory: /nonexistent"),
         ("--mount", "/data=passthrough:/etc/passwd", "not a directory: /etc/passwd"),

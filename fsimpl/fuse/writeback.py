@@ -10,8 +10,9 @@ seconds after a file first gets dirty. Afterwards sentry's mtime and ctime
 are sent with a SETATTR, as Linux's ``fuse_write_inode`` does, and the
 daemon's attributes count again.
 
-A WRITE that fails leaves its error in the file's cache; the next fsync or
-close of the file reports it, once, as Linux's ``filemap_check_errors``.
+A WRITE that fails leaves its error in the file's cache (ENOSPC, or EIO for
+any other error, as Linux's ``mapping_set_error``); the next fsync or close
+of the file reports it, once, as Linux's ``filemap_check_errors``.
 Only one writeback of an inode runs at a time; a second one waits for it.
 """
 
@@ -106,7 +107,9 @@ async def _write_run(fs: FuseFilesystem, t: Task | None, inode: Inode, run: list
             )
             written = fuse.WriteOut.unpack(body).size
         except (SyscallError, ValueError) as err:
-            cache.wb_error = err.errno if isinstance(err, SyscallError) else errno.EIO
+            # As Linux's mapping_set_error: ENOSPC stays, anything else is EIO.
+            failed = isinstance(err, SyscallError) and err.errno == errno.ENOSPC
+            cache.wb_error = errno.ENOSPC if failed else errno.EIO
             log.debug("writeback of node %d failed: %s", inode.nodeid, err)
             return
         if written != size:

@@ -74,6 +74,8 @@ def server_argv(spec: MountSpec, fd: int) -> list[str]:
     argv = [sys.executable, "-P", "-m", "sentry.fuse_server", spec.kind]
     if spec.kind == "passthrough":
         argv += [spec.source, *(["--ro"] if spec.read_only else [])]
+    if spec.writeback:
+        argv.append("--writeback")
     return [*argv, "--fd", str(fd)]
 
 
@@ -101,9 +103,13 @@ class FuseDaemons:
     to that daemon; after :meth:`stop`, no daemon is reported as dead.
     """
 
-    def __init__(self, kernel: Kernel, env: dict[str, str]) -> None:
+    def __init__(self, kernel: Kernel, env: dict[str, str], cpus: set[int]) -> None:
+        """``cpus``: where the daemons run. They are not pinned with sentry:
+        they talk to it over sockets, not ptrace, and on another CPU a daemon
+        works while the app copies."""
         self.kernel = kernel
         self.env = env
+        self.cpus = cpus
         self.daemons: list[Daemon] = []
         self.by_pid: dict[int, Daemon] = {}
         self.running = False  # the app has started; deaths are reported
@@ -146,6 +152,7 @@ class FuseDaemons:
                 stdin=subprocess.DEVNULL,
                 stdout=sys.stderr.fileno(),
                 env=self.env,
+                start_new_session=True,  # the terminal's signals are for the app
             )
         except OSError as err:
             ours.close()
@@ -154,6 +161,10 @@ class FuseDaemons:
             theirs.close()
         daemon = Daemon(spec, popen, SocketChannel(conn, ours, lambda: self._on_closed(daemon)))
         daemon.pids.add(popen.pid)
+        try:
+            os.sched_setaffinity(popen.pid, self.cpus)
+        except OSError:
+            pass  # it already exited: the handshake reports it
         self.by_pid[popen.pid] = daemon
         self.daemons.append(daemon)
         vfs = self.kernel.vfs

@@ -4,7 +4,8 @@ Analogous to the mounts of an OCI spec that gVisor's ``runsc/boot`` sets up
 before the app starts. A spec names a target in the sandbox and what serves
 it:
 
-- ``--mount TARGET=memfs``: the built-in in-memory server;
+- ``--mount TARGET=memfs[:writeback]``: the built-in in-memory server
+  (accepting writeback caching with ``:writeback``);
 - ``--mount TARGET=passthrough:DIR[:ro]``: the built-in server of host
   directory DIR (read-only with ``:ro``);
 - ``--fuse 'TARGET=COMMAND'``: a libfuse 3 daemon started outside the
@@ -45,6 +46,7 @@ class MountSpec:
     kind: str
     source: str = ""
     read_only: bool = False
+    writeback: bool = False  # memfs:writeback
     command: tuple[str, ...] = field(default=())
 
     @property
@@ -83,9 +85,9 @@ def parse_mount(text: str, cwd: str) -> MountSpec:
     target, rest = _target("--mount", text, cwd)
     server, _, arg = rest.partition(":")
     if server == "memfs":
-        if arg:
-            raise SpecError(f"--mount {text}: memfs takes no argument")
-        return MountSpec("--mount", text, target, "memfs")
+        if arg not in ("", "writeback"):
+            raise SpecError(f"--mount {text}: memfs takes no argument but 'writeback'")
+        return MountSpec("--mount", text, target, "memfs", writeback=bool(arg))
     if server != "passthrough":
         raise SpecError(
             f"--mount {text}: unknown server {server!r} (expected {' or '.join(SERVERS)})"

@@ -28,7 +28,7 @@ from sentry.fuse_server.server import PREFIX, Server, handle_signals
 
 PROG = "sentry fuse-server"
 USAGE = f"""\
-usage: {PROG} memfs (--fd N | MOUNTPOINT)
+usage: {PROG} memfs [--writeback] (--fd N | MOUNTPOINT)
        {PROG} passthrough DIR [--ro] (--fd N | MOUNTPOINT)
 
 Serve a built-in FUSE file system: memfs (in memory, like tmpfs) or
@@ -56,8 +56,13 @@ def _parsers() -> dict[str, _Parser]:
     """One parser per file system; each parses the words after the file system's name."""
     memfs = _Parser(
         prog=f"{PROG} memfs",
-        usage="%(prog)s (--fd N | MOUNTPOINT)",
+        usage="%(prog)s [--writeback] (--fd N | MOUNTPOINT)",
         description="Serve an in-memory file system that behaves like tmpfs.",
+    )
+    memfs.add_argument(
+        "--writeback",
+        action="store_true",
+        help="accept writeback caching: the client sends writes later, in large requests",
     )
     passthrough = _Parser(
         prog=f"{PROG} passthrough",
@@ -114,7 +119,7 @@ def _serve(fs: str, args: argparse.Namespace) -> int:
     ops: Operations
     readonly = False
     if fs == "memfs":
-        ops, source = MemFS(), "memfs"
+        ops, source = MemFS(writeback=args.writeback), "memfs"
     else:
         if args.mountpoint is not None and _inside(args.mountpoint, args.dir):
             # A lookup of the mountpoint would make the server wait for itself.

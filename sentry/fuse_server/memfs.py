@@ -364,7 +364,11 @@ class MemFS(Operations):
     entry_timeout = 86400.0
     attr_timeout = 86400.0
 
-    def __init__(self) -> None:
+    def __init__(self, writeback: bool = False) -> None:
+        """``writeback``: accept FUSE_WRITEBACK_CACHE, so the client caches
+        writes and sends them later (its size and times win meanwhile)."""
+        if writeback:
+            self.init_flags = self.init_flags | fuse.FUSE_WRITEBACK_CACHE
         now = time.time_ns()
         root = Directory(fuse.FUSE_ROOT_ID, stat.S_IFDIR | 0o1777, os.geteuid(), os.getegid(), now)
         self.inodes: dict[int, Inode] = {root.ino: root}

@@ -118,7 +118,9 @@ async def _open(t: Task, start: Start, flags: int, mode: int, path_arg: int) -> 
     return await install_fd(t, file, bool(flags & O_CLOEXEC))
 
 
-async def _create(t: Task, start: Start, flags: int, mode: int) -> tuple[Location, Any]:
+async def _create(
+    t: Task, start: Start, flags: int, mode: int, retry: bool = True
+) -> tuple[Location, Any]:
     """For O_CREAT: the file (made if missing), and its impl if made."""
     vfs = t.kernel.vfs
     parent, name = await vfs.walk_parent(t, start)
@@ -126,20 +128,30 @@ async def _create(t: Task, start: Start, flags: int, mode: int) -> tuple[Locatio
         return parent, None
     if not name:
         raise SyscallError(errno.EISDIR)
+    fs = parent.mount.fs
+    path = os.path.join(parent.path, os.fsdecode(name))
     try:
-        inode = await parent.mount.fs.lookup(t, parent.inode, name)
+        inode = await fs.lookup(t, parent.inode, name)
     except SyscallError as err:
         if err.errno != errno.ENOENT:
             raise
     else:
         if flags & O_EXCL:
             raise SyscallError(errno.EEXIST)
-        location = Location(os.path.join(parent.path, os.fsdecode(name)), parent.mount, inode)
+        location = Location(path, parent.mount, inode)
         if inode.mode & S_IFMT == S_IFLNK and not flags & O_NOFOLLOW:
             location = await vfs.walk(t, start, follow=True)
         return location, None
-    inode, impl = await parent.mount.fs.create(t, parent.inode, name, flags, mode)
-    return Location(os.path.join(parent.path, os.fsdecode(name)), parent.mount, inode), impl
+    try:
+        inode, impl = await fs.create(t, parent.inode, name, flags, mode)
+    except SyscallError as err:
+        # Another task created it since the lookup (Linux holds the
+        # directory's lock across both): open that file instead, once.
+        if err.errno != errno.EEXIST or flags & O_EXCL or not retry:
+            raise
+        fs.forget_entry(parent.inode, name)
+        return await _create(t, start, flags, mode, retry=False)
+    return Location(path, parent.mount, inode), impl
 
 
 async def _open_existing(t: Task, location: Location, flags: int) -> Any:
