@@ -25,12 +25,14 @@
 #include <linux/seccomp.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,6 +117,22 @@ long sentry_ptrace(long request, int pid, uint64_t addr, uint64_t data)
     if (r == -1 && errno)
         return -errno;
     return r;
+}
+
+/*
+ * At a seccomp stop: skip the syscall (orig_rax = -1), make `result` its
+ * return value and resume the task: one call for the commonest end of an
+ * emulated syscall.
+ */
+long sentry_skip_resume(int pid, int64_t result)
+{
+    if (ptrace(PTRACE_POKEUSR, pid, (void *)offsetof(struct user_regs_struct, orig_rax),
+               (void *)-1L) < 0 ||
+        ptrace(PTRACE_POKEUSR, pid, (void *)offsetof(struct user_regs_struct, rax),
+               (void *)(intptr_t)result) < 0 ||
+        ptrace(PTRACE_CONT, pid, 0, 0) < 0)
+        return -errno;
+    return 0;
 }
 
 /* The word at `offset` of the user area (a register) into *out. */

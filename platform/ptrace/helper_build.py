@@ -40,6 +40,7 @@ ffibuilder.cdef(
                           const uint64_t *pairs, int count);
     long sentry_read_string(int pid, uint64_t remote, char *out, size_t max);
     long sentry_ptrace(long request, int pid, uint64_t addr, uint64_t data);
+    long sentry_skip_resume(int pid, int64_t result);
     long sentry_peekuser(int pid, long offset, uint64_t *out);
     int sentry_prctl(int option, unsigned long arg);
     long sentry_getregs(int pid, uint64_t *regs);

@@ -299,6 +299,11 @@ class PtracePlatform:
         """Implements Platform.listen: hold a group-stop until SIGCONT."""
         ptrace(helper.PTRACE_LISTEN, tid, 0, 0)
 
+    def skip_and_resume(self, tid: int, result: int) -> None:
+        """Implements Platform.skip_and_resume: skip_syscall, then resume."""
+        if lib.sentry_skip_resume(tid, result) == -errno.ESRCH:
+            raise TaskExited(tid)
+
     def skip_syscall(self, tid: int, result: int) -> None:
         """Implements Platform.skip_syscall: at a SYSCALL stop, don't run it;
         the app sees ``result``. The task stays stopped."""

@@ -101,7 +101,13 @@ def read(t: Task, fd: int, buf: int, count: int) -> Result:
     if file is None:
         return PASS
     dst = _single(t, buf, count)
-    return file.impl.read(t, file, dst) if dst.size else 0
+    if not dst.size:
+        return 0
+    done = file.impl.read_cached(t, file, dst, file.offset)
+    if done is not None:
+        file.offset += done
+        return done
+    return file.impl.read(t, file, dst)
 
 
 def pread64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
@@ -113,7 +119,10 @@ def pread64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
     pos = _offset(offset, file)
     if pos + dst.size > 2**63 - 1:
         raise SyscallError(errno.EINVAL)
-    return file.impl.pread(t, file, dst, pos) if dst.size else 0
+    if not dst.size:
+        return 0
+    done = file.impl.read_cached(t, file, dst, pos)
+    return done if done is not None else file.impl.pread(t, file, dst, pos)
 
 
 def readv(t: Task, fd: int, iov: int, iovcnt: int) -> Result:
