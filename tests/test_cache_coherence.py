@@ -11,9 +11,8 @@ a command the program writes to a FIFO. The native mounts need root; the
 tests skip without it.
 
 Where sentry legitimately differs (it caches 128 KiB chunks where Linux
-caches pages), each side's output is pinned and the test says why. Where it
-differs from Linux and should not, the test asserts Linux's output and is
-marked xfail (strict), with the difference in its reason.
+caches pages), each side's output is pinned and the test says why.
+Everywhere else sentry must print what Linux prints.
 """
 
 from __future__ import annotations
@@ -345,21 +344,10 @@ def assert_both(outputs: dict, expected: str) -> None:
     assert outputs["sentry"] == expected
 
 
-class SentryDiffers(AssertionError):
-    """Linux printed what was expected and sentry did not (a known difference)."""
-
-
 def assert_like_linux(outputs: dict, expected: str) -> None:
-    """Linux printed ``expected`` (else a plain failure) and so did sentry
-    (else SentryDiffers, which the xfail tests expect)."""
+    """Linux printed ``expected``, and sentry printed the same."""
     assert outputs["native"] == expected
-    if outputs["sentry"] != expected:
-        raise SentryDiffers(f"sentry printed:\n{outputs['sentry']}")
-
-
-def differs(reason: str) -> pytest.MarkDecorator:
-    """Mark a test that Linux passes and sentry fails for ``reason``."""
-    return pytest.mark.xfail(raises=SentryDiffers, reason=reason)
+    assert outputs["sentry"] == expected, f"sentry printed:\n{outputs['sentry']}"
 
 
 def lines(*text: str) -> str:
@@ -561,11 +549,6 @@ def test_write_through_error_fails_the_write(tmp_path):
 # ---------------------------------------------- differences from Linux
 
 
-@differs(
-    "sentry bug: fsync reports every writeback error but ENOSPC as EIO; Linux's "
-    "fsync (file_check_and_advance_wb_err, errseq) reports the daemon's errno, only "
-    "close (filemap_check_errors, AS_EIO) maps it to EIO"
-)
 def test_writeback_error_errno_of_fsync(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "writeback_error", "EDQUOT")
     expected = lines(
@@ -579,11 +562,6 @@ def test_writeback_error_errno_of_fsync(tmp_path):
     assert_like_linux(outputs, expected)
 
 
-@differs(
-    "sentry bug: a writeback error reported by close is forgotten; Linux "
-    "reports it again to the first fsync of a file opened later (errseq: an error "
-    "no fsync has seen is reported to new openers)"
-)
 def test_writeback_error_reported_by_close_reaches_a_later_fsync(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "writeback_error_later_open")
     assert_like_linux(
@@ -597,31 +575,16 @@ def test_writeback_error_reported_by_close_reaches_a_later_fsync(tmp_path):
     )
 
 
-@differs(
-    "sentry differs: under writeback caching, once nothing is dirty sentry takes the "
-    "daemon's size again; Linux keeps its own i_size, mtime and ctime of a regular "
-    "file for good (fuse_get_cache_mask), whatever GETATTR says"
-)
 def test_writeback_cache_keeps_the_clients_size(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "writeback_size")
     assert_like_linux(outputs, lines("write: 100", "fsync: 0", "size: 100", "read: a*100"))
 
 
-@differs(
-    "sentry differs (the same cause): after a failed writeback sentry takes the "
-    "daemon's size (0) and the written bytes vanish; Linux keeps its i_size and the "
-    "bytes stay readable from its page cache"
-)
 def test_writeback_error_keeps_the_written_bytes(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "writeback_error_keeps_data")
     assert_like_linux(outputs, lines("write: 100", "fsync: -1 ENOSPC", "read: x*100"))
 
 
-@differs(
-    "sentry bug: INVAL_INODE drops dirty chunks and their bytes are lost; Linux "
-    "writes dirty pages back before dropping them (invalidate_inode_pages2_range "
-    "launders them)"
-)
 def test_inval_inode_writes_dirty_data_back(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "inval_dirty")
     hello = "h*1 e*1 l*2 o*1 a*95"
@@ -637,31 +600,16 @@ def test_inval_inode_writes_dirty_data_back(tmp_path):
     )
 
 
-@differs(
-    "sentry bug: a STORE past the end of file grows sentry's size for good; Linux "
-    "grows i_size but invalidates the attributes (fuse_write_update_attr), so the "
-    "next read asks the server and the size comes back"
-)
 def test_store_past_eof(tmp_path):
     outputs = run_app(tmp_path, coherence(), "store_past_eof")
     assert_like_linux(outputs, lines(f"read: {STALE}", f"after store past EOF: {STALE}"))
 
 
-@differs(
-    "sentry bug: a STORE that fills only part of an uncached chunk is lost: the "
-    "chunk is incomplete, so a read READs it again; Linux marks the stored whole page "
-    "uptodate ('no read will be performed against it', libfuse's notify_store)"
-)
 def test_store_into_an_uncached_page(tmp_path):
     outputs = run_app(tmp_path, coherence(), "store_uncached")
     assert_like_linux(outputs, lines("read: S*4096 a*4096"))
 
 
-@differs(
-    "sentry bug: attributes stay cached after a READ; Linux invalidates the "
-    "cached atime after every READ (fuse_invalidate_atime), so stat asks the server "
-    "again and sees its new atime, and here its new size"
-)
 def test_stat_after_a_read_asks_the_server(tmp_path):
     outputs = run_app(tmp_path, coherence(), "stat_after_read")
     assert_like_linux(outputs, lines("read: a*100", "size: 104"))

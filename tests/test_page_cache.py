@@ -47,6 +47,8 @@ class Model:
         self.offsets = [0, 0]
 
     def _write(self, at: int, data: bytes) -> int:
+        if not data:
+            return 0  # a write of nothing does not extend the file
         if len(self.data) < at:
             self.data.extend(bytes(at - len(self.data)))
         self.data[at : at + len(data)] = data
@@ -132,7 +134,7 @@ def shm_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("server", ["memfs", "memfs:writeback"])
 @settings(
-    max_examples=30,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     database=None,

@@ -16,7 +16,7 @@ import os
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
-from sentry.abi.linux import Statx, pack_dirent64
+from sentry.abi.linux import STATX_BASIC_STATS, Statx, pack_dirent64
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _expiry
 from sentry.vfs.file_description import FileDescription, FileDescriptionImpl
@@ -109,7 +109,7 @@ class Directory(FileDescriptionImpl):
         """Implements FileDescriptionImpl.read: directories can't be read."""
         raise SyscallError(errno.EISDIR)
 
-    async def stat(self, t: Task) -> Statx:
+    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
         """Implements FileDescriptionImpl.stat."""
         return self.fs.statx(await self.fs.getattr(t, self.inode))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
-from sentry.abi.linux import S_IFDIR, S_IFMT, Statx, pack_statfs
+from sentry.abi.linux import S_IFDIR, S_IFMT, STATX_ATIME, STATX_BASIC_STATS, Statx, pack_statfs
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import notify
 from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
@@ -82,11 +82,12 @@ class Inode:
     entries: dict[bytes, tuple[int, float]] = field(default_factory=dict)
     cache: FileCache | None = None  # its data (a regular file opened cached)
     # Writeback caching: the open files that may write its dirty data back,
-    # and while it has some, the size and times sentry knows better than
-    # the daemon (Linux trusts its own i_size and mtime then).
+    # and once sentry has written to it, the size and times sentry knows
+    # better than the daemon (Linux trusts its own i_size and mtime).
     writers: list[RegularFile] = field(default_factory=list)
     local: tuple[int, int, int] | None = None  # (size, mtime ns, ctime ns)
     expect_change: bool = False  # its data changed through sentry: no inval
+    atime_stale: bool = False  # READ since the last GETATTR: stat asks again
     flushing: Waiter | None = None  # a writeback under way
     flush_timer: bool = False  # a delayed writeback is scheduled
 
@@ -212,8 +213,9 @@ class FuseFilesystem:
     def set_attr(self, inode: Inode, attr: fuse.Attr, expires: float) -> fuse.Attr:
         """Take attributes the daemon sent, as Linux's fuse_change_attributes:
         a new size drops the cached data, and so does a new mtime under
-        AUTO_INVAL_DATA, unless the change came through sentry; while dirty
-        data waits for writeback, sentry's size and times win."""
+        AUTO_INVAL_DATA, unless the change came through sentry; once sentry
+        has written to the file under writeback caching, its own size and
+        times win."""
         old, cache = inode.attr, inode.cache
         if inode.local is not None:
             size, mtime, ctime = inode.local
@@ -251,9 +253,16 @@ class FuseFilesystem:
             dev=self.dev,
         )
 
-    async def stat(self, t: Task, inode: Inode) -> Statx:
-        """Implements Filesystem.stat."""
-        return self.statx(await self.getattr(t, inode))
+    async def stat(
+        self, t: Task, inode: Inode, mask: int = STATX_BASIC_STATS, fh: int | None = None
+    ) -> Statx:
+        """Implements Filesystem.stat: after a READ, a stat that wants the
+        atime asks the daemon again, as Linux's fuse_invalidate_atime
+        arranges."""
+        if inode.atime_stale and mask & STATX_ATIME:
+            inode.atime_stale = False
+            inode.attr_expires = 0.0
+        return self.statx(await self.getattr(t, inode, fh))
 
     async def readlink(self, t: Task, inode: Inode) -> bytes:
         """Implements Filesystem.readlink."""
@@ -407,8 +416,6 @@ class FuseFilesystem:
         """The file is now ``size`` bytes long: trim its cached data."""
         if inode.cache is not None:
             inode.cache.truncate(size)
-            if not inode.cache.dirty:
-                inode.local = None
         if inode.local is not None:
             inode.local = (size, *inode.local[1:])
 

@@ -6,9 +6,11 @@ the ones that keep its caches coherent with a daemon whose files change
 behind the client's back:
 
 - INVAL_INODE drops the cached data of a range (``len`` <= 0: to the end;
-  ``off`` < 0: none) and the attributes;
+  ``off`` < 0: none) and the attributes; dirty data stays, to be written
+  back (Linux writes it back before dropping it);
 - INVAL_ENTRY and DELETE drop a cached name;
-- STORE puts data into the cache (the file grows if it ends past EOF);
+- STORE puts data into the cache (past EOF, the attributes are asked
+  for again, as Linux does);
 - RETRIEVE asks for cached data back: sentry answers with a
   FUSE_NOTIFY_REPLY request carrying the cached bytes from the offset on
   (as many as are cached contiguously, up to the size asked).
@@ -75,7 +77,8 @@ def _inval_inode(fs: FuseFilesystem, out: fuse.NotifyInvalInodeOut) -> None:
     inode = _inode(fs, out.ino)
     inode.attr_expires = 0.0
     if out.off >= 0 and inode.cache is not None:
-        inode.cache.drop_range(out.off, out.off + out.len if out.len > 0 else None)
+        end = out.off + out.len if out.len > 0 else None
+        inode.cache.drop_range(out.off, end, keep_dirty=True)
 
 
 def _forget_name(fs: FuseFilesystem, parent: int, name: bytes) -> None:
@@ -100,7 +103,7 @@ def _store(fs: FuseFilesystem, nodeid: int, offset: int, data: bytes) -> None:
             chunk.valid = max(chunk.valid, lo + n)
         pos += n
     if inode.attr is not None and end > inode.attr.size:
-        inode.attr.size = end
+        inode.attr_expires = 0.0  # the daemon says how long the file is now
 
 
 def _retrieve(fs: FuseFilesystem, out: fuse.NotifyRetrieveOut) -> None:

@@ -23,6 +23,7 @@ on it); a chunk taken out of its file (``detached``) is never put back.
 
 from __future__ import annotations
 
+import errno
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -64,10 +65,13 @@ class Chunk:
 class FileCache:
     """The cached chunks of one inode.
 
-    ``dirty`` holds the indexes of its dirty chunks; ``wb_error`` is the
-    errno of a failed writeback, reported once to the next fsync or close;
-    ``on_pressure`` writes the file back when the cache is full of dirty
-    chunks.
+    ``dirty`` holds the indexes of its dirty chunks; ``on_pressure`` writes
+    the file back when the cache is full of dirty chunks.
+
+    Writeback errors are kept as Linux keeps them: ``wb_error`` is the
+    latest (its errseq: ``wb_seq`` counts them, ``wb_seen`` says whether an
+    fsync has reported it), and ``as_error`` is the flag close checks and
+    clears (ENOSPC, or EIO for anything else, as ``mapping_set_error``).
     """
 
     def __init__(self, cache: PageCache) -> None:
@@ -75,6 +79,9 @@ class FileCache:
         self.chunks: dict[int, Chunk] = {}
         self.dirty: set[int] = set()
         self.wb_error = 0
+        self.wb_seq = 0
+        self.wb_seen = True
+        self.as_error = 0
         self.on_pressure: Callable[[], None] | None = None
 
     def get(self, index: int) -> Chunk | None:
@@ -105,13 +112,14 @@ class FileCache:
         if chunk.filling is None:
             self.cache.give_buffer(chunk.data)
 
-    def drop_range(self, start: int, end: int | None = None) -> None:
+    def drop_range(self, start: int, end: int | None = None, keep_dirty: bool = False) -> None:
         """Drop the chunks holding any byte of ``[start, end)`` (to EOF if
-        ``end`` is None)."""
+        ``end`` is None), the dirty ones too unless ``keep_dirty``."""
         first = start // CHUNK_SIZE
         for index in [i for i in self.chunks if i >= first]:
-            if end is None or index * CHUNK_SIZE < end:
-                self.drop(self.chunks[index])
+            chunk = self.chunks[index]
+            if (end is None or index * CHUNK_SIZE < end) and not (keep_dirty and chunk.dirty):
+                self.drop(chunk)
 
     def drop_all(self) -> None:
         """Drop every chunk."""
@@ -131,9 +139,30 @@ class FileCache:
                 if not chunk.dirty:
                     self.dirty.discard(index)
 
-    def take_error(self) -> int:
-        """The writeback error to report now (then forgotten), or 0."""
-        error, self.wb_error = self.wb_error, 0
+    def record_error(self, error: int) -> None:
+        """A writeback failed with ``error``."""
+        self.wb_error = error
+        self.wb_seq += 1
+        self.wb_seen = False
+        self.as_error = errno.ENOSPC if error == errno.ENOSPC else errno.EIO
+
+    def sample(self) -> int:
+        """The errseq a newly opened file starts from (as ``errseq_sample``:
+        an error no fsync has reported yet is still new to it)."""
+        return self.wb_seq if self.wb_seen else self.wb_seq - 1
+
+    def check_fsync(self, since: int) -> tuple[int, int]:
+        """For fsync of a file that has seen errors up to ``since``: (the
+        error to report or 0, the new mark)."""
+        self.as_error = 0
+        if since == self.wb_seq:
+            return 0, since
+        self.wb_seen = True
+        return self.wb_error, self.wb_seq
+
+    def check_close(self) -> int:
+        """For close: the error flag, cleared (as ``filemap_check_errors``)."""
+        error, self.as_error = self.as_error, 0
         return error
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sentry.abi.linux import STATX_BASIC_STATS
 from sentry.vfs.file_description import FileDescriptionImpl
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class PathFile(FileDescriptionImpl):
         self.inode = inode
         inode.opens += 1
 
-    async def stat(self, t: Task) -> Statx:
+    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
         """Implements FileDescriptionImpl.stat."""
         return self.fs.statx(await self.fs.getattr(t, self.inode))
 

@@ -34,6 +34,7 @@ import time
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
+from sentry.abi.linux import STATX_BASIC_STATS
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import writeback
 from sentry.fsimpl.fuse.connection import PAGE_SIZE
@@ -70,6 +71,8 @@ class RegularFile(FileDescriptionImpl):
         # (where the next sequential read starts).
         self.cache = None if self.direct_io else fs.file_cache(inode)
         self.ra_next = 0
+        self.ra_done = 0
+        self.wb_since = self.cache.sample() if self.cache is not None else 0
         if self.cache is not None and flags & O_ACCMODE:
             inode.writers.append(self)
             self.cache.on_pressure = lambda: run_background(writeback.write_back(fs, None, inode))
@@ -84,16 +87,48 @@ class RegularFile(FileDescriptionImpl):
         from the daemon under FOPEN_DIRECT_IO."""
         if self.cache is None:
             return await self._pread_direct(t, fd, dst, offset)
-        size = (await self.fs.getattr(t, self.inode, self.fh)).size
+        inode = self.inode
+        attr = inode.attr
+        if attr is None or inode.attr_expires <= time.monotonic():
+            attr = await self.fs.getattr(t, inode, self.fh)
+        size = attr.size
         if offset >= size:
             return 0
         end = min(offset + dst.size, size)
-        await self._fill(t, offset // CHUNK_SIZE, (end - 1) // CHUNK_SIZE, size)
-        if self.inode.attr is not None and self.inode.attr.size < size:
-            size = self.inode.attr.size  # a short READ found the end of file
-            end = min(end, size)
-        self._readahead(offset, end, size)
+        first, last = offset // CHUNK_SIZE, (end - 1) // CHUNK_SIZE
+        if first != last or not self._complete(first, size):
+            await self._fill(t, first, last, size)
+            if inode.attr is not None and inode.attr.size < size:
+                size = inode.attr.size  # a short READ found the end of file
+                end = min(end, size)
+        if end > self.ra_done or offset != self.ra_next:
+            self._readahead(offset, end, size)
+        self.ra_next = end
         return self._copy_out(dst, offset, end)
+
+    def read_cached(
+        self, t: Task, fd: FileDescription, dst: IOSequence, offset: int
+    ) -> int | None:
+        """Implements FileDescriptionImpl.read_cached: a read within one
+        complete cached chunk, with the attributes still valid."""
+        cache, inode = self.cache, self.inode
+        attr = inode.attr
+        if cache is None or attr is None or inode.attr_expires <= time.monotonic():
+            return None
+        size = attr.size
+        if offset >= size:
+            return 0
+        end = min(offset + dst.size, size)
+        index = offset // CHUNK_SIZE
+        base = index * CHUNK_SIZE
+        chunk = cache.chunks.get(index)
+        if chunk is None or chunk.filling is not None or end - base > chunk.valid:
+            return None
+        cache.cache.lru.move_to_end(chunk)
+        if end > self.ra_done or offset != self.ra_next:
+            self._readahead(offset, end, size)
+        self.ra_next = end
+        return dst.copy_out(0, memoryview(chunk.data)[offset - base : end - base])
 
     def _copy_out(self, dst: IOSequence, offset: int, end: int) -> int:
         """Copy cached bytes ``[offset, end)`` to ``dst``, one copy per chunk;
@@ -151,21 +186,29 @@ class RegularFile(FileDescriptionImpl):
     async def _fill_run(self, t: Task | None, first: int, last: int, size: int) -> None:
         """READ chunks ``first..last`` into new chunks, in requests of at most
         max_read pages, up to the page holding the end of file. A short
-        reply is the end of file (the cached size shrinks, as in Linux)."""
+        reply is the end of file (the cached size shrinks, as in Linux). A
+        first chunk that holds whole pages (a STORE put them there) keeps
+        them: the READs start after them, as Linux keeps uptodate pages."""
         cache = self.cache
         assert cache is not None
         conn = self.fs.conn
-        chunks = [cache.new(i) for i in range(first, last + 1)]
+        start = first * CHUNK_SIZE
+        kept = cache.chunks.get(first)
+        if kept is not None and kept.valid % PAGE_SIZE == 0 and kept.filling is None:
+            chunks = [kept] + [cache.new(i) for i in range(first + 1, last + 1)]
+            pos = start + kept.valid
+        else:
+            chunks = [cache.new(i) for i in range(first, last + 1)]
+            pos = start
         for chunk in chunks:
             chunk.filling = Waiter()
-        start = first * CHUNK_SIZE
         end = min((last + 1) * CHUNK_SIZE, -(-size // PAGE_SIZE) * PAGE_SIZE)
-        pos = start
         try:
             while pos < end:
                 ask = min(conn.max_read_request, end - pos)
                 args = fuse.ReadIn(fh=self.fh, offset=pos, size=ask, flags=self.flags)
                 data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
+                self.inode.atime_stale = True
                 if len(data) > ask:
                     log.warning("FUSE READ reply of %d bytes for %d asked", len(data), ask)
                     raise SyscallError(errno.EIO)
@@ -210,11 +253,11 @@ class RegularFile(FileDescriptionImpl):
     def _readahead(self, offset: int, end: int, size: int) -> None:
         """After a sequential read, start READing the next max_readahead
         bytes in the background; a random read only moves the mark."""
-        sequential = offset == self.ra_next
-        self.ra_next = end
-        if not sequential or end >= size:
+        if offset != self.ra_next or end >= size:
             return
         ahead = min(end + self.fs.conn.max_readahead, size)
+        # Reads that end before ``ra_done`` find their readahead started.
+        self.ra_done = ahead - self.fs.conn.max_readahead // 2
         first, last = end // CHUNK_SIZE, (ahead - 1) // CHUNK_SIZE
         if all(self._complete(i, size) or self._filling(i) for i in range(first, last + 1)):
             return
@@ -242,6 +285,7 @@ class RegularFile(FileDescriptionImpl):
                 if done:
                     break  # the bytes already read win, as in Linux
                 raise
+            self.inode.atime_stale = True
             if len(data) > chunk:
                 log.warning("FUSE READ reply of %d bytes for %d asked", len(data), chunk)
                 raise SyscallError(errno.EIO)
@@ -403,20 +447,19 @@ class RegularFile(FileDescriptionImpl):
             self.inode.attr_expires = 0.0
         return await super().seek(t, fd, offset, whence)
 
-    async def stat(self, t: Task) -> Statx:
+    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
         """Implements FileDescriptionImpl.stat."""
-        return self.fs.statx(await self.fs.getattr(t, self.inode, self.fh))
+        return await self.fs.stat(t, self.inode, mask, self.fh)
 
     async def sync(self, t: Task, datasync: bool) -> None:
         """Implements FileDescriptionImpl.sync: writeback, then FUSE_FSYNC; a
         writeback error since the last fsync or close is reported."""
         await writeback.write_back(self.fs, t, self.inode)
         await self.fs.fsync(t, self.inode, self.fh, datasync, directory=False)
-        self._report_writeback_error()
-
-    def _report_writeback_error(self) -> None:
-        if self.inode.cache is not None and (error := self.inode.cache.take_error()):
-            raise SyscallError(error)
+        if self.cache is not None:
+            error, self.wb_since = self.cache.check_fsync(self.wb_since)
+            if error:
+                raise SyscallError(error)
 
     async def allocate(self, t: Task, mode: int, offset: int, length: int) -> int:
         """Implements FileDescriptionImpl.allocate: FUSE_FALLOCATE."""
@@ -441,7 +484,8 @@ class RegularFile(FileDescriptionImpl):
         """Implements FileDescriptionImpl.flush: writeback, then FUSE_FLUSH
         (ENOSYS latched); a writeback error is close's error."""
         await writeback.write_back(self.fs, t, self.inode)
-        self._report_writeback_error()
+        if self.cache is not None and (error := self.cache.check_close()):
+            raise SyscallError(error)
         conn = self.fs.conn
         if conn.no_flush:
             return

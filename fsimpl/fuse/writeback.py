@@ -7,12 +7,13 @@ with the handle of any open writable file of the inode, as Linux's
 ``fuse_writepages`` does. It happens on fsync and fdatasync, on close
 (before FLUSH), when the cache is full of dirty chunks, and WRITEBACK_DELAY
 seconds after a file first gets dirty. Afterwards sentry's mtime and ctime
-are sent with a SETATTR, as Linux's ``fuse_write_inode`` does, and the
-daemon's attributes count again.
+are sent with a SETATTR, as Linux's ``fuse_write_inode`` does; sentry's
+size and times stay the file's (Linux trusts its own under writeback).
 
-A WRITE that fails leaves its error in the file's cache (ENOSPC, or EIO for
-any other error, as Linux's ``mapping_set_error``); the next fsync or close
-of the file reports it, once, as Linux's ``filemap_check_errors``.
+A WRITE that fails leaves its error in the file's cache, kept as Linux keeps
+it (``page_cache.FileCache``): the next fsync of each open file reports the
+daemon's errno once, and the next close reports ENOSPC, or EIO for any other
+error.
 Only one writeback of an inode runs at a time; a second one waits for it.
 """
 
@@ -88,7 +89,7 @@ async def _write_run(fs: FuseFilesystem, t: Task | None, inode: Inode, run: list
     writer = inode.writers[0] if inode.writers else None
     if writer is None:
         log.warning("dirty data of node %d has no open file to write it back", inode.nodeid)
-        cache.wb_error = errno.EIO
+        cache.record_error(errno.EIO)
         return
     limit = fs.conn.max_write_request
     done = 0
@@ -107,19 +108,17 @@ async def _write_run(fs: FuseFilesystem, t: Task | None, inode: Inode, run: list
             )
             written = fuse.WriteOut.unpack(body).size
         except (SyscallError, ValueError) as err:
-            # As Linux's mapping_set_error: ENOSPC stays, anything else is EIO.
-            failed = isinstance(err, SyscallError) and err.errno == errno.ENOSPC
-            cache.wb_error = errno.ENOSPC if failed else errno.EIO
+            cache.record_error(err.errno if isinstance(err, SyscallError) else errno.EIO)
             log.debug("writeback of node %d failed: %s", inode.nodeid, err)
             return
         if written != size:
-            cache.wb_error = errno.EIO
+            cache.record_error(errno.EIO)
             return
         done += size
 
 
 async def _send_times(fs: FuseFilesystem, t: Task | None, inode: Inode) -> None:
-    """Give the daemon sentry's mtime and ctime; its attributes count again."""
+    """Give the daemon sentry's mtime and ctime."""
     assert inode.local is not None
     _, mtime, ctime = inode.local
     valid = fuse.FATTR_MTIME | (fuse.FATTR_CTIME if fs.conn.minor >= 23 else 0)
@@ -133,13 +132,10 @@ async def _send_times(fs: FuseFilesystem, t: Task | None, inode: Inode) -> None:
         ctime=ctime // 10**9,
         ctimensec=ctime % 10**9,
     )
-    inode.local = None
     try:
         await fs.conn.call(t, fuse.FUSE_SETATTR, inode.nodeid, args.pack())
     except SyscallError as err:
         log.debug("SETATTR of times after writeback failed: %s", err)
-    inode.attr_expires = 0.0
-    inode.expect_change = True
 
 
 def schedule(fs: FuseFilesystem, t: Task, inode: Inode) -> None:

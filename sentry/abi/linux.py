@@ -55,6 +55,7 @@ _STATX = struct.Struct(
     "<IIQIIIHHQQQQ" + _STATX_TS * 4 + "IIII" + "Q" * 14
 )  # struct statx, 256 bytes
 STATX_BASIC_STATS = 0x7FF
+STATX_ATIME = 0x20
 
 
 def pack_stat(st: Statx) -> bytes:

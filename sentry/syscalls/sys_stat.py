@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import S_IFLNK, S_IFMT, pack_stat, pack_statx
+from sentry.abi.linux import S_IFLNK, S_IFMT, STATX_BASIC_STATS, pack_stat, pack_statx
 from sentry.errors import SyscallError
 from sentry.syscalls.common import c_int, on_host, read_path, sentry_file
 from sentry.syscalls.passthrough import PASS
@@ -31,20 +31,26 @@ def _copy_out(t: Task, addr: int, data: bytes) -> int:
 
 
 async def _stat_to(
-    t: Task, start: Start, follow: bool, buf: int, path_arg: int, statx: bool = False
+    t: Task, start: Start, follow: bool, buf: int, path_arg: int, mask: int | None = None
 ) -> int:
+    """``mask``: statx's (the fields asked for), or None for a struct stat."""
     location = await t.kernel.vfs.walk(t, start, follow)
     if location.mount is None:
         return await on_host(t, location, path_arg)
-    st = await location.mount.fs.stat(t, location.inode)
-    return _copy_out(t, buf, pack_statx(st) if statx else pack_stat(st))
+    st = await location.mount.fs.stat(t, location.inode, _fields(mask))
+    return _copy_out(t, buf, pack_statx(st) if mask is not None else pack_stat(st))
 
 
-async def _fstat_to(t: Task, fd: int, buf: int, statx: bool = False) -> int:
+async def _fstat_to(t: Task, fd: int, buf: int, mask: int | None = None) -> int:
     file = sentry_file(t, fd)
     assert file is not None
-    st = await file.impl.stat(t)
-    return _copy_out(t, buf, pack_statx(st) if statx else pack_stat(st))
+    st = await file.impl.stat(t, _fields(mask))
+    return _copy_out(t, buf, pack_statx(st) if mask is not None else pack_stat(st))
+
+
+def _fields(mask: int | None) -> int:
+    """The statx fields a call needs: stat(2) needs all the basic ones."""
+    return STATX_BASIC_STATS if mask is None else c_int(mask)
 
 
 def stat(t: Task, path: int, buf: int) -> Any:
@@ -66,23 +72,23 @@ def fstat(t: Task, fd: int, buf: int) -> Any:
 
 def newfstatat(t: Task, dirfd: int, path: int, buf: int, flags: int) -> Any:
     """newfstatat(2) (fstatat)."""
-    return _statat(t, dirfd, path, buf, flags, statx=False)
+    return _statat(t, dirfd, path, buf, flags, None)
 
 
 def statx(t: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -> Any:
     """statx(2): the basic stats."""
-    return _statat(t, dirfd, path, buf, flags, statx=True)
+    return _statat(t, dirfd, path, buf, flags, mask)
 
 
-def _statat(t: Task, dirfd: int, path: int, buf: int, flags: int, statx: bool) -> Any:
+def _statat(t: Task, dirfd: int, path: int, buf: int, flags: int, mask: int | None) -> Any:
     name = read_path(t, path) if path else b""
     if not name and flags & AT_EMPTY_PATH:
         if c_int(dirfd) == AT_FDCWD or sentry_file(t, dirfd) is None:
             return PASS
-        return _fstat_to(t, dirfd, buf, statx)
+        return _fstat_to(t, dirfd, buf, mask)
     start = t.kernel.vfs.locate(t, dirfd, name)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    return PASS if start is None else _stat_to(t, start, follow, buf, 1, statx)
+    return PASS if start is None else _stat_to(t, start, follow, buf, 1, mask)
 
 
 def statfs(t: Task, path: int, buf: int) -> Any:

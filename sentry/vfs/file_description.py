@@ -12,7 +12,7 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
-from sentry.abi.linux import Statx
+from sentry.abi.linux import STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
 from sentry.kernel.task import run_background
 
@@ -48,6 +48,13 @@ class FileDescriptionImpl:
         """Read into ``dst`` from ``offset``; the count (partial reads are
         fine, 0 at EOF). Precondition: ``dst`` is not empty."""
         raise SyscallError(errno.EINVAL)
+
+    def read_cached(
+        self, t: Task, fd: FileDescription, dst: IOSequence, offset: int
+    ) -> int | None:
+        """pread without waiting, when the bytes are at hand (the fast path of
+        read and pread64); None when pread must do it."""
+        return None
 
     async def read(self, t: Task, fd: FileDescription, dst: IOSequence) -> int:
         """Read at the file offset and advance it (the default uses pread)."""
@@ -85,8 +92,8 @@ class FileDescriptionImpl:
         fd.offset = new
         return new
 
-    async def stat(self, t: Task) -> Statx:
-        """The file's attributes (fstat)."""
+    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
+        """The file's attributes (fstat; ``mask``: the statx fields wanted)."""
         raise SyscallError(errno.EBADF)
 
     async def getdents(self, t: Task, fd: FileDescription, size: int) -> bytes:

@@ -7,7 +7,7 @@ import errno
 import time
 from typing import TYPE_CHECKING
 
-from sentry.abi.linux import S_IFREG, Statx
+from sentry.abi.linux import S_IFREG, STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
 from sentry.vfs.file_description import FileDescription, FileDescriptionImpl
 
@@ -36,7 +36,7 @@ class StaticFile(FileDescriptionImpl):
         """Implements FileDescriptionImpl.pwrite: read-only."""
         raise SyscallError(errno.EBADF)
 
-    async def stat(self, t: Task) -> Statx:
+    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
         """Implements FileDescriptionImpl.stat (like procfs: size 0)."""
         now = divmod(self.opened, 10**9)
         return Statx(S_IFREG | 0o444, self.ino, 1, 0, 0, 0, 0, 1024, now, now, now, dev=self.dev)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, Statx
+from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
 from sentry.vfs.file_description import FileDescriptionImpl
 
@@ -53,7 +53,7 @@ class Filesystem(Protocol):
 
     async def readlink(self, t: Task, inode: Inode) -> bytes: ...
 
-    async def stat(self, t: Task, inode: Inode) -> Statx: ...
+    async def stat(self, t: Task, inode: Inode, mask: int = STATX_BASIC_STATS) -> Statx: ...
 
     async def open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl: ...
 
