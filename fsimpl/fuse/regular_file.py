@@ -398,26 +398,68 @@ class RegularFile(FileDescriptionImpl):
             if chunk is None or chunk.filling is not None:
                 chunk = cache.new(index)
             try:
-                data = src.copy_in(done, n)
+                copied = self._copy_into(chunk, lo, src, done, n)
             except SyscallError:
                 if done:
                     break
                 raise
-            if chunk.valid < lo:
-                chunk.data[chunk.valid : lo] = bytes(lo - chunk.valid)
-            chunk.data[lo : lo + len(data)] = data
-            chunk.valid = max(chunk.valid, lo + len(data))
-            chunk.mark_dirty(lo, lo + len(data))
-            done += len(data)
-            if len(data) < n:
+            done += copied
+            if copied < n:
                 break
-        now = time.time_ns()
-        self.inode.local = (max(size, offset + done), now, now)
-        attr = self.inode.attr
-        if attr is not None:
-            self.fs.set_attr(self.inode, attr, self.inode.attr_expires)
-        writeback.schedule(self.fs, t, self.inode)
+        self._written(t, size, offset + done)
         return done
+
+    def write_cached(
+        self, t: Task, fd: FileDescription, src: IOSequence, offset: int
+    ) -> int | None:
+        """Implements FileDescriptionImpl.write_cached: under writeback
+        caching, a write within one chunk that needs no READ first."""
+        cache, inode = self.cache, self.inode
+        attr = inode.attr
+        if (
+            cache is None
+            or not self.fs.writeback
+            or fd.flags & O_APPEND
+            or attr is None
+            or (inode.local is None and inode.attr_expires <= time.monotonic())
+        ):
+            return None
+        size = attr.size
+        index, lo = divmod(offset, CHUNK_SIZE)
+        if lo + src.size > CHUNK_SIZE:
+            return None
+        chunk = cache.get(index)
+        if chunk is None:
+            if lo or index * CHUNK_SIZE < size:
+                return None
+            chunk = cache.new(index)
+        elif chunk.filling is not None or lo > chunk.valid or not self._complete(index, size):
+            return None
+        done = self._copy_into(chunk, lo, src, 0, src.size)
+        self._written(t, size, offset + done)
+        return done
+
+    @staticmethod
+    def _copy_into(chunk: Chunk, lo: int, src: IOSequence, skip: int, n: int) -> int:
+        """Copy ``n`` bytes of ``src`` from byte ``skip`` straight into
+        ``chunk`` at ``lo`` (a gap before them reads as zeros) and mark them
+        dirty; the count (short at a fault)."""
+        if chunk.valid < lo:
+            chunk.data[chunk.valid : lo] = bytes(lo - chunk.valid)
+        copied = src.copy_in_to(skip, memoryview(chunk.data)[lo : lo + n])
+        chunk.valid = max(chunk.valid, lo + copied)
+        chunk.mark_dirty(lo, lo + copied)
+        return copied
+
+    def _written(self, t: Task, size: int, end: int) -> None:
+        """Bytes up to ``end`` were written into the cache: sentry's size and
+        times are the file's now, and a writeback is due."""
+        now = time.time_ns()
+        inode = self.inode
+        inode.local = (max(size, end), now, now)
+        if inode.attr is not None:
+            self.fs.set_attr(inode, inode.attr, inode.attr_expires)
+        writeback.schedule(self.fs, t, inode)
 
     async def write(self, t: Task, fd: FileDescription, src: IOSequence) -> int:
         """Implements FileDescriptionImpl.write: at the end under O_APPEND."""

@@ -57,6 +57,15 @@ def copy_in_iov(pid: int, iov: Sequence[tuple[int, int]]) -> bytes:
     return bytes(memoryview(buf)[:n])
 
 
+def copy_in_iov_into(pid: int, iov: Sequence[tuple[int, int]], buf: bytearray | memoryview) -> int:
+    """Gather the ranges ``iov`` straight into ``buf`` (as long as their
+    total); the count read up to a fault (EFAULT if none)."""
+    n = _rw_iov(pid, False, buf, iov)
+    if n == 0 and len(buf):
+        raise SyscallError(errno.EFAULT)
+    return n
+
+
 def copy_out_iov(
     pid: int, iov: Sequence[tuple[int, int]], data: bytes | bytearray | memoryview
 ) -> int:

@@ -92,6 +92,10 @@ class PtraceAddressSpace:
         """Implements AddressSpace.copy_in_iov."""
         return memory.copy_in_iov(self.tid, iov)
 
+    def copy_in_iov_into(self, iov: Sequence[tuple[int, int]], buf: bytearray | memoryview) -> int:
+        """Implements AddressSpace.copy_in_iov_into."""
+        return memory.copy_in_iov_into(self.tid, iov, buf)
+
     def copy_out_iov(self, iov: Sequence[tuple[int, int]], data: bytes | memoryview) -> int:
         """Implements AddressSpace.copy_out_iov."""
         return memory.copy_out_iov(self.tid, iov, data)

@@ -168,7 +168,13 @@ def write(t: Task, fd: int, buf: int, count: int) -> Result:
     if file is None:
         return PASS
     src = _single(t, buf, count)
-    return file.impl.write(t, file, src) if src.size else 0
+    if not src.size:
+        return 0
+    done = file.impl.write_cached(t, file, src, file.offset)
+    if done is not None:
+        file.offset += done
+        return done
+    return file.impl.write(t, file, src)
 
 
 def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
@@ -178,7 +184,10 @@ def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
         return PASS
     src = _single(t, buf, count)
     pos = _offset(offset, file)
-    return file.impl.pwrite(t, file, src, pos) if src.size else 0
+    if not src.size:
+        return 0
+    done = file.impl.write_cached(t, file, src, pos)
+    return done if done is not None else file.impl.pwrite(t, file, src, pos)
 
 
 def writev(t: Task, fd: int, iov: int, iovcnt: int) -> Result:

@@ -56,6 +56,13 @@ class FileDescriptionImpl:
         read and pread64); None when pread must do it."""
         return None
 
+    def write_cached(
+        self, t: Task, fd: FileDescription, src: IOSequence, offset: int
+    ) -> int | None:
+        """pwrite without waiting, when a cache can take the bytes (the fast
+        path of write and pwrite64); None when pwrite must do it."""
+        return None
+
     async def read(self, t: Task, fd: FileDescription, dst: IOSequence) -> int:
         """Read at the file offset and advance it (the default uses pread)."""
         n = await self.pread(t, fd, dst, fd.offset)

@@ -61,6 +61,11 @@ class IOSequence:
         """
         return self.t.mm.copy_in_iov(self._from(skip, length))
 
+    def copy_in_to(self, skip: int, buf: memoryview) -> int:
+        """Fill ``buf`` from byte ``skip`` on, with no copy in between; the
+        count (fewer on a fault). Raises SyscallError(EFAULT) if none."""
+        return self.t.mm.copy_in_iov_into(self._from(skip, len(buf)), buf)
+
 
 class BufferSequence(IOSequence):
     """A buffer of sentry's own, in place of the app's memory: file data
