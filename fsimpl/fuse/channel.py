@@ -138,14 +138,14 @@ class SocketChannel:
             if size > len(view):
                 self._reject(bytes(view[: fuse.OutHeader.SIZE]), f"{size} bytes, too long")
                 continue
-            message = bytes(view[:size])
+            message = view[:size]
             try:
                 self.conn.reply(message)
             except SyscallError as err:
                 self._reject(message, os.strerror(err.errno))
         self._send()
 
-    def _reject(self, message: bytes, why: str) -> None:
+    def _reject(self, message: bytes | memoryview, why: str) -> None:
         """A reply sentry cannot take: its request, if known, fails with EIO."""
         log.warning("malformed FUSE reply from the daemon (%s): EIO", why)
         try:

@@ -69,6 +69,9 @@ class Request:
     opcode: int
     message: bytes
     waiter: Waiter | None  # completed with (error, body); None: no reply
+    # The body is a view into the transport's buffer, valid only until the
+    # waiter's callbacks return (READ data, copied on at once).
+    view: bool = False
 
 
 class Connection:
@@ -159,15 +162,22 @@ class Connection:
             return PAGE_SIZE
         return min(self.max_write, self.max_pages * PAGE_SIZE, self.max_message)
 
-    async def call(self, t: Task | None, opcode: int, nodeid: int, args: bytes = b"") -> bytes:
+    async def call(
+        self, t: Task | None, opcode: int, nodeid: int, args: bytes = b"", view: bool = False
+    ) -> bytes:
         """Send a request as task ``t`` (None: no caller, as for RELEASE) and
-        return the reply's body; raises SyscallError with the daemon's error."""
+        return the reply's body; raises SyscallError with the daemon's error.
+
+        With ``view``, the body is a memoryview of the transport's buffer:
+        the caller must use it before it next awaits (it saves a copy of
+        every READ's data)."""
         if not self.initialized.done:
             await self.initialized
         if self.error:
             raise SyscallError(self.error)
         waiter = Waiter()
         request = self._queue(opcode, nodeid, args, waiter, t)
+        request.view = view
         while True:
             try:
                 error, body = await waiter
@@ -270,8 +280,10 @@ class Connection:
         self.update_readiness()
         return request
 
-    def reply(self, message: bytes) -> None:
-        """Take one reply written by the daemon.
+    def reply(self, message: bytes | memoryview) -> None:
+        """Take one reply written by the daemon (``message`` may be a view of
+        a buffer the transport reuses: it is copied unless the request asked
+        for a view).
 
         Raises SyscallError EINVAL for a malformed reply, ENOENT for one
         that answers no outstanding request (as Linux does).
@@ -285,7 +297,7 @@ class Connection:
         if header.unique == 0:
             if self.notify is None:
                 raise SyscallError(errno.EINVAL)
-            self.notify(header.error, message[fuse.OutHeader.SIZE :])
+            self.notify(header.error, bytes(message[fuse.OutHeader.SIZE :]))
             return
         if header.unique & 1:
             if header.error == -errno.ENOSYS:
@@ -298,7 +310,8 @@ class Connection:
         request = self.sent.pop(header.unique, None)
         if request is None or request.waiter is None:
             raise SyscallError(errno.ENOENT)
-        request.waiter.complete((header.error, message[fuse.OutHeader.SIZE :]))
+        body = message[fuse.OutHeader.SIZE :]
+        request.waiter.complete((header.error, body if request.view else bytes(body)))
 
     def fail(self, unique: int, error: int) -> None:
         """Fail the outstanding request ``unique`` with ``error`` (its reply

@@ -42,6 +42,7 @@ class DeviceFile(FileDescriptionImpl):
     def __init__(self) -> None:
         self.conn: Connection | None = None
         self._event = -1  # sentry's dup of the placeholder eventfd
+        self._buffer = bytearray()  # replies land here, one at a time
 
     def watch(self, event: int) -> None:
         """Keep the placeholder eventfd ``event`` (sentry's dup) readable
@@ -96,11 +97,13 @@ class DeviceFile(FileDescriptionImpl):
         """Implements FileDescriptionImpl.write: one whole reply."""
         if self.conn is None:
             raise SyscallError(errno.EPERM)
-        message = src.copy_in(0, src.size)
-        if len(message) != src.size:
+        if len(self._buffer) < src.size:
+            self._buffer = bytearray(src.size)
+        message = memoryview(self._buffer)[: src.size]
+        if src.copy_in_to(0, message) != src.size:
             raise SyscallError(errno.EFAULT)
         self.conn.reply(message)
-        return len(message)
+        return src.size
 
     def clone(self, source: FileDescriptionImpl) -> None:
         """FUSE_DEV_IOC_CLONE: serve ``source``'s connection too (EINVAL if

@@ -207,7 +207,9 @@ class RegularFile(FileDescriptionImpl):
             while pos < end:
                 ask = min(conn.max_read_request, end - pos)
                 args = fuse.ReadIn(fh=self.fh, offset=pos, size=ask, flags=self.flags)
-                data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
+                data = await conn.call(
+                    t, fuse.FUSE_READ, self.inode.nodeid, args.pack(), view=True
+                )
                 self.inode.atime_stale = True
                 if len(data) > ask:
                     log.warning("FUSE READ reply of %d bytes for %d asked", len(data), ask)
@@ -236,7 +238,7 @@ class RegularFile(FileDescriptionImpl):
                 cache.drop(chunk)
 
     @staticmethod
-    def _place(chunks: list[Chunk], start: int, pos: int, data: bytes) -> None:
+    def _place(chunks: list[Chunk], start: int, pos: int, data: bytes | memoryview) -> None:
         """Copy READ reply ``data`` for file offset ``pos`` into ``chunks``
         (which begin at file offset ``start``)."""
         view = memoryview(data)
@@ -280,7 +282,9 @@ class RegularFile(FileDescriptionImpl):
             )
             args = fuse.ReadIn(fh=self.fh, offset=offset + done, size=chunk, flags=fd.flags)
             try:
-                data = await conn.call(t, fuse.FUSE_READ, self.inode.nodeid, args.pack())
+                data = await conn.call(
+                    t, fuse.FUSE_READ, self.inode.nodeid, args.pack(), view=True
+                )
             except SyscallError:
                 if done:
                     break  # the bytes already read win, as in Linux
