@@ -85,6 +85,7 @@ class SocketChannel:
         self.closed = False
         self.backlog: deque[bytes] = deque()
         self._buffer = bytearray(conn.max_message + PAGE_SIZE)
+        self._head = bytearray(fuse.OutHeader.SIZE)
         sock.setblocking(False)
         self._watch()
 
@@ -125,6 +126,8 @@ class SocketChannel:
         """Take every reply the daemon has written, then send what waits."""
         view = memoryview(self._buffer)
         while not self.closed:
+            if self._take_placed():
+                continue
             try:
                 size = self.sock.recv_into(view, len(view), socket.MSG_TRUNC)
             except BlockingIOError:
@@ -144,6 +147,31 @@ class SocketChannel:
             except SyscallError as err:
                 self._reject(message, os.strerror(err.errno))
         self._send()
+
+    def _take_placed(self) -> bool:
+        """Receive the next reply straight into its request's buffers, if it
+        is a READ reply with some (peeking at its header first); whether it
+        was taken."""
+        head = self._head
+        try:
+            n = self.sock.recv_into(head, len(head), socket.MSG_PEEK)
+        except OSError:
+            return False  # pump's recv_into meets it again
+        if n < fuse.OutHeader.SIZE:
+            return False
+        header = fuse.OutHeader.unpack(head)
+        body = header.len - fuse.OutHeader.SIZE
+        if header.error or not header.unique or body < 0:
+            return False
+        into = self.conn.destination(header.unique, body)
+        if into is None:
+            return False
+        got, _, flags, _ = self.sock.recvmsg_into([head, *into])
+        if got != header.len or flags & socket.MSG_TRUNC:
+            self._reject(bytes(head), f"{got} bytes, not {header.len}")
+            return True
+        self.conn.placed(header.unique, body)
+        return True
 
     def _reject(self, message: bytes | memoryview, why: str) -> None:
         """A reply sentry cannot take: its request, if known, fails with EIO."""

@@ -31,7 +31,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sentry.abi import fuse
 from sentry.errors import ERESTARTSYS, SyscallError
@@ -72,6 +72,9 @@ class Request:
     # The body is a view into the transport's buffer, valid only until the
     # waiter's callbacks return (READ data, copied on at once).
     view: bool = False
+    # Where the reply's body goes (cache chunks): the transport puts it there
+    # itself, and the waiter gets (error, length of the body).
+    into: list[memoryview] | None = None
 
 
 class Connection:
@@ -163,14 +166,23 @@ class Connection:
         return min(self.max_write, self.max_pages * PAGE_SIZE, self.max_message)
 
     async def call(
-        self, t: Task | None, opcode: int, nodeid: int, args: bytes = b"", view: bool = False
-    ) -> bytes:
+        self,
+        t: Task | None,
+        opcode: int,
+        nodeid: int,
+        args: bytes = b"",
+        view: bool = False,
+        into: list[memoryview] | None = None,
+    ) -> Any:
         """Send a request as task ``t`` (None: no caller, as for RELEASE) and
         return the reply's body; raises SyscallError with the daemon's error.
 
         With ``view``, the body is a memoryview of the transport's buffer:
         the caller must use it before it next awaits (it saves a copy of
-        every READ's data)."""
+        every READ's data). With ``into``, the body is copied into those
+        buffers, in order, by the transport itself where it can (one
+        process_vm_readv or recvmsg per reply), and the call returns the
+        body's length (larger than the buffers hold: nothing was copied)."""
         if not self.initialized.done:
             await self.initialized
         if self.error:
@@ -178,6 +190,7 @@ class Connection:
         waiter = Waiter()
         request = self._queue(opcode, nodeid, args, waiter, t)
         request.view = view
+        request.into = into
         while True:
             try:
                 error, body = await waiter
@@ -311,7 +324,37 @@ class Connection:
         if request is None or request.waiter is None:
             raise SyscallError(errno.ENOENT)
         body = message[fuse.OutHeader.SIZE :]
+        if request.into is not None:
+            if not header.error and len(body) <= sum(len(b) for b in request.into):
+                _scatter(body, request.into)
+            request.waiter.complete((header.error, len(body)))
+            return
         request.waiter.complete((header.error, body if request.view else bytes(body)))
+
+    def destination(self, unique: int, length: int) -> list[memoryview] | None:
+        """Where the transport should put the ``length``-byte body of the
+        reply to ``unique`` itself: the request's buffers, cut to ``length``,
+        if it has them and they hold it (else None: hand the whole reply to
+        :meth:`reply`)."""
+        request = self.sent.get(unique)
+        if request is None or request.into is None:
+            return None
+        if length > sum(len(b) for b in request.into):
+            return None
+        out = []
+        for buf in request.into:
+            if length <= 0:
+                break
+            out.append(buf[:length])
+            length -= len(out[-1])
+        return out
+
+    def placed(self, unique: int, length: int) -> None:
+        """The transport put the ``length``-byte body of the (successful)
+        reply to ``unique`` where :meth:`destination` said."""
+        request = self.sent.pop(unique)
+        assert request.waiter is not None
+        request.waiter.complete((0, length))
 
     def fail(self, unique: int, error: int) -> None:
         """Fail the outstanding request ``unique`` with ``error`` (its reply
@@ -336,3 +379,14 @@ class Connection:
         while self.readers:
             self.readers.popleft().complete()
         self.update_readiness()
+
+
+def _scatter(data: bytes | memoryview, buffers: list[memoryview]) -> None:
+    """Copy ``data`` over ``buffers`` in order (they hold it all)."""
+    view = memoryview(data)
+    for buf in buffers:
+        if not view:
+            return
+        n = min(len(buf), len(view))
+        buf[:n] = view[:n]
+        view = view[n:]

@@ -97,13 +97,30 @@ class DeviceFile(FileDescriptionImpl):
         """Implements FileDescriptionImpl.write: one whole reply."""
         if self.conn is None:
             raise SyscallError(errno.EPERM)
-        if len(self._buffer) < src.size:
-            self._buffer = bytearray(src.size)
-        message = memoryview(self._buffer)[: src.size]
-        if src.copy_in_to(0, message) != src.size:
+        size = src.size
+        if size >= fuse.OutHeader.SIZE:
+            head = memoryview(bytearray(fuse.OutHeader.SIZE))
+            if src.copy_in_to(0, head) != fuse.OutHeader.SIZE:
+                raise SyscallError(errno.EFAULT)
+            header = fuse.OutHeader.unpack(head)
+            body = size - fuse.OutHeader.SIZE
+            if header.len == size and header.error == 0 and header.unique:
+                into = self.conn.destination(header.unique, body)
+                if into is not None:
+                    skip = fuse.OutHeader.SIZE
+                    for buf in into:  # one process_vm_readv per buffer
+                        if src.copy_in_to(skip, buf) != len(buf):
+                            raise SyscallError(errno.EFAULT)
+                        skip += len(buf)
+                    self.conn.placed(header.unique, body)
+                    return size
+        if len(self._buffer) < size:
+            self._buffer = bytearray(size)
+        message = memoryview(self._buffer)[:size]
+        if src.copy_in_to(0, message) != size:
             raise SyscallError(errno.EFAULT)
         self.conn.reply(message)
-        return src.size
+        return size
 
     def clone(self, source: FileDescriptionImpl) -> None:
         """FUSE_DEV_IOC_CLONE: serve ``source``'s connection too (EINVAL if

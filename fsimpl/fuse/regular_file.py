@@ -207,16 +207,20 @@ class RegularFile(FileDescriptionImpl):
             while pos < end:
                 ask = min(conn.max_read_request, end - pos)
                 args = fuse.ReadIn(fh=self.fh, offset=pos, size=ask, flags=self.flags)
-                data = await conn.call(
-                    t, fuse.FUSE_READ, self.inode.nodeid, args.pack(), view=True
+                got = await conn.call(
+                    t,
+                    fuse.FUSE_READ,
+                    self.inode.nodeid,
+                    args.pack(),
+                    into=_buffers(chunks, start, pos, ask),
                 )
                 self.inode.atime_stale = True
-                if len(data) > ask:
-                    log.warning("FUSE READ reply of %d bytes for %d asked", len(data), ask)
+                if got > ask:
+                    log.warning("FUSE READ reply of %d bytes for %d asked", got, ask)
                     raise SyscallError(errno.EIO)
-                self._place(chunks, start, pos, data)
-                pos += len(data)
-                if len(data) < ask:
+                _mark_valid(chunks, start, pos, got)
+                pos += got
+                if got < ask:
                     if self.inode.attr is not None and pos < self.inode.attr.size:
                         self.inode.attr.size = pos
                     break
@@ -236,21 +240,6 @@ class RegularFile(FileDescriptionImpl):
         for chunk in chunks:
             if chunk.index * CHUNK_SIZE >= pos and chunk.valid == 0:
                 cache.drop(chunk)
-
-    @staticmethod
-    def _place(chunks: list[Chunk], start: int, pos: int, data: bytes | memoryview) -> None:
-        """Copy READ reply ``data`` for file offset ``pos`` into ``chunks``
-        (which begin at file offset ``start``)."""
-        view = memoryview(data)
-        while view:
-            index, lo = divmod(pos - start, CHUNK_SIZE)
-            chunk = chunks[index]
-            n = min(len(view), CHUNK_SIZE - lo)
-            if not chunk.detached:
-                chunk.data[lo : lo + n] = view[:n]
-                chunk.valid = lo + n
-            view = view[n:]
-            pos += n
 
     def _readahead(self, offset: int, end: int, size: int) -> None:
         """After a sequential read, start READing the next max_readahead
@@ -562,3 +551,28 @@ def _runs(indexes: list[int]) -> list[tuple[int, int]]:
         else:
             runs.append((i, i))
     return runs
+
+
+def _buffers(chunks: list[Chunk], start: int, pos: int, size: int) -> list[memoryview]:
+    """The pieces of ``chunks`` (which begin at file offset ``start``) that
+    hold file bytes ``[pos, pos + size)``: where a READ reply goes."""
+    out = []
+    while size > 0:
+        index, lo = divmod(pos - start, CHUNK_SIZE)
+        n = min(size, CHUNK_SIZE - lo)
+        out.append(memoryview(chunks[index].data)[lo : lo + n])
+        pos += n
+        size -= n
+    return out
+
+
+def _mark_valid(chunks: list[Chunk], start: int, pos: int, size: int) -> None:
+    """File bytes ``[pos, pos + size)`` arrived in ``chunks``."""
+    while size > 0:
+        index, lo = divmod(pos - start, CHUNK_SIZE)
+        n = min(size, CHUNK_SIZE - lo)
+        chunk = chunks[index]
+        if not chunk.detached:
+            chunk.valid = lo + n
+        pos += n
+        size -= n
