@@ -236,7 +236,8 @@ def test_server_killed_mid_run(tmp_path):
     """The app gets ENOTCONN, sentry reports the death, nothing hangs."""
     script = (
         "echo a > /data/f && cat /data/f && "
-        "pkill -9 -f '^[^ ]*python[^ ]* -P -m sentry.fuse_server memfs --fd' ; sleep 0.5; "
+        # Only this sentry's server (a child of the app's parent, sentry).
+        "pkill -9 -P $PPID -f 'sentry.fuse_server memfs --fd' ; sleep 0.5; "
         "cat /data/f; echo status=$?; ls /data; echo status=$?"
     )
     res = Sandbox(mounts=["/data=memfs"]).run(["sh", "-c", script], timeout=60)
