@@ -237,7 +237,7 @@ def test_server_killed_mid_run(tmp_path):
     script = (
         "echo a > /data/f && cat /data/f && "
         # Only this sentry's server (a child of the app's parent, sentry).
-        "pkill -9 -P $PPID -f 'sentry.fuse_server memfs --fd' ; sleep 0.5; "
+        "pkill -9 -P $PPID -f '[s]entry.fuse_server memfs --fd' ; sleep 0.5; "
         "cat /data/f; echo status=$?; ls /data; echo status=$?"
     )
     res = Sandbox(mounts=["/data=memfs"]).run(["sh", "-c", script], timeout=60)
