@@ -2,12 +2,12 @@
 
 Run it with ``make bench`` (installs sentry, runsc and proot first), or
 ``python3 tests/bench/bench.py`` from the repository root once sentry is installed.
-It takes about five minutes. It prints a table per measurement and saves the raw
+It takes about six minutes. It prints a table per measurement and saves the raw
 numbers to tests/bench/out/results.json. Each figure is a median: of --reps runs
-(default 3) for dd and FUSE, of 5 for getppid and startup (3 for runsc's startup), and
-of --server-reps runs (default 1: a run takes up to half a minute under the sentry) for
-the built-in FUSE servers. The runs take turns round-robin, so drift on the host spreads
-evenly over the tools.
+(default 3) for dd, FUSE and the buffer cache, of 5 for getppid and startup (3 for
+runsc's startup), and of --server-reps runs (default 1: a run takes up to half a minute
+under the sentry) for the built-in FUSE servers. The runs take turns round-robin, so
+drift on the host spreads evenly over the tools.
 
 What is measured
  1. Cost of a pass-through trapped syscall. ``dd if=/dev/zero of=/dev/null bs=1
@@ -51,7 +51,26 @@ What is measured
     /proc/self/mountinfo before it answers INIT and gVisor's mountinfo waits for INIT.
     Figures: MB/s and us per block from dd's own report, us per file for each phase, and
     the sentry's time over native's and over runsc's. No targets.
- 7. A summary of the sentry's figures against their targets (PASS/MISS), then its main
+ 7. Buffer cache: the sentry's page cache of FUSE files (chunks, readahead, writeback
+    caching), each figure against gVisor with the same daemon inside the sandbox and against
+    the host kernel's FUSE mount. Reads use section 5's squashfuse image, daemon inside the
+    sandbox: one command drops the host's caches, then reads the 200 MiB file at bs=128k
+    (cold) and again at bs=1M (the re-read: its pages are cached now; the second dd's figure
+    is reported); another, on a fresh mount, reads the first 10000 blocks at bs=4k, cold.
+    The sentry runs with its default --cache-size (256M). Writes: memfs --writeback
+    (``python3 -P -m sentry.fuse_server memfs --writeback MNT &`` in the sentry's shell, which
+    then polls /proc/self/mounts for the mount, at most 10 s; natively on the host's FUSE; in
+    runsc with section 6's ``--fd 3`` trick), and ``dd if=/dev/zero bs=4k count=10000
+    conv=fsync`` to a new file: with fsync, so the figure includes sending the cached pages
+    to memfs. An extra sentry row runs ``sentry run --mount MNT=memfs:writeback`` (the
+    server outside the sandbox). Figures: MB/s and us per dd block, from dd's own report,
+    median of --reps runs (about 40 s at the default 3, a minute at 5), and the peak RSS:
+    the sentry's VmHWM, which the app prints at the end (``grep VmHWM /proc/$PPID/status``:
+    its parent is the sentry), and for runsc the largest RSS of its process tree (GNU
+    time's %M; n/a without /usr/bin/time). Targets, from the issue: cold read >= 700 MB/s,
+    4 KiB reads <= 25 us each, re-read >= 2.5 GB/s, 4 KiB writes with writeback <= 25 us
+    each.
+ 8. A summary of the sentry's figures against their targets (PASS/MISS), then its main
     built-in FUSE server figures next to runsc's.
  A tool that is missing or fails is reported as n/a with a one-line reason. Every
  command has a 60 s timeout.
@@ -911,34 +930,48 @@ def workload_script(d: Path, drop_cache: bool = False) -> str:
 
 
 def runsc_script(server: BuiltinServer) -> str:
-    """Serve on a /dev/fuse the shell opens, mount it with mount(8), run the workload,
-    unmount and stop the server: all inside gVisor.
+    """Section 6's whole workload inside gVisor, served as runsc_serve says."""
+    return runsc_serve(server.args, server.name, SANDBOX_MNT, workload_script(SANDBOX_MNT))
+
+
+def runsc_serve(args: Sequence[str], name: str, mnt: Path, workload: str) -> str:
+    """Serve on a /dev/fuse the shell opens, mount it with mount(8), run workload (a shell
+    command line), unmount and stop the server: all inside gVisor. args are the server's
+    words after ``python -m sentry.fuse_server``, before ``--fd``.
 
     Not ``python3 -m sentry.fuse_server memfs MNT``: that server reads /proc/self/mountinfo
     after its mount(2) and before it answers INIT, and gVisor's mountinfo waits for INIT, so
     it hangs. Nor does gVisor's unmount end the server's read, hence the kill.
     """
-    mnt = shlex.quote(str(SANDBOX_MNT))
-    serve = shlex.join((*FUSE_SERVER, *server.args, "--fd", "3"))
+    where = shlex.quote(str(mnt))
+    serve = shlex.join((*FUSE_SERVER, *args, "--fd", "3"))
     opts = (
         f"fd=3,rootmode=40000,user_id={os.getuid()},group_id={os.getgid()},"
         "default_permissions,allow_other"
     )
     return (
         f"exec 3<>/dev/fuse; {serve} & srv=$!; "
-        f"if mount -i -t fuse -o {opts} {server.name} {mnt}; then exec 3>&-; "
-        f"({workload_script(SANDBOX_MNT)}); s=$?; umount {mnt} 2>/dev/null; else s=1; fi; "
+        f"if mount -i -t fuse -o {opts} {name} {where}; then exec 3>&-; "
+        f"({workload}); s=$?; umount {where} 2>/dev/null; else s=1; fi; "
         "kill $srv 2>/dev/null; wait $srv; exit $s"
     )
 
 
 @contextmanager
 def host_server(server: BuiltinServer) -> Iterator[None]:
-    """Run the server mounted on HOST_MNT by the host kernel for the with block; unmount it
-    lazily and reap it at the end, killing it if it outlives the unmount."""
+    """Run the server mounted on HOST_MNT by the host kernel for the with block."""
+    with host_daemon((*FUSE_SERVER, *server.args, str(HOST_MNT)), HOST_MNT):
+        yield
+
+
+@contextmanager
+def host_daemon(argv: Sequence[str], mnt: Path) -> Iterator[None]:
+    """Run argv, a server that mounts mnt with the host kernel and stays in the foreground,
+    for the with block; unmount it lazily and reap it at the end, killing it if it outlives
+    the unmount."""
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
-            (*FUSE_SERVER, *server.args, str(HOST_MNT)),
+            argv,
             cwd=OUT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -947,7 +980,7 @@ def host_server(server: BuiltinServer) -> Iterator[None]:
         )
         try:
             deadline = time.monotonic() + SERVER_WAIT_S
-            while not is_mounted(HOST_MNT):
+            while not is_mounted(mnt):
                 if proc.poll() is not None:
                     err.seek(0)
                     why = one_line(err.read()) or "no output"
@@ -957,11 +990,11 @@ def host_server(server: BuiltinServer) -> Iterator[None]:
                 time.sleep(0.02)
             yield
         finally:
-            if is_mounted(HOST_MNT):
+            if is_mounted(mnt):
                 try:
-                    run(["umount", "-l", str(HOST_MNT)])
+                    run(["umount", "-l", str(mnt)])
                 except Failed as exc:  # the kill below ends the server all the same
-                    progress(f" (umount -l {HOST_MNT}: {exc})")
+                    progress(f" (umount -l {mnt}: {exc})")
             try:
                 proc.wait(timeout=SERVER_WAIT_S)
             except subprocess.TimeoutExpired:
@@ -1059,6 +1092,289 @@ def builtin_figures(
                     "time_x_runsc": ratio(t, runsc),
                 }
             figures[s.name][m.key] = per
+    return figures
+
+
+# ---------------------------------------------------------------- buffer cache
+
+
+@dataclass(frozen=True)
+class CacheRun:
+    """One command of section 7: a FUSE daemon, mounted afresh, and dd's through it."""
+
+    key: str
+    kind: str  # "read" (squashfuse of FUSE_IMG) or "write" (memfs --writeback)
+    dds: tuple[tuple[str, int, int | None, str], ...]  # (bs, bs bytes, count or all, flags)
+
+    def dd_argvs(self, mnt: Path) -> list[tuple[str, ...]]:
+        argvs = []
+        for bs, _, count, flags in self.dds:
+            if self.kind == "read":
+                files: tuple[str, ...] = (f"if={mnt / 'big'}", "of=/dev/null")
+            else:
+                files = ("if=/dev/zero", f"of={mnt / 'f'}")
+            extra = (*(() if count is None else (f"count={count}",)), *flags.split())
+            argvs.append(("dd", *files, f"bs={bs}", *extra))
+        return argvs
+
+    def nbytes(self) -> list[int]:
+        return [FUSE_BIG_SIZE if n is None else b * n for _, b, n, _ in self.dds]
+
+    def script(self, mnt: Path) -> str:
+        """The dd's as one shell command line that stops at the first failure."""
+        return " && ".join(shlex.join(a) for a in self.dd_argvs(mnt))
+
+
+@dataclass(frozen=True)
+class CacheFigure:
+    """A figure of section 7: one dd of one of its runs, and the sentry's target for it."""
+
+    key: str
+    label: str  # in the table
+    short: str  # in the summary
+    run: str  # the run that makes it: a key of CACHE_RUNS
+    index: int  # which of the run's dd's
+    per_op: bool  # the figure is us per dd block (at most target), else MB/s (at least)
+    target: float
+    earlier: str  # gVisor's figure, measured earlier in this VM ("" if none)
+
+    @property
+    def nbytes(self) -> int:
+        return CACHE_RUNS[self.run].nbytes()[self.index]
+
+    @property
+    def nops(self) -> int:
+        return self.nbytes // CACHE_RUNS[self.run].dds[self.index][1]
+
+    @property
+    def unit(self) -> str:
+        if not self.per_op:
+            return "MB/s"
+        return "us/read" if CACHE_RUNS[self.run].kind == "read" else "us/write"
+
+    @property
+    def spec(self) -> str:
+        return ".1f" if self.per_op else ".0f"
+
+    @property
+    def target_text(self) -> str:
+        return f"{'<=' if self.per_op else '>='} {self.target:.0f} {self.unit}"
+
+    def value(self, seconds: float | None) -> float | None:
+        """dd's seconds in this figure's unit: us per block or MB/s (10^6 bytes)."""
+        if seconds is None:
+            return None
+        return seconds / self.nops * 1e6 if self.per_op else self.nbytes / seconds / 1e6
+
+    def verdict(self, value: float | None) -> str:
+        if self.per_op:
+            return verdict(value, self.target)
+        return verdict_at_least(value, self.target)
+
+
+CACHE_DIR = OUT / "cache"
+CACHE_HOST_MNT = CACHE_DIR / "mnt_host"  # squashfuse or memfs mounted by the host kernel
+CACHE_SANDBOX_MNT = CACHE_DIR / "mnt_sandbox"  # the daemon inside the sandbox mounts here
+CACHE_RUSAGE = CACHE_DIR / "rusage"  # GNU time's -o file: runsc's largest RSS, in KiB
+CACHE_WRITE_COUNT = 10_000  # 41 MB of 4 KiB writes
+CACHE_RUNS = {
+    "read": CacheRun("read", "read", (("128k", 2**17, None, ""), ("1M", 2**20, None, ""))),
+    "read_4k": CacheRun("read_4k", "read", (("4k", 4096, FUSE_4K_COUNT, ""),)),
+    "write": CacheRun("write", "write", (("4k", 4096, CACHE_WRITE_COUNT, "conv=fsync"),)),
+}
+# Targets from the issue; "earlier": runsc --platform=ptrace, measured before in this VM.
+CACHE_FIGURES = (
+    CacheFigure("cold_128k", "cold read bs=128k", "cold read 128k", "read", 0, False, 700, "352"),
+    CacheFigure("read_4k", "read bs=4k, cold", "read 4k", "read_4k", 0, True, 25, "114"),
+    CacheFigure(
+        "reread_1m", "re-read bs=1M, cached", "re-read 1M", "read", 1, False, 2500, "1000"
+    ),
+    CacheFigure("write_4k", "write bs=4k, writeback", "write 4k wb", "write", 0, True, 25, ""),
+)
+MEMFS_WB = ("memfs", "--writeback")  # the server's words for section 7's writes
+VMHWM = re.compile(r"^VmHWM:\s+(\d+) kB$", re.MULTILINE)
+POLL_S = 0.02  # the sandboxed shell's wait between looks at /proc/self/mounts
+SENTRY_HWM = "grep VmHWM /proc/$PPID/status"  # the sentry's peak RSS: the app's parent
+GNU_TIME = "/usr/bin/time"  # -f %M: the largest RSS of runsc's process tree (wait4)
+
+
+def cache_configs() -> list[Config]:
+    return [
+        Config("kernel", "native", "host kernel FUSE", "unpinned", ()),
+        Config("sentry_default", "sentry", "sentry, daemon inside", "default (same)", SENTRY),
+        Config("sentry_mount", "sentry", "sentry --mount", "default (same)", SENTRY),
+        Config("runsc", "runsc", "runsc --platform=ptrace", "unpinned", RUNSC_RW),
+    ]
+
+
+def cache_applies(config: Config, run: CacheRun) -> bool:
+    """sentry --mount serves only memfs: it has only the writes."""
+    return config.key != "sentry_mount" or run.kind == "write"
+
+
+def cache_prepare(fuse_failures: dict[str, str]) -> dict[str, str]:
+    """Make the mount points; return {run kind: reason} for the runs that cannot happen.
+    The reads use section 5's image, which fuse_prepare made."""
+    failures: dict[str, str] = {}
+    if "read" in fuse_failures:
+        failures["read"] = fuse_failures["read"]
+    try:
+        run((*FUSE_SERVER, "memfs", "--help"))
+    except Failed as exc:
+        failures["write"] = f"python3 -m sentry.fuse_server: {exc}"
+    for mnt in (CACHE_HOST_MNT, CACHE_SANDBOX_MNT):
+        if is_mounted(mnt):  # left by an interrupted run
+            try:
+                run(["umount", "-l", str(mnt)])
+            except Failed as exc:
+                failures.setdefault("read", f"cannot unmount {mnt}: {exc}")
+                failures.setdefault("write", f"cannot unmount {mnt}: {exc}")
+        if not is_mounted(mnt):
+            mnt.mkdir(parents=True, exist_ok=True)
+    return failures
+
+
+def sentry_cache_script(run: CacheRun, mnt: Path, daemon_inside: bool) -> str:
+    """The run as one shell command line for sentry run: mount (unless --mount did), the
+    dd's, the sentry's VmHWM, unmount; exit with the dd's status."""
+    where = shlex.quote(str(mnt))
+    dds = f"{run.script(mnt)}; s=$?; {SENTRY_HWM}"
+    if not daemon_inside:
+        return f"{dds}; exit $s"
+    if run.kind == "read":
+        mount = shlex.join(("squashfuse", str(FUSE_IMG), str(mnt)))
+        return f"{mount} || exit 1; {dds}; fusermount3 -u {where}; exit $s"
+    # The server mounts by itself and stays in the foreground: poll for its mount, with a
+    # bound, and give up early if it exits (its stderr then says why).
+    serve = shlex.join((*FUSE_SERVER, *MEMFS_WB, str(mnt)))
+    tries = int(SERVER_WAIT_S / POLL_S)
+    return (
+        f"{serve} & srv=$!; i=0; "
+        f"until grep -q {shlex.quote(f' {mnt} ')} /proc/self/mounts; do "
+        "kill -0 $srv 2>/dev/null || { wait $srv; exit 1; }; "
+        f"i=$((i+1)); if [ $i -gt {tries} ]; then kill $srv; "
+        f"echo 'memfs did not mount within {SERVER_WAIT_S:.0f} s' >&2; exit 1; fi; "
+        f"sleep {POLL_S}; done; "
+        f"{dds}; umount {where}; kill $srv 2>/dev/null; wait $srv; exit $s"
+    )
+
+
+def runsc_cache_script(run: CacheRun, mnt: Path) -> str:
+    """The run as one shell command line inside gVisor (memfs: section 6's --fd 3 trick)."""
+    if run.kind == "read":
+        mount = shlex.join(("squashfuse", str(FUSE_IMG), str(mnt)))
+        unmount = shlex.join(("fusermount3", "-u", str(mnt)))
+        return f"{mount} || exit 1; {run.script(mnt)}; s=$?; {unmount}; exit $s"
+    return runsc_serve(MEMFS_WB, "memfs", mnt, run.script(mnt))
+
+
+def cache_once(c: Config, run: CacheRun) -> tuple[list[float], float, int | None]:
+    """One run under c; return (dd's seconds for each dd, the wall seconds, the peak RSS in
+    KiB: the sentry's VmHWM, or the largest in runsc's process tree, or None)."""
+    rss: int | None = None
+    env = ("env", "LC_ALL=C")
+    if run.kind == "read" and c.tool != "native":
+        drop_caches()  # both reads start cold: the image is not in the host's page cache
+    if c.tool == "native":
+        if run.kind == "read":
+            run_err(("squashfuse", str(FUSE_IMG), str(CACHE_HOST_MNT)))  # returns once mounted
+            try:
+                drop_caches()
+                wall, _, stderr = run_err((*env, "sh", "-c", run.script(CACHE_HOST_MNT)))
+            finally:
+                unmount(CACHE_HOST_MNT)
+        else:
+            with host_daemon((*FUSE_SERVER, *MEMFS_WB, str(CACHE_HOST_MNT)), CACHE_HOST_MNT):
+                wall, _, stderr = run_err((*env, "sh", "-c", run.script(CACHE_HOST_MNT)))
+    elif c.tool == "sentry":
+        inside = c.key == "sentry_default"
+        mount = () if inside else ("--mount", f"{CACHE_SANDBOX_MNT}=memfs:writeback")
+        script = sentry_cache_script(run, CACHE_SANDBOX_MNT, inside)
+        wall, stdout, stderr = run_err((*c.prefix, *mount, "--", *env, "sh", "-c", script))
+        m = VMHWM.search(stdout)
+        rss = None if m is None else int(m[1])
+    else:
+        timed = Path(GNU_TIME).is_file()
+        CACHE_RUSAGE.unlink(missing_ok=True)
+        rusage = (GNU_TIME, "-o", str(CACHE_RUSAGE), "-f", "%M") if timed else ()
+        script = runsc_cache_script(run, CACHE_SANDBOX_MNT)
+        wall, _, stderr = run_err((*rusage, *c.prefix, *env, "sh", "-c", script))
+        if timed and CACHE_RUSAGE.is_file():
+            words = CACHE_RUSAGE.read_text().split()
+            rss = int(words[-1]) if words and words[-1].isdigit() else None
+    copies = DD_COPIED.findall(stderr)
+    if [int(n) for n, _ in copies] != run.nbytes():
+        raise Failed(f"not {len(run.dds)} whole dd copies: {one_line(stderr) or 'no output'}")
+    return [float(t) for _, t in copies], wall, rss
+
+
+def measure_cache(
+    reps: int, missing: dict[str, str], failures: dict[str, str]
+) -> tuple[dict[str, dict[str, Result]], dict[str, dict[str, list[int]]]]:
+    """({figure: {config: Result}}, {run: {config: peak RSS samples in KiB}}); the runs go
+    round-robin over the configs."""
+    configs = cache_configs()
+    results: dict[str, dict[str, Result]] = {f.key: {} for f in CACHE_FIGURES}
+    rss: dict[str, dict[str, list[int]]] = {r: {} for r in CACHE_RUNS}
+    for f in CACHE_FIGURES:
+        run_ = CACHE_RUNS[f.run]
+        for c in configs:
+            if not cache_applies(c, run_):
+                continue
+            reasons = [failures[run_.kind]] if run_.kind in failures else []
+            reasons += [missing[t] for t in needs(c) if t in missing]
+            results[f.key][c.key] = Result(c, error=reasons[0] if reasons else None)
+            rss[run_.key][c.key] = []
+    for rep in range(reps):
+        progress(f"[cache {rep + 1}/{reps}]")
+        for run_ in CACHE_RUNS.values():
+            figs = [f for f in CACHE_FIGURES if f.run == run_.key]
+            for c in configs:
+                per = [(f, results[f.key][c.key]) for f in figs if c.key in results[f.key]]
+                if not per or any(r.error is not None for _, r in per):
+                    continue
+                try:
+                    secs, wall, peak = cache_once(c, run_)
+                except Failed as exc:
+                    for _, r in per:
+                        r.error = str(exc)
+                    progress(f" {run_.key}:{c.key}=x")
+                    continue
+                for f, r in per:
+                    r.samples.append(secs[f.index])
+                    r.walls.append(wall)
+                if peak is not None:
+                    rss[run_.key][c.key].append(peak)
+                progress(f" {run_.key}:{c.key}={wall:.1f}s")
+        progress("\n")
+    CACHE_RUSAGE.unlink(missing_ok=True)
+    return results, rss
+
+
+def cache_figures(
+    results: dict[str, dict[str, Result]], rss: dict[str, dict[str, list[int]]]
+) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Per figure and config: the median, in the figure's unit; the speed over the host
+    kernel's and over runsc's (their time over this one; above 1: faster); the largest peak
+    RSS in MB; the median wall seconds."""
+    figures: dict[str, dict[str, dict[str, float | None]]] = {}
+    for f in CACHE_FIGURES:
+        runs = results[f.key]
+        kernel = runs["kernel"].median if "kernel" in runs else None
+        runsc = runs["runsc"].median if "runsc" in runs else None
+        per: dict[str, dict[str, float | None]] = {}
+        for key, res in runs.items():
+            t = res.median
+            peaks = rss[f.run].get(key) or []
+            per[key] = {
+                "median_s": t,
+                "value": f.value(t),
+                "speed_x_kernel": ratio(kernel, t),
+                "speed_x_runsc": ratio(runsc, t),
+                "rss_mb": max(peaks) * 1024 / 1e6 if peaks and t is not None else None,
+                "wall_s": statistics.median(res.walls) if t is not None else None,
+            }
+        figures[f.key] = per
     return figures
 
 
@@ -1333,6 +1649,95 @@ def print_builtin(
     print()
 
 
+def cache_range(f: CacheFigure, res: Result, width: int) -> str:
+    """The min-max range of res's samples in f's unit, right-aligned."""
+    if res.error is not None or not res.samples:
+        return "".rjust(width)
+    values = sorted(f.value(t) or 0.0 for t in res.samples)
+    return f"{values[0]:{f.spec}}-{values[-1]:{f.spec}}".rjust(width)
+
+
+def print_cache(
+    results: dict[str, dict[str, Result]],
+    figures: dict[str, dict[str, dict[str, float | None]]],
+    reps: int,
+) -> list[tuple[str, str, str, str]]:
+    """Print the buffer cache table and its targets; return the targets as summary rows."""
+    print("7. Buffer cache: FUSE files through the sentry's page cache, against gVisor and Linux")
+    mib = FUSE_BIG_SIZE // 2**20
+    notes = (
+        f"Reads: /big ({mib} MiB) of section 5's squashfuse image. Run 'read': with the "
+        "host's caches dropped, dd bs=128k of the whole file (cold), then in the same command "
+        "and mount dd bs=1M of it again (re-read: the figure is this second dd's). Run "
+        f"'read 4k': a fresh mount, caches dropped, dd bs=4k of the first {FUSE_4K_COUNT} "
+        "blocks. Writes: a fresh memfs --writeback (python3 -P -m sentry.fuse_server) per "
+        f"run; dd if=/dev/zero bs=4k count={CACHE_WRITE_COUNT} conv=fsync to a new file, so the "
+        "figure includes the fsync that sends the cached pages to memfs. host kernel: the "
+        "daemon mounted afresh on the host's FUSE. sentry, daemon inside: sentry run -- sh -c "
+        "'<daemon> MNT; dd ...; unmount' (squashfuse returns once mounted; memfs runs in the "
+        "background and the shell polls /proc/self/mounts for its mount, at most "
+        f"{SERVER_WAIT_S:.0f} s), default --cache-size (256M). sentry --mount: sentry run "
+        "--mount MNT=memfs:writeback, the server outside the sandbox. runsc: do "
+        "--force-overlay=false; memfs there serves a /dev/fuse the shell opened (--fd 3), "
+        f"mounted with mount -i, as in section 6. Figures from dd's own report, median of {reps} "
+        "runs (--reps; range: min-max); MB = 10^6 bytes; us = per dd block; x kernel, x runsc "
+        "= speed over theirs (their dd time over this one's; above 1: faster). RSS MB: the "
+        "largest peak over the runs: for the sentry, its own process's VmHWM, which the app "
+        "prints after its dd's (grep VmHWM /proc/$PPID/status: the app's parent is the "
+        "sentry; a daemon inside is a process of its own and not counted); for runsc, the "
+        "largest RSS in its process tree (GNU time %M); n/a for the host kernel, whose page "
+        "cache is no process's. wall s: the whole command (a sandbox's start, the mount, the "
+        "dd's, the unmount and its exit; for the host kernel the dd's only)."
+    )
+    indent = "   "
+    print(
+        textwrap.fill(
+            notes, 99, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+        )
+    )
+    head = (
+        f"   {'figure':<22} {'tool':<24} {'value':>7} {'unit':<8} {'range':>11} "
+        f"{'x kernel':>8} {'x runsc':>7} {'RSS MB':>6} {'wall s':>6}"
+    )
+    print(head)
+    print("   " + "-" * (len(head) - 3))
+    for f in CACHE_FIGURES:
+        label = f.label
+        for key, res in results[f.key].items():
+            fig, c = figures[f.key][key], res.config
+            start = f"   {label:<22} {c.label:<24}"
+            label = ""
+            if res.error is not None:
+                print(f"{start} {'n/a':>7}   {res.error}")
+                continue
+            print(
+                f"{start} {fmt(fig['value'], f.spec, 7)} {f.unit:<8} {cache_range(f, res, 11)} "
+                f"{fmt(fig['speed_x_kernel'], '.2f', 8)} {fmt(fig['speed_x_runsc'], '.2f', 7)} "
+                f"{fmt(fig['rss_mb'], '.0f', 6)} {fmt(fig['wall_s'], '.2f', 6)}"
+            )
+    print("   Targets (the sentry; gVisor: runsc in this run and, earlier, in this VM):")
+    rows: list[tuple[str, str, str, str]] = []
+    for f in CACHE_FIGURES:
+        per = figures[f.key]
+        runsc = with_unit(per["runsc"]["value"], f.spec, "")
+        earlier = f", earlier {f.earlier}" if f.earlier else ""
+        for key in ("sentry_default", "sentry_mount"):
+            if key not in per:
+                continue
+            value = with_unit(per[key]["value"], f.spec, "")
+            result = f.verdict(per[key]["value"])
+            unit = "" if per[key]["value"] is None else f.unit
+            who = "daemon inside" if key == "sentry_default" else "--mount"
+            print(
+                f"   {f.label:<22} {who:<13} {value:>7} {unit:<8} {f.target_text:<16} "
+                f"-> {result:<4}  (runsc {runsc}{earlier})"
+            )
+            name = f.short if key == "sentry_default" else f"{f.short} --mount"
+            rows.append((f"cache {name}, {f.unit}", value, f.target_text, result))
+    print()
+    return rows
+
+
 def print_builtin_summary(
     figures: dict[str, dict[str, dict[str, dict[str, float | None]]]],
 ) -> dict[str, dict[str, float | None]]:
@@ -1374,6 +1779,7 @@ def print_summary(
     getppid_r: float | None,
     startup: dict[str, Result],
     fuse_rows: list[tuple[str, str, str, str]],
+    cache_rows: list[tuple[str, str, str, str]],
 ) -> dict[str, dict[str, object]]:
     sentry, runsc = startup["sentry_default"].median, startup["runsc"].median
     rows: list[tuple[str, str, str, str]] = [
@@ -1396,8 +1802,9 @@ def print_summary(
             verdict(sentry, runsc),
         ),
         *fuse_rows,
+        *cache_rows,
     ]
-    print("7. Summary: sentry (default placement) against its targets")
+    print("8. Summary: sentry (default placement) against its targets")
     print(f"   {'figure':<38} {'sentry':>10} {'target':>20} {'result':>6}")
     for name, value, target, result in rows:
         print(f"   {name:<38} {value:>10} {target:>20} {result:>6}")
@@ -1432,7 +1839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=3,
         choices=range(1, 6),
-        help="runs per dd figure (median taken; default 3)",
+        help="runs per dd, FUSE and buffer cache figure (median taken; default 3)",
     )
     parser.add_argument(
         "--full",
@@ -1472,6 +1879,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fuse_failures = fuse_prepare()
     fuse = measure_fuse(fuse_configs(), args.reps, missing, fuse_failures)
     builtin = measure_builtin(args.server_reps, builtin_prepare(build_failures, missing))
+    cache, cache_rss = measure_cache(args.reps, missing, cache_prepare(fuse_failures))
     total = time.perf_counter() - started
 
     print()
@@ -1502,7 +1910,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fuse_rows = print_fuse(fuse, fuse_figs, args.reps)
     builtin_figs = builtin_figures(builtin)
     print_builtin(builtin, builtin_figs, args.server_reps)
-    summary = print_summary(stop_r, getppid_r, startup, fuse_rows)
+    cache_figs = cache_figures(cache, cache_rss)
+    cache_rows = print_cache(cache, cache_figs, args.reps)
+    summary = print_summary(stop_r, getppid_r, startup, fuse_rows, cache_rows)
     print()
     builtin_summary = print_builtin_summary(builtin_figs)
     print(f"\n(total {total:.0f} s; raw numbers in {OUT / 'results.json'})")
@@ -1547,6 +1957,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "figures": builtin_figs[sv.name],
                 }
                 for sv in BUILTIN_SERVERS
+            },
+        },
+        "buffer_cache": {
+            "unit": "dd's seconds; peak RSS in KiB (sentry: VmHWM; runsc: GNU time %M)",
+            "runs": {
+                r.key: {
+                    "dd": [list(a) for a in r.dd_argvs(CACHE_SANDBOX_MNT)],
+                    "bytes": r.nbytes(),
+                    "peak_rss_kib": cache_rss[r.key],
+                }
+                for r in CACHE_RUNS.values()
+            },
+            "figures": {
+                f.key: {
+                    "label": f.label,
+                    "unit": f.unit,
+                    "target": f.target_text,
+                    "runs": as_json(cache[f.key]),
+                    "figures": cache_figs[f.key],
+                }
+                for f in CACHE_FIGURES
             },
         },
         "summary": summary,
