@@ -6,7 +6,7 @@ PIP ?= PIP_BREAK_SYSTEM_PACKAGES=1 $(PYTHON) -m pip
 # System packages: the FUSE daemons and libfuse the sandbox serves, and the
 # compilers and tools the tests drive.
 APT_PACKAGES = fuse3 libfuse3-dev squashfuse squashfs-tools bindfs gcc make libc6-dev git sqlite3
-BENCH_PACKAGES = runsc proot
+BENCH_PACKAGES = runsc proot time
 
 .PHONY: help install system-packages example test bench lint clean
 

@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import errno
 import os
+import stat as stat_module
+import time
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
+from sentry.abi.linux import STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.connection import Connection
 from sentry.kernel.task import Waiter
 from sentry.vfs.file_description import O_NONBLOCK, FileDescription, FileDescriptionImpl
+
+S_IFCHR = stat_module.S_IFCHR
+PAGE_SIZE = 4096
+FUSE_DEVICE = os.makedev(10, 229)  # Documentation/admin-guide/devices.txt
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -121,6 +128,35 @@ class DeviceFile(FileDescriptionImpl):
             raise SyscallError(errno.EFAULT)
         self.conn.reply(message)
         return size
+
+    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
+        """Implements FileDescriptionImpl.stat: the character device 10:229,
+        with the host's /dev/fuse's mode, inode and times when it has one."""
+        try:
+            st = os.stat("/dev/fuse")
+        except OSError:
+            st = None
+        now = divmod(time.time_ns(), 10**9)
+        stamps = (
+            [divmod(ns, 10**9) for ns in (st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns)]
+            if st
+            else [now] * 3
+        )
+        return Statx(
+            mode=st.st_mode if st else S_IFCHR | 0o666,
+            ino=st.st_ino if st else 0,
+            nlink=1,
+            uid=0,
+            gid=0,
+            size=0,
+            blocks=0,
+            blksize=PAGE_SIZE,
+            atime=stamps[0],
+            mtime=stamps[1],
+            ctime=stamps[2],
+            rdev=FUSE_DEVICE,
+            dev=st.st_dev if st else 0,
+        )
 
     def clone(self, source: FileDescriptionImpl) -> None:
         """FUSE_DEV_IOC_CLONE: serve ``source``'s connection too (EINVAL if
