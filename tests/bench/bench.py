@@ -295,6 +295,18 @@ def verdict_at_least(value: float | None, floor: float | None) -> str:
     return "PASS" if value >= floor else "MISS"
 
 
+def print_table_head(notes: str, head: str) -> None:
+    """A section's notes, wrapped, then a table's column heads and rule."""
+    indent = "   "
+    print(
+        textwrap.fill(
+            notes, 99, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+        )
+    )
+    print(head)
+    print(indent + "-" * (len(head) - 3))
+
+
 def progress(text: str) -> None:
     print(text, end="", file=sys.stderr, flush=True)
 
@@ -1527,18 +1539,13 @@ def print_fuse(
         "wall s = the whole command (for a sandbox: its start, the mount, dd, the unmount and "
         "its exit)."
     )
-    indent = "   "
-    print(
-        textwrap.fill(
-            notes, 99, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
-        )
+    print_table_head(
+        notes,
+        (
+            f"   {'workload':<24} {'tool':<23} {'placement':<15} {'MB/s':>5} {'range MB/s':>10} "
+            f"{'us/op':>7} {'x native':>8} {'x runsc':>7} {'wall s':>6}"
+        ),
     )
-    head = (
-        f"   {'workload':<24} {'tool':<23} {'placement':<15} {'MB/s':>5} {'range MB/s':>10} "
-        f"{'us/op':>7} {'x native':>8} {'x runsc':>7} {'wall s':>6}"
-    )
-    print(head)
-    print("   " + "-" * (len(head) - 3))
     for w in FUSE_WORKLOADS:
         for key, res in results[w.key].items():
             fig, c = figures[w.key][key], res.config
@@ -1689,18 +1696,13 @@ def print_cache(
         "cache is no process's. wall s: the whole command (a sandbox's start, the mount, the "
         "dd's, the unmount and its exit; for the host kernel the dd's only)."
     )
-    indent = "   "
-    print(
-        textwrap.fill(
-            notes, 99, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
-        )
+    print_table_head(
+        notes,
+        (
+            f"   {'figure':<22} {'tool':<24} {'value':>7} {'unit':<8} {'range':>11} "
+            f"{'x kernel':>8} {'x runsc':>7} {'RSS MB':>6} {'wall s':>6}"
+        ),
     )
-    head = (
-        f"   {'figure':<22} {'tool':<24} {'value':>7} {'unit':<8} {'range':>11} "
-        f"{'x kernel':>8} {'x runsc':>7} {'RSS MB':>6} {'wall s':>6}"
-    )
-    print(head)
-    print("   " + "-" * (len(head) - 3))
     for f in CACHE_FIGURES:
         label = f.label
         for key, res in results[f.key].items():
