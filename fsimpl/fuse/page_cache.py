@@ -178,11 +178,6 @@ class PageCache:
         self.lru: OrderedDict[Chunk, None] = OrderedDict()
         self.free: list[bytearray] = []
 
-    @property
-    def size(self) -> int:
-        """Bytes held by cached chunks."""
-        return len(self.lru) * CHUNK_SIZE
-
     def take_buffer(self) -> bytearray:
         """A chunk buffer: a free one, or a new one if the cache has room,
         else an evicted chunk's."""
