@@ -15,10 +15,10 @@ test stays as strict as the native fact and is marked xfail(strict=True) with
 the exact difference as its reason; the rest of the scenario is checked by a
 passing neighbour, so that one known bug hides nothing else.
 
-sentry has no page cache: where Linux's answer depends on it (a zero-sized
-WRITE reply is EIO through the page cache, 0 with direct I/O) sentry must
-still give Linux's answer for each mode, which the tests check. The request
-pattern of page-cache reads (readahead) is not compared.
+Where Linux's answer depends on its page cache (a zero-sized WRITE reply is
+EIO through the page cache, 0 with direct I/O) sentry must give Linux's
+answer for each mode, which the tests check. The request pattern of
+page-cache reads (readahead, and sentry's 128 KiB chunks) is not compared.
 
 Needs root and /dev/fuse for the native runs; ``make install`` installs the
 daemons.

@@ -1,10 +1,10 @@
 """mmap(2) of a sentry file.
 
-Analogous to gVisor's ``sys_mmap.go``. Sentry has no page cache yet, so a
-mapping of a FUSE file is backed by a snapshot: the task is made to create
-a memfd, sentry fills it with the file's bytes from the mapping's offset to
-the end of the file (read through the file system, as a page-cache fill
-would be) and seals it, and the task's own mmap then maps that memfd in
+Analogous to gVisor's ``sys_mmap.go``. Sentry's buffer cache is its own
+memory, which the app cannot map, so a mapping of a FUSE file is backed by
+a snapshot: the task is made to create a memfd, sentry fills it with the
+file's bytes from the mapping's offset to the end of the file (read through
+the cache) and seals it, and the task's own mmap then maps that memfd in
 place of the file, with the app's address, length, protection and flags;
 the memfd's fd is closed again. Pages past the end of the file raise SIGBUS,
 as in Linux.
