@@ -77,14 +77,8 @@ def _parser() -> argparse.ArgumentParser:
         "K, M or G suffix (default 256M)",
     )
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
-    server = commands.add_parser(
-        "fuse-server",
-        help="run a built-in FUSE server",
-        description="Run a built-in FUSE server on a descriptor or, as root, a mountpoint.",
-        usage="sentry fuse-server {memfs,passthrough} ...",
-        add_help=False,
-    )
-    server.add_argument("args", nargs=argparse.REMAINDER)
+    # Listed for --help only: main() hands its words to its own parser.
+    commands.add_parser("fuse-server", help="run a built-in FUSE server", add_help=False)
     return parser
 
 
@@ -245,9 +239,10 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sentry`` command."""
-    args = _parser().parse_args(argv)
-    if args.command == "fuse-server":
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["fuse-server"]:
+        # Its own parser takes every word after it, --help included.
         from sentry.fuse_server.cli import main as fuse_server
 
-        return fuse_server(args.args)
-    return run(args)
+        return fuse_server(words[1:])
+    return run(_parser().parse_args(words))

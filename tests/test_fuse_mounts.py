@@ -163,3 +163,13 @@ def test_mmap_of_fuse_file_matches_linux(tmp_path, image, c_program):
             want.stdout,
             want.stderr,
         ), case
+
+
+def test_fuse_server_command_help_and_usage():
+    """``sentry fuse-server`` hands every word to the servers' own parser."""
+    res = run_cli(["fuse-server", "--help"])
+    assert res.returncode == 0
+    assert res.stdout.decode().startswith("usage: sentry fuse-server memfs")
+    res = run_cli(["fuse-server"])
+    assert res.returncode == 2 and res.stdout == b""
+    assert len(res.stderr.decode().splitlines()) == 1
