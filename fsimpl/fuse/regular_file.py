@@ -88,9 +88,7 @@ class RegularFile(FileDescriptionImpl):
         if self.cache is None:
             return await self._pread_direct(t, fd, dst, offset)
         inode = self.inode
-        attr = inode.attr
-        if attr is None or inode.attr_expires <= time.monotonic():
-            attr = await self.fs.getattr(t, inode, self.fh)
+        attr = self._fresh_attr() or await self.fs.getattr(t, inode, self.fh)
         size = attr.size
         if offset >= size:
             return 0
@@ -101,34 +99,40 @@ class RegularFile(FileDescriptionImpl):
             if inode.attr is not None and inode.attr.size < size:
                 size = inode.attr.size  # a short READ found the end of file
                 end = min(end, size)
-        if end > self.ra_done or offset != self.ra_next:
-            self._readahead(offset, end, size)
-        self.ra_next = end
-        return self._copy_out(dst, offset, end)
+        return self._serve(dst, offset, end, size)
 
     def read_cached(
         self, t: Task, fd: FileDescription, dst: IOSequence, offset: int
     ) -> int | None:
         """Implements FileDescriptionImpl.read_cached: a read within one
         complete cached chunk, with the attributes still valid."""
-        cache, inode = self.cache, self.inode
-        attr = inode.attr
-        if cache is None or attr is None or inode.attr_expires <= time.monotonic():
+        attr = self._fresh_attr()
+        if self.cache is None or attr is None:
             return None
         size = attr.size
         if offset >= size:
             return 0
         end = min(offset + dst.size, size)
-        index = offset // CHUNK_SIZE
-        base = index * CHUNK_SIZE
-        chunk = cache.chunks.get(index)
-        if chunk is None or chunk.filling is not None or end - base > chunk.valid:
+        first = offset // CHUNK_SIZE
+        if first != (end - 1) // CHUNK_SIZE or not self._complete(first, size):
             return None
-        cache.cache.lru.move_to_end(chunk)
+        return self._serve(dst, offset, end, size)
+
+    def _fresh_attr(self) -> fuse.Attr | None:
+        """The inode's cached attributes while they are valid, else None."""
+        inode = self.inode
+        if inode.attr is None or inode.attr_expires <= time.monotonic():
+            return None
+        return inode.attr
+
+    def _serve(self, dst: IOSequence, offset: int, end: int, size: int) -> int:
+        """Copy cached ``[offset, end)`` to ``dst`` after moving the
+        readahead mark (and starting readahead when the read is sequential
+        and has reached the half of the last window)."""
         if end > self.ra_done or offset != self.ra_next:
             self._readahead(offset, end, size)
         self.ra_next = end
-        return dst.copy_out(0, memoryview(chunk.data)[offset - base : end - base])
+        return self._copy_out(dst, offset, end)
 
     def _copy_out(self, dst: IOSequence, offset: int, end: int) -> int:
         """Copy cached bytes ``[offset, end)`` to ``dst``, one copy per chunk;
@@ -171,15 +175,15 @@ class RegularFile(FileDescriptionImpl):
                 for i in range(first, last + 1)
                 if (c := self.cache.chunks.get(i)) is not None and c.filling is not None
             ]
-            missing = [i for i in range(first, last + 1) if not self._complete(i, size)]
             missing = [
-                i for i in missing if (c := self.cache.chunks.get(i)) is None or not c.filling
+                i
+                for i in range(first, last + 1)
+                if not self._complete(i, size) and not self._filling(i)
             ]
             for run_first, run_last in _runs(missing):
                 await self._fill_run(t, run_first, run_last, size)
             for waiter in pending:
-                if waiter is not None:
-                    await waiter
+                await waiter
             if not pending:
                 return
 

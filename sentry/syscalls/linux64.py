@@ -23,23 +23,12 @@ task is parked meanwhile.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
-from sentry.syscalls import (
-    sys_attr,
-    sys_cwd,
-    sys_file,
-    sys_mmap,
-    sys_mount,
-    sys_names,
-    sys_read_write,
-    sys_socket,
-    sys_stat,
-    sys_xattr,
-)
 
 Handler = Callable[..., Any]
 
@@ -57,17 +46,20 @@ class Syscall:
 
 
 # Handlers live in sys_<family>.py modules, under the syscall's name.
-_FAMILIES = (
-    sys_attr,
-    sys_cwd,
-    sys_file,
-    sys_mmap,
-    sys_mount,
-    sys_names,
-    sys_read_write,
-    sys_socket,
-    sys_stat,
-    sys_xattr,
+_FAMILIES = tuple(
+    importlib.import_module(f"sentry.syscalls.sys_{family}")
+    for family in (
+        "attr",
+        "cwd",
+        "file",
+        "mmap",
+        "mount",
+        "names",
+        "read_write",
+        "socket",
+        "stat",
+        "xattr",
+    )
 )
 
 
