@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sentry.platform.namespaces import Plan, Sandbox
+
 
 class TaskExited(Exception):
     """The task is gone (it was killed or exited while sentry acted on it).
@@ -98,9 +100,14 @@ class Platform(Protocol):
         env: dict[str, str],
         traced: Iterable[int],
         enosys: Iterable[int],
+        sandbox: Sandbox | None = None,
     ) -> int: ...
 
     def exec_error(self) -> int: ...
+
+    init_pid: int  # the sandbox's init (0 without a sandbox)
+
+    def run_plan(self, plan: Plan) -> None: ...
 
     def set_policy(
         self, nr: int, fd_args: Sequence[int], any_fd: bool, slow: bool, global_fds: bool = False

@@ -76,6 +76,32 @@ def _parser() -> argparse.ArgumentParser:
         help="the most memory the buffer cache of FUSE files may hold, in bytes or with a "
         "K, M or G suffix (default 256M)",
     )
+    run.add_argument(
+        "--bind",
+        metavar="HOST_DIR[:TARGET][:ro]",
+        action="append",
+        default=[],
+        help="share host directory (or file) HOST_DIR with the sandbox at TARGET (default: the "
+        "same path); writes land on the host, unless ':ro'; may be repeated",
+    )
+    run.add_argument(
+        "--rootfs",
+        metavar="DIR",
+        help="run on DIR (an unpacked image) as the root, under a writable in-memory overlay, "
+        "instead of the host's root",
+    )
+    run.add_argument(
+        "--network",
+        choices=("none", "host"),
+        default="none",
+        help="'none' (default): a network namespace with only loopback; 'host': the host's network",
+    )
+    run.add_argument(
+        "--root",
+        action="store_true",
+        help="run the app as root (uid 0) in its user namespace; by default it runs as the "
+        "invoking user's uid and gid",
+    )
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
     # Listed for --help only: main() hands its words to its own parser.
     commands.add_parser("fuse-server", help="run a built-in FUSE server", add_help=False)
@@ -110,8 +136,9 @@ def parse_size(spec: str) -> int:
     return int(number) * scale
 
 
-def resolve(command: str, path_env: str) -> str:
-    """The file ``command`` names, searched in ``path_env`` if it has no slash.
+def resolve(command: str, path_env: str, root: str = "/") -> str:
+    """The file ``command`` names, searched in ``path_env`` if it has no slash,
+    as a path in the tree whose root is host directory ``root``.
 
     Raises OSError(ENOENT) if there is none, OSError(EACCES) if it is not an
     executable file.
@@ -123,11 +150,12 @@ def resolve(command: str, path_env: str) -> str:
     )
     found_unexecutable = False
     for candidate in candidates:
-        if os.path.isfile(candidate):
-            if os.access(candidate, os.X_OK):
+        on_host = os.path.join(root, candidate.lstrip("/")) if root != "/" else candidate
+        if os.path.isfile(on_host):
+            if os.access(on_host, os.X_OK):
                 return candidate
             found_unexecutable = True
-        elif os.path.isdir(candidate) and "/" in command:
+        elif os.path.isdir(on_host) and "/" in command:
             raise OSError(errno.EACCES, os.strerror(errno.EACCES))
     code = errno.EACCES if found_unexecutable else errno.ENOENT
     raise OSError(code, os.strerror(code))
@@ -179,10 +207,12 @@ def _cannot_execute(command: str, code: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """``sentry run``: the app's exit status."""
+    from sentry.boot import isolation
     from sentry.boot.fuse_daemons import BootError, FuseDaemons
     from sentry.boot.mount_spec import SpecError
     from sentry.boot.mount_spec import parse as parse_specs
     from sentry.kernel.kernel import ExecFailed, Kernel
+    from sentry.platform.namespaces import SandboxError
     from sentry.platform.platform import lookup
     from sentry.syscalls.strace import Strace
 
@@ -209,8 +239,21 @@ def run(args: argparse.Namespace) -> int:
     except SpecError as err:
         sys.stderr.write(f"sentry: run: {err}\n")
         return 2
+    cwd = os.getcwd()
     try:
-        path = resolve(argv[0], os.environ.get("PATH", os.defpath))
+        binds = [isolation.parse_bind(spec, cwd) for spec in args.bind]
+    except isolation.BindError as err:
+        sys.stderr.write(f"sentry: run: {err}\n")
+        return 2
+    rootfs = os.path.abspath(args.rootfs) if args.rootfs else None
+    if rootfs is not None and not os.path.isdir(rootfs):
+        sys.stderr.write(f"sentry: run: bad --rootfs {args.rootfs!r}: not a directory\n")
+        return 2
+    options = isolation.Options(
+        binds, rootfs, args.network, args.root, [spec.target for spec in specs]
+    )
+    try:
+        path = resolve(argv[0], os.environ.get("PATH", os.defpath), rootfs or "/")
     except OSError as err:
         return _cannot_execute(argv[0], err.errno or errno.ENOENT)
     try:
@@ -218,6 +261,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         sys.stderr.write(f"sentry: run: cannot open {args.strace_file}: {err.strerror}\n")
         return 2
+    # Before the platform makes sentry non-dumpable, which closes its own
+    # /proc/self/environ to an unprivileged sentry.
+    env = initial_environ()
     _setup_logging(args.debug_log)
     keep_big_buffers()
     all_cpus = os.sched_getaffinity(0)
@@ -225,16 +271,20 @@ def run(args: argparse.Namespace) -> int:
         os.sched_setaffinity(0, cpus)
     strace = Strace(strace_out) if args.strace or args.strace_file else None
     kernel = Kernel(lookup("ptrace")(), strace=strace, cache_size=cache_size)
-    env = initial_environ()
+    daemons = FuseDaemons(kernel, env, all_cpus)
     try:
-        FuseDaemons(kernel, env, all_cpus).start(specs)
+        daemons.start(specs)
     except BootError as err:
         sys.stderr.write(f"sentry: run: {err}\n")
         return 2
     try:
-        return kernel.run(path, argv, env)
+        return kernel.run(path, argv, env, isolation.sandbox(options, cwd))
     except ExecFailed as err:
         return _cannot_execute(argv[0], err.errno)
+    except SandboxError as err:
+        daemons.abandon()
+        sys.stderr.write(f"sentry: run: {err}\n")
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,10 @@ class Sandbox:
 
     ``mounts`` are ``--mount`` specs (``"/data=memfs"``,
     ``"/src=passthrough:DIR[:ro]"``), ``fuse`` are ``--fuse`` specs
-    (``"/img=squashfuse IMG {}"``).
+    (``"/img=squashfuse IMG {}"``), ``binds`` are ``--bind`` specs
+    (``"HOST_DIR[:TARGET][:ro]"``: what the app writes anywhere else stays in
+    the sandbox), ``rootfs`` is ``--rootfs``, ``network`` is ``"none"`` or
+    ``"host"``, and ``root`` runs the app as root in its user namespace.
     """
 
     def __init__(
@@ -41,6 +44,10 @@ class Sandbox:
         mounts: Sequence[str] = (),
         fuse: Sequence[str] = (),
         cache_size: str | None = None,
+        binds: Sequence[str] = (),
+        rootfs: str | None = None,
+        network: str = "none",
+        root: bool = False,
     ) -> None:
         self.strace = strace
         self.strace_file = strace_file
@@ -49,6 +56,10 @@ class Sandbox:
         self.mounts = list(mounts)
         self.fuse = list(fuse)
         self.cache_size = cache_size
+        self.binds = list(binds)
+        self.rootfs = rootfs
+        self.network = network
+        self.root = root
 
     def command(self, argv: Sequence[str]) -> list[str]:
         """The ``sentry run`` command line that runs ``argv``."""
@@ -64,6 +75,13 @@ class Sandbox:
         cmd += [f"--fuse={spec}" for spec in self.fuse]
         if self.cache_size:
             cmd.append(f"--cache-size={self.cache_size}")
+        cmd += [f"--bind={spec}" for spec in self.binds]
+        if self.rootfs:
+            cmd.append(f"--rootfs={self.rootfs}")
+        if self.network != "none":
+            cmd.append(f"--network={self.network}")
+        if self.root:
+            cmd.append("--root")
         return [*cmd, "--", *argv]
 
     def run(

@@ -109,6 +109,18 @@ def run_native(argv, *, timeout=DEFAULT_TIMEOUT, input=None, cwd=None, env=None)
     return Result(shell_status(p.returncode), p.stdout, p.stderr)
 
 
+# Host directories every sandboxed run of the suite shares (--bind): the
+# pytest temporary directories, where tests keep the files they compare. Set
+# once per session by the `_shared_binds` fixture.
+SHARED_BINDS: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_binds(tmp_path_factory):
+    SHARED_BINDS[:] = [str(tmp_path_factory.getbasetemp())]
+    yield
+
+
 def run_sandbox(
     argv,
     *,
@@ -122,7 +134,7 @@ def run_sandbox(
     """Run argv under sentry through the Python API; returns its RunResult."""
     from sentry import Sandbox
 
-    return Sandbox(strace=strace, cpu_affinity=cpu_affinity).run(
+    return Sandbox(strace=strace, cpu_affinity=cpu_affinity, binds=SHARED_BINDS).run(
         [str(a) for a in argv], timeout=timeout, input=input, cwd=cwd, env=env
     )
 
@@ -139,10 +151,12 @@ def sentry_cli() -> list[str]:
 
 
 def run_cli(args, *, timeout=DEFAULT_TIMEOUT, input=None, cwd=None, env=None) -> Result:
-    """Run ``sentry ARGS...`` (the CLI itself, for option and usage tests)."""
-    return run_native(
-        sentry_cli() + [str(a) for a in args], timeout=timeout, input=input, cwd=cwd, env=env
-    )
+    """Run ``sentry ARGS...`` (the CLI itself, for option and usage tests);
+    ``sentry run`` shares SHARED_BINDS."""
+    args = [str(a) for a in args]
+    if args[:1] == ["run"]:
+        args[1:1] = [f"--bind={path}" for path in SHARED_BINDS]
+    return run_native(sentry_cli() + args, timeout=timeout, input=input, cwd=cwd, env=env)
 
 
 def run_both(argv, **kw):
@@ -195,7 +209,7 @@ def sandbox_popen():
     def _popen(argv, *, strace=False, cpu_affinity="same", **kw):
         from sentry import Sandbox
 
-        proc = Sandbox(strace=strace, cpu_affinity=cpu_affinity).popen(
+        proc = Sandbox(strace=strace, cpu_affinity=cpu_affinity, binds=SHARED_BINDS).popen(
             [str(a) for a in argv], **kw
         )
         procs.append(proc)

@@ -206,7 +206,8 @@ int sentry_spawn(const char *path, char *const argv[], char *const envp[],
         char go;
         int e;
 
-        if (read(go_fd, &go, 1) != 1)
+        /* Seizable without CAP_SYS_PTRACE (sentry is not dumpable). */
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || read(go_fd, &go, 1) != 1)
             _exit(127);
         close(go_fd);
         /* Python ignores these; a native shell would not. */

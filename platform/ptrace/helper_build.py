@@ -1,8 +1,8 @@
 """Build script for the cffi helper ``sentry.platform.ptrace._helper``.
 
 Run by setup.py at install time (API mode, compiled once); never imported at
-run time. The C source is ``_helper.c`` beside this file; the runtime wrapper
-is ``helper.py``.
+run time. The C sources are ``_helper.c`` and ``_sandbox.c`` beside this
+file; the runtime wrapper is ``helper.py``.
 """
 
 import os
@@ -47,6 +47,9 @@ ffibuilder.cdef(
     long sentry_setregs(int pid, const uint64_t *regs);
     int sentry_syscall_op(int pid);
     int sentry_getfd(int pid, int fd);
+    int sentry_spawn_sandbox(const char *path, char *const argv[], char *const envp[],
+                             const void *filter, int filter_len, int ns_flags,
+                             char *plan, int plan_len, int ctl, int go_fd, int err_fd);
     int sentry_spawn(const char *path, char *const argv[], char *const envp[],
                      const void *filter, int filter_len, int go_fd, int err_fd);
     int sentry_catch_signal(int sig);
@@ -64,8 +67,10 @@ ffibuilder.cdef(
 )
 
 _here = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(_here, "_helper.c")) as _f:
-    _source = _f.read()
+_source = ""
+for _name in ("_helper.c", "_sandbox.c"):
+    with open(os.path.join(_here, _name)) as _f:
+        _source += _f.read()
 
 ffibuilder.set_source(
     "sentry.platform.ptrace._helper",

@@ -42,10 +42,13 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import socket
+import struct
 from collections.abc import Iterable, Sequence
 
 from sentry.abi.linux import CLONE_VFORK, CLONE_VM
 from sentry.errors import SyscallError
+from sentry.platform.namespaces import Plan, Sandbox, SandboxError, namespace_error
 from sentry.platform.platform import Stop, StopKind, TaskExited
 from sentry.platform.ptrace import arch_amd64 as arch
 from sentry.platform.ptrace import helper, memory, seccomp
@@ -66,6 +69,7 @@ STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal
 PTRACE_SYSCALL_INFO_ENTRY = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+SETUP_TIMEOUT = 30  # seconds for init to set up the sandbox
 
 _NEW_TASK_EVENTS = {
     helper.PTRACE_EVENT_FORK,
@@ -120,6 +124,8 @@ class PtracePlatform:
         check(lib.sentry_prctl(PR_SET_DUMPABLE, 0))
         self._event = ffi.new("struct sentry_event *")
         self._code = ffi.new("int *")
+        self.init_pid = 0  # the sandbox's init, once spawned
+        self._ctl: socket.socket | None = None
 
     # -- policy ---------------------------------------------------------
 
@@ -169,6 +175,7 @@ class PtracePlatform:
         env: dict[str, str],
         traced: Iterable[int],
         enosys: Iterable[int],
+        sandbox: Sandbox | None = None,
     ) -> int:
         """Implements Platform.spawn: start ``path``, traced; its pid.
 
@@ -176,7 +183,10 @@ class PtracePlatform:
         reach the kernel), those in ``enosys`` fail with ENOSYS, others run
         natively. The child execs only after it is seized. If execve fails,
         the child exits with status 127 before any EXEC stop and
-        :meth:`exec_error` gives the errno.
+        :meth:`exec_error` gives the errno. With ``sandbox``, the app starts
+        in its namespaces under the sandbox's init (see ``_sandbox.c``).
+
+        Raises SandboxError if the namespaces or the plan fail.
         """
         filt = seccomp.build_filter(traced, enosys)
         go_r, go_w = os.pipe()
@@ -188,17 +198,15 @@ class PtracePlatform:
         os.set_inheritable(go_r, True)
         os.set_inheritable(err_w, False)
         try:
-            pid = check(
-                lib.sentry_spawn(
-                    os.fsencode(path),
-                    argv_p,
-                    env_p,
-                    ffi.from_buffer(filt),
-                    len(filt) // 8,
-                    go_r,
-                    err_w,
+            if sandbox is None:
+                pid = check(
+                    lib.sentry_spawn(
+                        os.fsencode(path), argv_p, env_p, ffi.from_buffer(filt),
+                        len(filt) // 8, go_r, err_w,
+                    )
                 )
-            )
+            else:
+                pid = self._spawn_sandbox(path, argv_p, env_p, filt, sandbox, go_r, err_w)
         finally:
             os.close(go_r)
             os.close(err_w)
@@ -208,6 +216,73 @@ class PtracePlatform:
             os.write(go_w, b"g")
             os.close(go_w)
         return pid
+
+    def _spawn_sandbox(
+        self, path: str, argv_p: object, env_p: object, filt: bytes, sandbox: Sandbox,
+        go_r: int, err_w: int,
+    ) -> int:
+        """Start init in the sandbox's namespaces; the app's host pid."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        plan = bytes(sandbox.plan)
+        try:
+            init = lib.sentry_spawn_sandbox(
+                os.fsencode(path), argv_p, env_p, ffi.from_buffer(filt), len(filt) // 8,
+                sandbox.namespaces, ffi.from_buffer(bytearray(plan)), len(plan),
+                theirs.fileno(), go_r, err_w,
+            )
+        finally:
+            theirs.close()
+        if init < 0:
+            ours.close()
+            raise SandboxError(namespace_error(-init))
+        try:
+            app = self._handshake(ours, sandbox)
+        except SandboxError:
+            ours.close()
+            self.kill(init, signal.SIGKILL)
+            os.waitpid(init, 0)
+            raise
+        self.init_pid, self._ctl = init, ours
+        return app
+
+    @staticmethod
+    def _handshake(ours: socket.socket, sandbox: Sandbox) -> int:
+        """Wait for init's word that the plan ran and for the app's message,
+        whose credentials carry its host pid."""
+        app = 0
+        ours.settimeout(SETUP_TIMEOUT)
+        for _ in range(2):
+            try:
+                data, ancillary, _, _ = ours.recvmsg(8, socket.CMSG_SPACE(12))
+            except TimeoutError:
+                raise SandboxError("the sandbox's init did not start in time") from None
+            if len(data) == 8:
+                result, failed = struct.unpack("=ii", data)
+                if result < 0:
+                    step = sandbox.plan.descriptions[failed] if failed >= 0 else "fork the app"
+                    raise SandboxError(f"{step}: {os.strerror(-result)}")
+                continue
+            for level, kind, value in ancillary:
+                if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                    app = struct.unpack("=iII", value[:12])[0]
+            if not data:
+                raise SandboxError("the sandbox's init died")
+        ours.settimeout(None)
+        if not app:
+            raise SandboxError("the app did not start")
+        return app
+
+    def run_plan(self, plan: Plan) -> None:
+        """Have the sandbox's init run ``plan`` (in the app's namespaces).
+
+        Raises SyscallError with the errno of the step that failed.
+        """
+        if self._ctl is None:
+            raise SyscallError(errno.ENOSYS)
+        self._ctl.send(bytes(plan))
+        result, _ = struct.unpack("=ii", self._ctl.recv(8))
+        check(result)
 
     def exec_error(self) -> int:
         """The errno with which the spawned child's execve failed, or 0."""

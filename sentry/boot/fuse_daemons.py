@@ -252,12 +252,14 @@ class FuseDaemons:
         """End every daemon: SIGTERM now, SIGKILL after STOP_TIMEOUT."""
         self.stopping = True
         self._terminate_new()
-        self.kernel.sleep(STOP_TIMEOUT).add_callback(lambda _: _signal_all(_daemon_pids()))
+        self.kernel.sleep(STOP_TIMEOUT).add_callback(
+            lambda _: _signal_all(_daemon_pids(self.kernel))
+        )
 
     def _terminate_new(self) -> None:
         """SIGTERM the daemon processes not sent one yet (a daemon's child
         comes back to sentry when the daemon dies)."""
-        fresh = _daemon_pids() - self._terminated
+        fresh = _daemon_pids(self.kernel) - self._terminated
         self._terminated |= fresh
         _signal_all(fresh, signal.SIGTERM)
 
@@ -275,9 +277,13 @@ class FuseDaemons:
         _reap_any()
 
 
-def _daemon_pids() -> set[int]:
-    """The children of sentry that are not the app's."""
-    return {pid for pid in sentry_children() if not _traced_by_us(pid)}
+def _daemon_pids(kernel: Kernel) -> set[int]:
+    """The children of sentry that are not the app's (nor its sandbox's init)."""
+    return {
+        pid
+        for pid in sentry_children()
+        if pid != kernel.platform.init_pid and not _traced_by_us(pid)
+    }
 
 
 def _traced_by_us(pid: int) -> bool:

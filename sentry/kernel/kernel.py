@@ -32,6 +32,7 @@ from sentry.kernel.job_control import JobControl
 from sentry.kernel.task import Task, Waiter
 from sentry.kernel.task_syscall import SyscallDispatcher
 from sentry.kernel.thread_group import ThreadGroup
+from sentry.platform.namespaces import MNT_DETACH, Plan, Sandbox
 from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
 from sentry.syscalls import linux64
 from sentry.syscalls.strace import Strace
@@ -112,16 +113,22 @@ class Kernel:
             StopKind.HOST_SIGNAL: self._on_host_signal,
         }
 
-    def run(self, path: str, argv: list[str], env: dict[str, str]) -> int:
+    def run(
+        self, path: str, argv: list[str], env: dict[str, str], sandbox: Sandbox | None = None
+    ) -> int:
         """Run the app to its end; its exit status, 128+N if killed by signal N.
 
-        Raises ExecFailed if ``path`` could not be executed.
+        With ``sandbox``, the app runs in its namespaces (see
+        ``sentry.boot.isolation``). Raises ExecFailed if ``path`` could not
+        be executed, SandboxError if the sandbox could not be set up.
         """
         for nr, entry in self.syscalls.items():
             self.platform.set_policy(nr, *self.dispatch.policy(entry))
         for signo in (*self.jobs.SIGNALS, signal.SIGALRM, signal.SIGIO):
             self.platform.catch_signal(signo)
-        self.main = self.platform.spawn(path, argv, env, self.syscalls.keys(), linux64.ENOSYS)
+        self.main = self.platform.spawn(
+            path, argv, env, self.syscalls.keys(), linux64.ENOSYS, sandbox
+        )
         group = ThreadGroup(self.main)
         self.groups[self.main] = group
         self._add_task(self.main, group, FDTable(self.platform))
@@ -259,7 +266,7 @@ class Kernel:
             if t.tid == t.group.tgid:
                 self.groups.pop(t.tid, None)
                 t.group.cwd = None
-        elif stop.tid not in self._early:
+        elif stop.tid not in self._early and stop.tid != self.platform.init_pid:
             for observer in self.on_host_child_exit:
                 observer(stop)
         if stop.tid == self.main:
@@ -276,6 +283,10 @@ class Kernel:
         """End the sandbox: SIGKILL every process left (reaped as they die)."""
         for pid in [*self.groups, *self._early]:
             self.platform.kill(pid, signal.SIGKILL)
+        if self.platform.init_pid:
+            # The PID namespace ends with its init: whatever the app hid from
+            # sentry (an untraced child) dies too.
+            self.platform.kill(self.platform.init_pid, signal.SIGKILL)
 
     def _adopt_orphans(self) -> None:
         """Resume early-stopped tasks whose creator died before reporting
@@ -306,6 +317,19 @@ class Kernel:
                 observer()
         else:
             self.jobs.on_host_signal(stop.value, stop.code)
+
+    def guard(self, point: str, on: bool) -> None:
+        """Put (``on``) or take away the guard at sentry mount point
+        ``point`` in the app's mount namespace (see Plan.guard); nothing
+        without a sandbox. Raises SyscallError."""
+        if not self.platform.init_pid:
+            return
+        plan = Plan()
+        if on:
+            plan.guard(point)
+        else:
+            plan.umount(point, MNT_DETACH)
+        self.platform.run_plan(plan)
 
     def app_pgid(self) -> int:
         """The process group of the app's main process (0 if it is gone)."""

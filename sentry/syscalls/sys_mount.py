@@ -7,7 +7,10 @@ type ``fuse`` or ``fuse.<subtype>`` whose ``fd=N`` is an open ``/dev/fuse``
 of the caller creates a connection and mounts it over a host directory; the
 daemon's INIT reply is awaited by the first request, not by mount(2), as in
 Linux. Unmounting ends the connection (pending requests fail; the daemon's
-next read gets ENODEV). Other mounts pass through to the host.
+next read gets ENODEV). Other mounts fail with EPERM, as for an unprivileged
+caller: the app mounts nothing on the host's side of its tree. Each FUSE
+mount point gets a guard in the app's mount namespace (see
+``sentry.platform.namespaces.Plan.guard``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.connection import Connection
 from sentry.fsimpl.fuse.dev import DeviceFile
 from sentry.fsimpl.fuse.fusefs import FuseFilesystem, parse_options
+from sentry.platform.namespaces import GUARD_SOURCE
 from sentry.syscalls.common import c_int, read_path, sentry_file
-from sentry.syscalls.passthrough import PASS
 from sentry.vfs.static_file import StaticFile
 from sentry.vfs.vfs import AT_FDCWD
 
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from sentry.vfs.vfs import VirtualFilesystem
 
 MNT_DETACH = 2
+GUARD = f" {GUARD_SOURCE} ".encode()
 UNLIMITED_READ = 2**32 - 1
 _PROC_MOUNTS = re.compile(
     r"/proc/(self|thread-self|\d+)/(mounts|mountinfo)|/proc/mounts|/etc/mtab"
@@ -53,18 +57,21 @@ def _mount_table(t: Task, path: str) -> FileDescriptionImpl:
             identity = (st.st_dev, st.st_ino)
     except OSError:
         host, identity = b"", (0, 0)
-    lines = []
+    # The guards under sentry's mounts are sentry's business (Plan.guard).
+    lines = [line + b"\n" for line in host.splitlines() if GUARD not in line]
     for i, m in enumerate(t.kernel.vfs.all_mounts()):
         opts = "user_id=0,group_id=0" + ("," + m.options if m.options else "")
         if info:
             major, minor = os.major(m.dev), os.minor(m.dev)
             lines.append(
                 f"{10000 + i} 1 {major}:{minor} / {m.point} rw,nosuid,nodev,relatime "
-                f"- {m.fstype} {m.source} rw,{opts}\n"
+                f"- {m.fstype} {m.source} rw,{opts}\n".encode()
             )
         else:
-            lines.append(f"{m.source} {m.point} {m.fstype} rw,nosuid,nodev,relatime,{opts} 0 0\n")
-    return StaticFile(host + "".join(lines).encode(), *identity)
+            lines.append(
+                f"{m.source} {m.point} {m.fstype} rw,nosuid,nodev,relatime,{opts} 0 0\n".encode()
+            )
+    return StaticFile(b"".join(lines), *identity)
 
 
 def _host_path(t: Task, path: bytes) -> str:
@@ -81,17 +88,21 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
     """mount(2)."""
     kind = read_path(t, fstype).decode(errors="replace") if fstype else ""
     if kind != "fuse" and not kind.startswith("fuse."):
-        return PASS
+        # sentry emulates FUSE mounts only; the app may mount nothing on
+        # the host's side of its tree (the errno of an unprivileged caller).
+        raise SyscallError(errno.EPERM)
     text = t.mm.read_string(data, 4096).decode(errors="replace") if data else ""
     options = parse_options(text)
     device = sentry_file(t, int(options["fd"]))
     if device is None or not isinstance(device.impl, DeviceFile) or device.impl.conn is not None:
         raise SyscallError(errno.EINVAL)
     point = _host_path(t, read_path(t, target))
-    if not os.path.exists(point):
+    in_app_view = f"/proc/{t.tid}/root{point}"
+    if not os.path.exists(in_app_view):
         raise SyscallError(errno.ENOENT)
-    if not os.path.isdir(point):
+    if not os.path.isdir(in_app_view):
         raise SyscallError(errno.ENOTDIR)
+    t.kernel.guard(point, True)
     conn = Connection(max_read=int(options.get("max_read", 0)) or UNLIMITED_READ)
     device.impl.attach(conn)
     vfs = t.kernel.vfs
@@ -125,28 +136,31 @@ def umount2(t: Task, target: int, flags: int) -> Any:
         else os.path.join(t.group.host_cwd(), os.fsdecode(path))
     )
     if point not in vfs.mounts:
-        return PASS
+        raise SyscallError(errno.EPERM)
     if c_int(flags) & ~0xF:
         raise SyscallError(errno.EINVAL)
     if c_int(flags) & MNT_DETACH or not vfs.mounts[point][-1].fs.busy():
-        return _unmount(vfs, point, c_int(flags))
-    return _unmount_when_closed(vfs, point, c_int(flags))
+        return _unmount(t, point, c_int(flags))
+    return _unmount_when_closed(t, point, c_int(flags))
 
 
-def _unmount(vfs: VirtualFilesystem, point: str, flags: int) -> int:
+def _unmount(t: Task, point: str, flags: int) -> int:
+    vfs = t.kernel.vfs
     mount = vfs.mounts[point][-1]
     busy = mount.fs.busy()
     if busy and not flags & MNT_DETACH:
         raise SyscallError(errno.EBUSY)
     vfs.remove_mount(point)
     mount.fs.unmount(lazy=busy)
+    t.kernel.guard(point, False)
     return 0
 
 
-async def _unmount_when_closed(vfs: VirtualFilesystem, point: str, flags: int) -> int:
+async def _unmount_when_closed(t: Task, point: str, flags: int) -> int:
     """A busy mount may only be waiting for the closes of an exited process
     (Linux finishes those before its parent can reap it; sentry flushes in
     the background): let them finish, then decide."""
+    vfs = t.kernel.vfs
     for _ in range(8):
         closes = vfs.mounts[point][-1].fs.closes_in_flight() if point in vfs.mounts else []
         if not closes:
@@ -155,4 +169,4 @@ async def _unmount_when_closed(vfs: VirtualFilesystem, point: str, flags: int) -
             await waiter
     if point not in vfs.mounts:
         raise SyscallError(errno.EINVAL)
-    return _unmount(vfs, point, flags)
+    return _unmount(t, point, flags)

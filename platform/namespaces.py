@@ -1,0 +1,165 @@
+"""Plans: the steps the sandbox's init runs in its new namespaces.
+
+A :class:`Plan` is built by the boot code (``sentry.boot.isolation``) and run
+by the platform's init in the sandbox (the ptrace backend's is C,
+``ptrace/_sandbox.c``), before the app starts (its uid maps, root file system and
+network) and while it runs (guard mounts at FUSE mount points). Steps run in
+order; the first one that fails ends the plan, unless the step says to go on
+(``ignore``) or names a fallback (``otherwise``: the next step runs only if
+this one failed).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from dataclasses import dataclass
+
+# Namespaces (linux/sched.h).
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# mount(2) flags (linux/mount.h).
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+# The source name of guard mounts (see Plan.guard), as mount tables show it.
+GUARD_SOURCE = "sentry-guard"
+
+# Steps; keep in step with _sandbox.c.
+_WRITE, _MKDIRS, _MKFILE, _MOUNT, _UMOUNT, _SYMLINK, _PIVOT, _CHDIR, _LO_UP = range(1, 10)
+_STOP, _IGNORE, _ELSE = 0, 1, 2
+_HEAD = struct.Struct("=IIQ")
+
+
+class Plan:
+    """A list of steps for init, encoded as ``_sandbox.c`` reads them.
+
+    Paths are as init sees them when the step runs: before ``pivot`` the
+    host's tree (in the new mount namespace), after it the sandbox's.
+    """
+
+    def __init__(self) -> None:
+        self._steps: list[bytes] = []
+        self.descriptions: list[str] = []
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def _add(self, what: str, op: int, *strings: str, flags: int = 0, on_fail: int = _STOP) -> None:
+        padded = [*strings, "", "", "", ""][:4]
+        self._steps.append(
+            _HEAD.pack(op, on_fail, flags) + b"".join(s.encode() + b"\0" for s in padded)
+        )
+        self.descriptions.append(what)
+
+    def write(self, path: str, text: str, *, ignore: bool = False) -> None:
+        """Write ``text`` to the existing file ``path``."""
+        self._add(f"write {path}", _WRITE, path, text, on_fail=_IGNORE if ignore else _STOP)
+
+    def mkdirs(self, path: str) -> None:
+        """Make directory ``path`` and its missing parents."""
+        self._add(f"mkdir {path}", _MKDIRS, path)
+
+    def mkfile(self, path: str) -> None:
+        """Make an empty file at ``path`` unless something is there."""
+        self._add(f"create {path}", _MKFILE, path)
+
+    def mount(
+        self,
+        source: str,
+        target: str,
+        fstype: str = "",
+        flags: int = 0,
+        data: str = "",
+        *,
+        ignore: bool = False,
+        otherwise: bool = False,
+    ) -> None:
+        """mount(2); with ``otherwise``, the next step is its fallback."""
+        on_fail = _ELSE if otherwise else _IGNORE if ignore else _STOP
+        what = f"mount {fstype or 'bind'} {source} on {target}"
+        self._add(what, _MOUNT, source, target, fstype, data, flags=flags, on_fail=on_fail)
+
+    def umount(self, target: str, flags: int = 0) -> None:
+        """umount2(2)."""
+        self._add(f"unmount {target}", _UMOUNT, target, flags=flags)
+
+    def symlink(self, target: str, path: str) -> None:
+        """A symlink at ``path`` to ``target`` (kept if one is there)."""
+        self._add(f"symlink {path}", _SYMLINK, target, path)
+
+    def pivot(self, new_root: str) -> None:
+        """Make ``new_root`` the root and drop the old one."""
+        self._add(f"pivot_root to {new_root}", _PIVOT, new_root)
+
+    def chdir(self, path: str) -> None:
+        """Enter ``path`` (or ``/`` if it cannot be entered)."""
+        self._add(f"chdir {path}", _CHDIR, path)
+
+    def guard(self, point: str) -> None:
+        """An empty, read-only tmpfs at ``point`` (made if missing): what the
+        host kernel finds at a sentry mount point, so that a path slipping
+        past sentry reaches nothing and writes nothing."""
+        self.mkdirs(point)
+        flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        self.mount(GUARD_SOURCE, point, "tmpfs", flags, "size=4k,mode=755")
+
+    def loopback_up(self) -> None:
+        """Bring up ``lo`` in the new network namespace."""
+        self._add("bring up lo", _LO_UP)
+
+
+@dataclass
+class Sandbox:
+    """How to isolate the app: the namespaces to create (CLONE_NEW* bits)
+    and the plan that init runs in them before the app starts."""
+
+    namespaces: int
+    plan: Plan
+
+
+class SandboxError(Exception):
+    """The sandbox could not be set up; the message says what and why, in
+    one line for the user."""
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def namespace_error(code: int) -> str:
+    """The message for namespaces that clone(2) refused with errno ``code``,
+    naming the host setting to change where one is known."""
+    why = os.strerror(code)
+    if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        hint = "unprivileged user namespaces are off: sysctl -w kernel.unprivileged_userns_clone=1"
+    elif _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        hint = (
+            "AppArmor restricts unprivileged user namespaces: "
+            "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+        )
+    elif _read("/proc/sys/user/max_user_namespaces") == "0" or code == errno.ENOSPC:
+        hint = "user namespaces are limited: sysctl -w user.max_user_namespaces=15000"
+    else:
+        hint = "the kernel refused the user, mount, PID, network, IPC or UTS namespace"
+    return f"cannot create the sandbox's namespaces: {why} ({hint})"
