@@ -6,6 +6,7 @@ Analogous to gVisor's ``kernel.Task`` and Linux's ``task_struct``.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,18 +56,48 @@ class Waiter:
         return (yield self)
 
 
+def log_bug(what: str) -> None:
+    """Log the exception being handled as a bug of sentry's, in ``what``.
+
+    Its traceback goes to the debug log only (``--debug-log``: DEBUG level),
+    never to the app's stderr, which gets one warning line. The caller then
+    carries on: a syscall fails with EIO, background work is dropped.
+    """
+    kind, error, _ = sys.exc_info()
+    name = kind.__name__ if kind is not None else "error"
+    log.warning("sentry bug in %s: %s: %s (traceback in the debug log)", what, name, error)
+    log.debug("traceback of the sentry bug in %s", what, exc_info=True)
+
+
+def close_quietly(coroutine: Coroutine[Any, Any, Any], what: str) -> None:
+    """Close ``coroutine`` (a handler or background work) that will not be
+    resumed; an exception its cleanup raises is logged as a bug in ``what``."""
+    try:
+        coroutine.close()
+    except Exception:
+        log_bug(what)
+
+
 def run_background(coroutine: Coroutine[Waiter, Any, Any]) -> None:
     """Run ``coroutine`` with no task parked on it, each step when the Waiter
-    it awaits completes (errors are logged: nobody waits for them)."""
+    it awaits completes. Nobody waits for its result: a SyscallError is
+    logged at DEBUG level, any other exception as a bug (:func:`log_bug`);
+    the sandbox goes on either way."""
     from sentry.errors import SyscallError
 
     def step(value: Any) -> None:
         try:
             waiter = coroutine.send(value)
+            if not isinstance(waiter, Waiter):
+                raise TypeError(f"background work awaited {waiter!r}, not a Waiter")
         except StopIteration:
             return
         except SyscallError as err:
             log.debug("background work failed: %s", err)
+            return
+        except Exception:
+            log_bug("background work")
+            close_quietly(coroutine, "background work")
             return
         waiter.add_callback(step)
 

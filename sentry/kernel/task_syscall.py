@@ -30,6 +30,14 @@ Parking rules (the invariants of :class:`~sentry.kernel.task.Blocked`):
   syscall instruction from an exit stop; a sleeping task is interrupted
   first). The app's registers are saved before the first injection and put
   back, with the result, when the handler returns.
+
+No app input may end sentry: an exception other than SyscallError that
+escapes a handler, its coroutine, an injection or an exit hook is a bug of
+sentry's. It is logged (:func:`~sentry.kernel.task.log_bug`: one line on
+stderr, the traceback in the debug log), the syscall fails with EIO (an exit
+hook's syscall already ran in the host and keeps its result), and the
+sandbox goes on. So does a result no syscall can return (not an int in the
+range of a C long). Only TaskExited propagates: the task is gone.
 """
 
 from __future__ import annotations
@@ -42,7 +50,15 @@ from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import ERESTARTSYS, SyscallError
-from sentry.kernel.task import SCRATCH, Blocked, Injection, Task, Waiter
+from sentry.kernel.task import (
+    SCRATCH,
+    Blocked,
+    Injection,
+    Task,
+    Waiter,
+    close_quietly,
+    log_bug,
+)
 from sentry.platform.platform import Stop, TaskExited
 from sentry.syscalls.linux64 import Syscall
 from sentry.syscalls.passthrough import Passthrough
@@ -87,7 +103,7 @@ class SyscallDispatcher:
         if t.blocked is not None and t.blocked.injecting is not None:
             self.platform.resume_to_exit(t.tid)  # sentry's own injected call
             return
-        call = format_call(t, stop.arch, stop.nr, stop.args) if self.strace else ""
+        call = self._format(t, stop) if self.strace else ""
         if stop.arch != AUDIT_ARCH_X86_64 or stop.nr & X32_SYSCALL_BIT:
             log.warning(
                 "pid %d: %s refused (ENOSYS): sentry serves only the x86_64 ABI",
@@ -107,7 +123,7 @@ class SyscallDispatcher:
         except TaskExited:
             raise
         except Exception:
-            log.exception("sentry bug in %s: the call fails with EIO", entry.name)
+            log_bug(entry.name)
             result = -errno.EIO
         if isinstance(result, Passthrough):
             self._pass_through(t, call, result.on_exit)
@@ -144,8 +160,23 @@ class SyscallDispatcher:
             return
         if t.exit_hook is not None:
             hook, t.exit_hook = t.exit_hook, None
-            hook(stop.value)
+            try:
+                hook(stop.value)
+            except TaskExited:
+                raise
+            except Exception:
+                log_bug("the exit hook of a syscall that passed through")
         self.kernel.resume(t)
+
+    def _format(self, t: Task, stop: Stop) -> str:
+        """The --strace text of the call ``stop`` enters."""
+        try:
+            return format_call(t, stop.arch, stop.nr, stop.args)
+        except TaskExited:
+            raise
+        except Exception:
+            log_bug("--strace")
+            return syscall_name(stop.arch, stop.nr)
 
     def _owned(self, t: Task, entry: Syscall, args: Sequence[int]) -> bool:
         """Whether the call concerns a sentry file (else it passes through)."""
@@ -171,6 +202,7 @@ class SyscallDispatcher:
         self.kernel.resume(t)
 
     def _skip(self, t: Task, call: str, result: int) -> None:
+        result = _checked(result)
         if self.strace is None and not t.exit_hook and not t.blocked:
             self.platform.skip_and_resume(t.tid, result)
             return
@@ -186,6 +218,8 @@ class SyscallDispatcher:
         coroutine: Coroutine[Waiter, Any, int] = b.coroutine
         try:
             waiter = coroutine.throw(error) if error else coroutine.send(value)
+            if not isinstance(waiter, Waiter):
+                raise TypeError(f"the handler awaited {waiter!r}, not a Waiter")
         except StopIteration as done:
             self._finish(t, b, done.value)
             return
@@ -195,8 +229,7 @@ class SyscallDispatcher:
         except TaskExited:
             raise
         except Exception:
-            log.exception("sentry bug in a blocking syscall: it fails with EIO")
-            self._finish(t, b, -errno.EIO)
+            self._fail(t, b, None)
             return
         b.waiter = waiter
         waiter.add_callback(lambda value: self._wake(t, b, waiter, value))
@@ -210,25 +243,50 @@ class SyscallDispatcher:
             b.parked = True
             self.platform.park(t.tid)
 
+    def _fail(self, t: Task, b: Blocked, error: int | None) -> None:
+        """Drop the handler of ``b`` and end its syscall with ``error``; or,
+        if None, the handler hit a bug: log it, and end it with EIO."""
+        name = syscall_name(AUDIT_ARCH_X86_64, b.nr)
+        if error is None:
+            log_bug(name)
+        b.waiter = b.pending = None
+        close_quietly(b.coroutine, name)
+        self._finish(t, b, -(error or errno.EIO))
+
     def _inject(self, t: Task, b: Blocked) -> None:
         """Start ``b.pending`` now that the task is at a seccomp or exit stop."""
         injection, b.pending = b.pending, None
         assert injection is not None
-        if b.saved_regs is None:
-            b.saved_regs = self.platform.save_regs(t.tid)
-        args = injection.args
-        if injection.data:
-            where = self.platform.scratch(t.tid, b.saved_regs, injection.data)
-            args = tuple(where if a == SCRATCH else a for a in args)
-        self.platform.inject(t.tid, injection.nr, args, rewind=b.parked)
+        try:
+            if b.saved_regs is None:
+                b.saved_regs = self.platform.save_regs(t.tid)
+            args = injection.args
+            if injection.data:
+                where = self.platform.scratch(t.tid, b.saved_regs, injection.data)
+                args = tuple(where if a == SCRATCH else a for a in args)
+            self.platform.inject(t.tid, injection.nr, args, rewind=b.parked)
+        except TaskExited:
+            raise
+        except SyscallError as err:
+            self._fail(t, b, err.errno)
+            return
+        except Exception:
+            self._fail(t, b, None)
+            return
         b.parked, b.stopped, b.injecting = True, False, injection
 
     def _wake(self, t: Task, b: Blocked, waiter: Waiter, value: Any) -> None:
+        """The callback of ``b``'s waiter: it never raises, so that whoever
+        completes the waiter (a timer, a FUSE reply) goes on with the rest."""
         if t.blocked is b and b.waiter is waiter:
             b.waiter = None
-            self._step(t, value, None)
+            try:
+                self._step(t, value, None)
+            except TaskExited as gone:
+                log.debug("task %d vanished while being woken", gone.tid)
 
     def _finish(self, t: Task, b: Blocked, result: int) -> None:
+        result = _checked(result)
         if not b.parked:
             t.blocked = None
             self._skip(t, b.call, result)
@@ -250,6 +308,15 @@ class SyscallDispatcher:
         if self.strace is not None:
             self.strace.emit(t.tid, b.call, b.result)
         self.kernel.resume(t)
+
+
+def _checked(result: Any) -> int:
+    """A handler's result, if it is one a syscall can return (an int that
+    fits a C long); else a bug: EIO."""
+    if isinstance(result, int) and -(2**63) <= result < 2**63:
+        return result
+    log.warning("sentry bug: a handler returned %r; the call fails with EIO", result)
+    return -errno.EIO
 
 
 def _fd(value: int) -> int:
