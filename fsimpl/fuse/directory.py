@@ -12,7 +12,7 @@ its entries fill the inode cache (each counts a lookup, except ``.`` and
 from __future__ import annotations
 
 import errno
-import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
@@ -48,6 +48,7 @@ class Directory(FileDescriptionImpl):
         opcode = fuse.FUSE_READDIRPLUS if plus else fuse.FUSE_READDIR
         args = fuse.ReadIn(fh=self.fh, offset=offset, size=READDIR_SIZE, flags=self.flags)
         body = await conn.call(t, opcode, self.inode.nodeid, args.pack())
+        before = len(self._pending)
         try:
             if plus:
                 for entry in list(fuse.iter_direntplus(body)):
@@ -63,40 +64,43 @@ class Directory(FileDescriptionImpl):
                 for d in list(fuse.iter_dirents(body)):
                     self._pending.append((d.ino, d.off, d.type, d.name))
         except ValueError:
-            self._pending.clear()
+            del self._pending[before:]
             raise SyscallError(errno.EIO) from None
-        if not self._pending:
+        if len(self._pending) == before:
             self._eof = True
 
-    async def getdents(self, t: Task, fd: FileDescription, size: int) -> bytes:
+    async def getdents(
+        self, t: Task, fd: FileDescription, size: int, copy_out: Callable[[bytes], None]
+    ) -> int:
         """Implements FileDescriptionImpl.getdents."""
         out = bytearray()
+        taken = 0
+        offset = fd.offset
         while True:
-            if not self._pending:
+            if taken == len(self._pending):
                 if self._eof:
                     break
-                await self._fill(t, fd.offset)
+                await self._fill(t, offset)
                 continue
-            ino, offset, d_type, name = self._pending[0]
-            record = pack_dirent64(ino, offset, d_type, name)
+            ino, next_offset, d_type, name = self._pending[taken]
+            record = pack_dirent64(ino, next_offset, d_type, name)
             if len(out) + len(record) > size:
                 if not out:
                     raise SyscallError(errno.EINVAL)
                 break
             out += record
-            fd.offset = offset
-            self._pending.pop(0)
-        return bytes(out)
+            offset = next_offset
+            taken += 1
+        if out:
+            copy_out(bytes(out))
+        del self._pending[:taken]
+        fd.offset = offset
+        return len(out)
 
     async def seek(self, t: Task, fd: FileDescription, offset: int, whence: int) -> int:
-        """Implements FileDescriptionImpl.seek: to a cookie getdents gave."""
-        if whence == os.SEEK_CUR:
-            offset += fd.offset
-        elif whence != os.SEEK_SET:
-            raise SyscallError(errno.EINVAL)
-        if offset < 0:
-            raise SyscallError(errno.EINVAL)
-        fd.offset = offset
+        """Implements FileDescriptionImpl.seek: to a cookie getdents gave
+        (any offset, as Linux's ``generic_file_llseek`` on a FUSE directory)."""
+        offset = await super().seek(t, fd, offset, whence)
         self._pending.clear()
         self._eof = False
         return offset

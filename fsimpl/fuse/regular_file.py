@@ -41,7 +41,13 @@ from sentry.fsimpl.fuse.connection import PAGE_SIZE
 from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _unpack
 from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE, Chunk
 from sentry.kernel.task import Waiter, run_background
-from sentry.vfs.file_description import O_ACCMODE, O_APPEND, FileDescription, FileDescriptionImpl
+from sentry.vfs.file_description import (
+    O_ACCMODE,
+    O_APPEND,
+    FileDescription,
+    FileDescriptionImpl,
+    set_offset,
+)
 
 if TYPE_CHECKING:
     from sentry.abi.linux import Statx
@@ -49,6 +55,9 @@ if TYPE_CHECKING:
     from sentry.vfs.iov import IOSequence
 
 log = logging.getLogger("sentry")
+
+# The wire's 64-bit unsigned fields take a negative C long as Linux sends it.
+U64_MASK = 2**64 - 1
 
 
 class RegularFile(FileDescriptionImpl):
@@ -472,7 +481,8 @@ class RegularFile(FileDescriptionImpl):
         daemon (FUSE_LSEEK, ENOSYS remembered); SEEK_END uses fresh size."""
         conn = self.fs.conn
         if whence in (os.SEEK_DATA, os.SEEK_HOLE) and not conn.no_lseek:
-            args = fuse.LseekIn(fh=self.fh, offset=offset, whence=whence).pack()
+            # The offset travels as the u64 of struct fuse_lseek_in.
+            args = fuse.LseekIn(fh=self.fh, offset=offset & U64_MASK, whence=whence).pack()
             try:
                 body = await conn.call(t, fuse.FUSE_LSEEK, self.inode.nodeid, args)
             except SyscallError as err:
@@ -480,8 +490,7 @@ class RegularFile(FileDescriptionImpl):
                     raise
                 conn.no_lseek = True
             else:
-                fd.offset = _unpack(fuse.LseekOut, body).offset
-                return fd.offset
+                return set_offset(fd, _unpack(fuse.LseekOut, body).offset)
         if whence in (os.SEEK_END, os.SEEK_DATA, os.SEEK_HOLE):
             self.inode.attr_expires = 0.0
         return await super().seek(t, fd, offset, whence)

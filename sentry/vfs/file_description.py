@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sentry.abi.linux import STATX_BASIC_STATS, Statx
@@ -28,9 +29,23 @@ O_APPEND = 0o2000
 O_NONBLOCK = 0o4000
 O_DIRECT = 0o40000
 O_CLOEXEC = 0o2000000
+O_LARGEFILE = 0o100000
+# Open flags that act at open time only: the file keeps none of them.
+OPEN_ONLY = 0o100 | 0o200 | 0o400 | 0o1000  # O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC
 O_PATH = 0o10000000
+# The largest file size and offset (Linux's MAX_LFS_FILESIZE on 64-bit).
+MAX_LFS_FILESIZE = 2**63 - 1
 # Status flags fcntl(F_SETFL) may change (Linux's SETFL_MASK).
 SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | 0o20000 | 0o1000000
+
+
+def set_offset(fd: FileDescription, offset: int) -> int:
+    """Make ``offset`` the file offset of ``fd`` and return it; EINVAL if
+    it is negative or past MAX_LFS_FILESIZE (Linux's ``vfs_setpos``)."""
+    if not 0 <= offset <= MAX_LFS_FILESIZE:
+        raise SyscallError(errno.EINVAL)
+    fd.offset = offset
+    return offset
 
 
 class FileDescriptionImpl:
@@ -80,7 +95,10 @@ class FileDescriptionImpl:
         return n
 
     async def seek(self, t: Task, fd: FileDescription, offset: int, whence: int) -> int:
-        """The new file offset for lseek(2)."""
+        """The new file offset for lseek(2) (Linux's
+        ``generic_file_llseek_size``): EINVAL if it would be negative or
+        past MAX_LFS_FILESIZE; ENXIO for SEEK_DATA or SEEK_HOLE at or past
+        the end (a negative offset too, read as unsigned)."""
         if whence == os.SEEK_SET:
             new = offset
         elif whence == os.SEEK_CUR:
@@ -94,17 +112,18 @@ class FileDescriptionImpl:
             new = offset if whence == os.SEEK_DATA else size
         else:
             raise SyscallError(errno.EINVAL)
-        if new < 0:
-            raise SyscallError(errno.EINVAL)
-        fd.offset = new
-        return new
+        return set_offset(fd, new)
 
     async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
         """The file's attributes (fstat; ``mask``: the statx fields wanted)."""
         raise SyscallError(errno.EBADF)
 
-    async def getdents(self, t: Task, fd: FileDescription, size: int) -> bytes:
-        """linux_dirent64 records totalling at most ``size`` bytes (getdents64)."""
+    async def getdents(
+        self, t: Task, fd: FileDescription, size: int, copy_out: Callable[[bytes], None]
+    ) -> int:
+        """getdents64: hand linux_dirent64 records totalling at most ``size``
+        bytes to ``copy_out``, then move past them; their size. If
+        ``copy_out`` raises (EFAULT), no record is consumed."""
         raise SyscallError(errno.ENOTDIR)
 
     async def sync(self, t: Task, datasync: bool) -> None:
@@ -131,7 +150,8 @@ class FileDescription:
 
     def __init__(self, impl: FileDescriptionImpl, flags: int, location: Location) -> None:
         self.impl = impl
-        self.flags = flags & ~O_CLOEXEC
+        # As Linux's do_dentry_open (and O_LARGEFILE, forced on 64-bit).
+        self.flags = flags & ~(O_CLOEXEC | OPEN_ONLY) | O_LARGEFILE
         self.location = location  # where it was opened (the app's path)
         self.offset = 0
         self.refs = 0
