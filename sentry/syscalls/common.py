@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sentry")
 
 EFD_CLOEXEC = 0o2000000
+# The end of the app's address space (Linux's TASK_SIZE_MAX on x86_64 with
+# 4-level page tables).
+TASK_SIZE_MAX = (1 << 47) - 4096
 
 # Placeholder identity (its eventfd-id) -> the file it stands for: an fd
 # that arrives over a unix socket is recognised by it.
@@ -60,6 +63,20 @@ def c_int(value: int) -> int:
 def c_long(value: int) -> int:
     """A register holding a C long argument, as the long."""
     return value - (1 << 64) if value >> 63 else value
+
+
+def access_ok(addr: int, size: int) -> bool:
+    """Whether ``size`` bytes at ``addr`` lie in the app's address space
+    (Linux's ``access_ok``: a buffer that doesn't is EFAULT before any copy,
+    however short the transfer would be)."""
+    return size <= TASK_SIZE_MAX and addr <= TASK_SIZE_MAX - size
+
+
+def check_flags(flags: int, allowed: int) -> int:
+    """``flags``, or EINVAL if it has a bit outside ``allowed``."""
+    if flags & ~allowed:
+        raise SyscallError(errno.EINVAL)
+    return flags
 
 
 def read_path(t: Task, addr: int) -> bytes:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from sentry.abi import fuse
 from sentry.abi.linux import S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
-from sentry.syscalls.common import c_int, c_long, on_host, read_path, sentry_file
+from sentry.syscalls.common import c_int, c_long, check_flags, on_host, read_path, sentry_file
 from sentry.syscalls.passthrough import PASS
+from sentry.vfs.file_description import MAX_LFS_FILESIZE
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
+# The fallocate modes Linux knows (FALLOC_FL_SUPPORTED_MASK); others are
+# EOPNOTSUPP before the file system is asked.
+FALLOC_FL_SUPPORTED_MASK = 0xFF
 
 
 async def _setattr_at(
@@ -99,6 +103,7 @@ def fchmodat(t: Task, dirfd: int, path: int, mode: int) -> Any:
 
 def fchmodat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Any:
     """fchmodat2(2)."""
+    check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
     return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, _mode(mode))
 
 
@@ -119,6 +124,7 @@ def fchown(t: Task, fd: int, uid: int, gid: int) -> Any:
 
 def fchownat(t: Task, dirfd: int, path: int, uid: int, gid: int, flags: int) -> Any:
     """fchownat(2)."""
+    flags = check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
     name = read_path(t, path) if path else b""
     if not name and flags & AT_EMPTY_PATH:
         return _fd_call(t, dirfd, _owner(uid, gid))
@@ -181,6 +187,7 @@ def _timespecs(t: Task, addr: int) -> fuse.SetattrIn:
 def utimensat(t: Task, dirfd: int, path: int, times: int, flags: int) -> Any:
     """utimensat(2) (and futimens: a NULL path)."""
     args = _timespecs(t, times)
+    flags = check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
     if path == 0:
         return _fd_call(t, dirfd, args) if c_int(dirfd) != AT_FDCWD else PASS
     return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, args)
@@ -241,8 +248,13 @@ def fallocate(t: Task, fd: int, mode: int, offset: int, length: int) -> Any:
     file = sentry_file(t, fd)
     if file is None:
         return PASS
-    if c_long(offset) < 0 or c_long(length) <= 0:
+    offset, length, mode = c_long(offset), c_long(length), c_int(mode) & 0xFFFFFFFF
+    if offset < 0 or length <= 0:
         raise SyscallError(errno.EINVAL)
+    if mode & ~FALLOC_FL_SUPPORTED_MASK:
+        raise SyscallError(errno.EOPNOTSUPP)
     if not file.writable:
         raise SyscallError(errno.EBADF)
-    return file.impl.allocate(t, c_int(mode), c_long(offset), c_long(length))
+    if offset + length > MAX_LFS_FILESIZE:
+        raise SyscallError(errno.EFBIG)
+    return file.impl.allocate(t, mode, offset, length)

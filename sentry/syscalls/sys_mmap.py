@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.task import SCRATCH
-from sentry.syscalls.common import c_long, sentry_file
+from sentry.syscalls.common import TASK_SIZE_MAX, sentry_file
 from sentry.syscalls.passthrough import PASS
+from sentry.vfs.file_description import MAX_LFS_FILESIZE
 from sentry.vfs.iov import BufferSequence
 
 if TYPE_CHECKING:
@@ -46,9 +47,15 @@ def mmap(t: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset
     file = sentry_file(t, fd)
     if file is None or flags & MAP_ANONYMOUS:
         return PASS
-    offset = c_long(offset)
-    if length == 0 or offset % PAGE_SIZE or offset < 0:
+    if length == 0 or offset % PAGE_SIZE:
         raise SyscallError(errno.EINVAL)
+    # As Linux's do_mmap: the page-aligned length must fit the address
+    # space, and the offset (unsigned) plus it the largest file offset.
+    aligned = length + -length % PAGE_SIZE
+    if aligned > TASK_SIZE_MAX:
+        raise SyscallError(errno.ENOMEM)
+    if offset + aligned > MAX_LFS_FILESIZE:
+        raise SyscallError(errno.EOVERFLOW)
     kind = flags & MAP_TYPE
     if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
         raise SyscallError(errno.EINVAL)

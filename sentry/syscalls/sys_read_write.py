@@ -3,7 +3,9 @@ pwrite64, readv, writev, preadv, pwritev, preadv2, pwritev2 and lseek.
 
 Analogous to gVisor's ``syscalls/linux/sys_read_write.go``: each handler
 makes the common checks (EBADF for an fd not open for the direction,
-EINVAL for a negative count or offset, ESPIPE on an unseekable file,
+EFAULT for a buffer outside the address space, EINVAL for a negative offset
+or a transfer that would end past the largest offset, ESPIPE on an
+unseekable file,
 MAX_RW_COUNT truncation, iovec validation) and calls the file's
 implementation, which returns the count moved (a partial count when a fault
 or a short reply stopped it). An fd that is not sentry's passes through.
@@ -18,7 +20,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from sentry.errors import SyscallError
-from sentry.syscalls.common import c_int, c_long, sentry_file
+from sentry.syscalls.common import access_ok, c_int, c_long, sentry_file
 from sentry.syscalls.passthrough import PASS, Passthrough
 from sentry.vfs.file_description import O_APPEND, FileDescription
 from sentry.vfs.iov import IOSequence
@@ -50,28 +52,43 @@ def _writable(t: Task, fd: int) -> FileDescription | None:
 
 
 def _single(t: Task, buf: int, count: int) -> IOSequence:
-    if count > SSIZE_MAX:
-        raise SyscallError(errno.EINVAL)
+    """The buffer of read/write: EFAULT unless all of it is in the app's
+    address space (so a count past SSIZE_MAX is too)."""
+    if not access_ok(buf, count):
+        raise SyscallError(errno.EFAULT)
     return IOSequence(t, [(buf, min(count, MAX_RW_COUNT))])
 
 
 def _iovecs(t: Task, iov: int, iovcnt: int) -> IOSequence:
-    """The iovec array of readv/writev, validated as Linux does."""
-    count = c_int(iovcnt)
-    if count < 0 or count > IOV_MAX:
+    """The iovec array of readv/writev, validated as Linux's
+    ``import_iovec``: EINVAL for more than IOV_MAX entries or any length
+    past SSIZE_MAX, then EFAULT for any range outside the address space;
+    the total is cut at MAX_RW_COUNT."""
+    count = iovcnt & 0xFFFFFFFF
+    if count > IOV_MAX:
         raise SyscallError(errno.EINVAL)
     raw = t.mm.copy_in(iov, 16 * count) if count else b""
     if len(raw) < 16 * count:
         raise SyscallError(errno.EFAULT)
+    iovecs = list(struct.iter_unpack("<QQ", raw))
+    if any(length > SSIZE_MAX for _, length in iovecs):
+        raise SyscallError(errno.EINVAL)
     ranges = []
     total = 0
-    for base, length in struct.iter_unpack("<QQ", raw):
-        if length > SSIZE_MAX:
-            raise SyscallError(errno.EINVAL)
+    for base, length in iovecs:
+        if not access_ok(base, length):
+            raise SyscallError(errno.EFAULT)
         length = min(length, MAX_RW_COUNT - total)
         total += length
         ranges.append((base, length))
     return IOSequence(t, ranges)
+
+
+def _verify(pos: int, count: int) -> None:
+    """EINVAL if a transfer of ``count`` bytes at ``pos`` would end past
+    the largest offset (Linux's ``rw_verify_area``)."""
+    if pos + count > SSIZE_MAX:
+        raise SyscallError(errno.EINVAL)
 
 
 def _offset(value: int, file: FileDescription) -> int:
@@ -101,6 +118,7 @@ def read(t: Task, fd: int, buf: int, count: int) -> Result:
     if file is None:
         return PASS
     dst = _single(t, buf, count)
+    _verify(file.offset, dst.size)
     if not dst.size:
         return 0
     done = file.impl.read_cached(t, file, dst, file.offset)
@@ -115,10 +133,9 @@ def pread64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
     file = _readable(t, fd)
     if file is None:
         return PASS
-    dst = _single(t, buf, count)
     pos = _offset(offset, file)
-    if pos + dst.size > 2**63 - 1:
-        raise SyscallError(errno.EINVAL)
+    dst = _single(t, buf, count)
+    _verify(pos, dst.size)
     if not dst.size:
         return 0
     done = file.impl.read_cached(t, file, dst, pos)
@@ -141,6 +158,7 @@ def preadv(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> Result:
         return PASS
     dst = _iovecs(t, iov, iovcnt)
     pos = _offset(offset, file)
+    _verify(pos, dst.size)
     return file.impl.pread(t, file, dst, pos) if dst.size else 0
 
 
@@ -151,11 +169,12 @@ def preadv2(
     file = _readable(t, fd)
     if file is None:
         return PASS
-    dst = _iovecs(t, iov, iovcnt)
     _rwf(flags)
+    dst = _iovecs(t, iov, iovcnt)
     if c_long(offset) == -1:
         return file.impl.read(t, file, dst) if dst.size else 0
     pos = _offset(offset, file)
+    _verify(pos, dst.size)
     return file.impl.pread(t, file, dst, pos) if dst.size else 0
 
 
@@ -168,6 +187,7 @@ def write(t: Task, fd: int, buf: int, count: int) -> Result:
     if file is None:
         return PASS
     src = _single(t, buf, count)
+    _verify(file.offset, src.size)
     if not src.size:
         return 0
     done = file.impl.write_cached(t, file, src, file.offset)
@@ -182,8 +202,9 @@ def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
     file = _writable(t, fd)
     if file is None:
         return PASS
-    src = _single(t, buf, count)
     pos = _offset(offset, file)
+    src = _single(t, buf, count)
+    _verify(pos, src.size)
     if not src.size:
         return 0
     done = file.impl.write_cached(t, file, src, pos)
@@ -206,6 +227,7 @@ def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> Result:
         return PASS
     src = _iovecs(t, iov, iovcnt)
     pos = _offset(offset, file)
+    _verify(pos, src.size)
     return file.impl.pwrite(t, file, src, pos) if src.size else 0
 
 
@@ -216,15 +238,17 @@ def pwritev2(
     file = _writable(t, fd)
     if file is None:
         return PASS
-    src = _iovecs(t, iov, iovcnt)
     flags = _rwf(flags)
+    src = _iovecs(t, iov, iovcnt)
     if not src.size:
         return 0
     if c_long(offset) == -1 or flags & RWF_APPEND:
         if flags & RWF_APPEND and not file.flags & O_APPEND:
             return _append_once(t, file, src)
         return file.impl.write(t, file, src)
-    return file.impl.pwrite(t, file, src, _offset(offset, file))
+    pos = _offset(offset, file)
+    _verify(pos, src.size)
+    return file.impl.pwrite(t, file, src, pos)
 
 
 async def _append_once(t: Task, file: FileDescription, src: IOSequence) -> int:

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux import S_IFLNK, S_IFMT, STATX_BASIC_STATS, pack_stat, pack_statx
 from sentry.errors import SyscallError
-from sentry.syscalls.common import c_int, on_host, read_path, sentry_file
+from sentry.syscalls.common import (
+    access_ok,
+    c_int,
+    check_flags,
+    on_host,
+    read_path,
+    sentry_file,
+)
 from sentry.syscalls.passthrough import PASS
 from sentry.vfs.vfs import AT_FDCWD
 
@@ -21,7 +28,14 @@ if TYPE_CHECKING:
     from sentry.vfs.vfs import Location, Start
 
 AT_SYMLINK_NOFOLLOW = 0x100
+AT_EACCESS = 0x200
+AT_NO_AUTOMOUNT = 0x800
 AT_EMPTY_PATH = 0x1000
+AT_STATX_SYNC_TYPE = 0x6000
+STATX__RESERVED = 0x80000000
+# The flags of fstatat and statx (Linux's ``vfs_statx``).
+STAT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE
+INT_MAX = 2**31 - 1
 
 
 def _copy_out(t: Task, addr: int, data: bytes) -> int:
@@ -77,10 +91,14 @@ def newfstatat(t: Task, dirfd: int, path: int, buf: int, flags: int) -> Any:
 
 def statx(t: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -> Any:
     """statx(2): the basic stats."""
+    flags, mask = c_int(flags), mask & 0xFFFFFFFF
+    if flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE or mask & STATX__RESERVED:
+        raise SyscallError(errno.EINVAL)
     return _statat(t, dirfd, path, buf, flags, mask)
 
 
 def _statat(t: Task, dirfd: int, path: int, buf: int, flags: int, mask: int | None) -> Any:
+    flags = check_flags(c_int(flags), STAT_FLAGS)
     name = read_path(t, path) if path else b""
     if not name and flags & AT_EMPTY_PATH:
         if c_int(dirfd) == AT_FDCWD or sentry_file(t, dirfd) is None:
@@ -167,11 +185,12 @@ def faccessat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Any:
 def _faccessat(t: Task, dirfd: int, path: int, mode: int, flags: int, path_arg: int) -> Any:
     """The file must exist; the daemon is asked (FUSE_ACCESS) unless the
     mount has default_permissions (sentry runs the app as root)."""
+    if c_int(mode) & ~0o7:
+        raise SyscallError(errno.EINVAL)
+    flags = check_flags(c_int(flags), AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     if start is None:
         return PASS
-    if mode & ~0o7:
-        raise SyscallError(errno.EINVAL)
     return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW, mode, path_arg)
 
 
@@ -184,15 +203,22 @@ async def _access(t: Task, start: Start, follow: bool, mode: int, path_arg: int)
 
 
 def getdents64(t: Task, fd: int, dirp: int, count: int) -> Any:
-    """getdents64(2)."""
+    """getdents64(2): EINVAL for a count past INT_MAX, EFAULT for a buffer
+    outside the address space."""
     file = sentry_file(t, fd)
     if file is None:
         return PASS
-    return _getdents(t, file, dirp, c_int(count) & 0xFFFFFFFF)
+    count &= 0xFFFFFFFF
+    if count > INT_MAX:
+        raise SyscallError(errno.EINVAL)
+    if not access_ok(dirp, count):
+        raise SyscallError(errno.EFAULT)
+    return _getdents(t, file, dirp, count)
 
 
 async def _getdents(t: Task, file: Any, dirp: int, count: int) -> int:
-    data = await file.impl.getdents(t, file, count)
-    if data and t.mm.copy_out(dirp, data) != len(data):
-        raise SyscallError(errno.EFAULT)
-    return len(data)
+    def copy_out(data: bytes) -> None:
+        if t.mm.copy_out(dirp, data) != len(data):
+            raise SyscallError(errno.EFAULT)
+
+    return await file.impl.getdents(t, file, count, copy_out)

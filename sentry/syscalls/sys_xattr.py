@@ -59,7 +59,14 @@ async def _list(
 
 
 def _name(t: Task, addr: int) -> bytes:
-    name = t.mm.read_string(addr, XATTR_NAME_MAX + 1) if addr else b""
+    """The attribute name at ``addr``: EFAULT if unreadable, ERANGE if
+    empty or longer than XATTR_NAME_MAX (Linux's ``import_xattr_name``)."""
+    try:
+        name = t.mm.read_string(addr, XATTR_NAME_MAX + 1)
+    except SyscallError as err:
+        if err.errno != errno.ENAMETOOLONG:
+            raise
+        raise SyscallError(errno.ERANGE) from None
     if not name:
         raise SyscallError(errno.ERANGE)
     return name
