@@ -39,7 +39,7 @@ MNT_DETACH = 2
 GUARD_SOURCE = "sentry-guard"
 
 # Steps; keep in step with _sandbox.c.
-_WRITE, _MKDIRS, _MKFILE, _MOUNT, _UMOUNT, _SYMLINK, _PIVOT, _CHDIR, _LO_UP = range(1, 10)
+_MKDIRS, _MKFILE, _MOUNT, _UMOUNT, _SYMLINK, _PIVOT, _CHDIR, _LO_UP = range(1, 9)
 _STOP, _IGNORE, _ELSE = 0, 1, 2
 _HEAD = struct.Struct("=IIQ")
 
@@ -67,10 +67,6 @@ class Plan:
             _HEAD.pack(op, on_fail, flags) + b"".join(s.encode() + b"\0" for s in padded)
         )
         self.descriptions.append(what)
-
-    def write(self, path: str, text: str, *, ignore: bool = False) -> None:
-        """Write ``text`` to the existing file ``path``."""
-        self._add(f"write {path}", _WRITE, path, text, on_fail=_IGNORE if ignore else _STOP)
 
     def mkdirs(self, path: str) -> None:
         """Make directory ``path`` and its missing parents."""
@@ -127,10 +123,15 @@ class Plan:
 
 @dataclass
 class Sandbox:
-    """How to isolate the app: the namespaces to create (CLONE_NEW* bits)
-    and the plan that init runs in them before the app starts."""
+    """How to isolate the app: the namespaces to create (CLONE_NEW* bits),
+    init's id maps (the texts of /proc/PID/uid_map, gid_map and setgroups,
+    written by sentry from outside), and the plan that init runs in them
+    before the app starts."""
 
     namespaces: int
+    uid_map: str
+    gid_map: str
+    setgroups: str
     plan: Plan
 
 

@@ -19,9 +19,12 @@ def random_file(tmp_path_factory):
 
 @pytest.mark.parametrize("directory", ["/usr/bin", "/etc", "/usr/include/linux"])
 def test_ls_la(directory):
+    """Every entry as on the host. The directories themselves (``.``,
+    ``..``) are the sandbox's: the top of each overlay layer over the host's
+    tree reports its own link count, size and times, as in any container."""
     if not os.path.isdir(directory):
         pytest.skip(f"{directory} does not exist")
-    native, sandboxed = run_both(["ls", "-la", "--time-style=full-iso", directory])
+    native, sandboxed = run_both(["ls", "-lA", "--time-style=full-iso", directory])
     assert native.returncode == 0
     assert_same(native, sandboxed)
 

@@ -6,9 +6,10 @@
  * UTS namespaces (and a network namespace unless the host's is kept). That
  * child is pid 1 of the sandbox, "init". It
  *
- * 1. runs a *plan*: a list of steps computed in Python (uid and gid maps,
- *    mounts, directories, pivot_root; see namespaces.py beside this file),
- *    stopping at the first step that fails unless the step says otherwise;
+ * 1. waits until sentry has written its uid and gid maps, then runs a
+ *    *plan*: a list of steps computed in Python (mounts, directories,
+ *    pivot_root; see ../namespaces.py), stopping at the first step that
+ *    fails unless the step says otherwise;
  * 2. forks the app (pid 2), which makes itself dumpable (it inherited
  *    sentry's non-dumpable flag, and only a dumpable task can be seized
  *    without CAP_SYS_PTRACE), sends one message on the control socket so
@@ -54,15 +55,14 @@
 
 /* Plan steps; keep in step with namespaces.py. */
 enum {
-    STEP_WRITE = 1,   /* a: path, b: text */
-    STEP_MKDIRS = 2,  /* a: path (every missing component, mode 0755) */
-    STEP_MKFILE = 3,  /* a: path (an empty file if nothing is there) */
-    STEP_MOUNT = 4,   /* a: source, b: target, c: fstype, d: data, flags */
-    STEP_UMOUNT = 5,  /* a: target, flags */
-    STEP_SYMLINK = 6, /* a: target, b: link path */
-    STEP_PIVOT = 7,   /* a: the new root */
-    STEP_CHDIR = 8,   /* a: path ("/" if it cannot be entered) */
-    STEP_LO_UP = 9,   /* bring up the loopback interface */
+    STEP_MKDIRS = 1,  /* a: path (every missing component, mode 0755) */
+    STEP_MKFILE = 2,  /* a: path (an empty file if nothing is there) */
+    STEP_MOUNT = 3,   /* a: source, b: target, c: fstype, d: data, flags */
+    STEP_UMOUNT = 4,  /* a: target, flags */
+    STEP_SYMLINK = 5, /* a: target, b: link path */
+    STEP_PIVOT = 6,   /* a: the new root */
+    STEP_CHDIR = 7,   /* a: path ("/" if it cannot be entered) */
+    STEP_LO_UP = 8,   /* bring up the loopback interface */
 };
 
 /* What a failed step does. */
@@ -101,18 +101,6 @@ static int mkdirs(char *path)
     if (mkdir(path, 0755) < 0 && errno != EEXIST)
         return -1;
     return 0;
-}
-
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return -1;
-    n = write(fd, text, strlen(text));
-    close(fd);
-    return n < 0 ? -1 : 0;
 }
 
 static int loopback_up(void)
@@ -165,8 +153,6 @@ static int pivot(const char *root)
 static int run_step(uint32_t op, uint64_t flags, char *a, char *b, char *c, char *d)
 {
     switch (op) {
-    case STEP_WRITE:
-        return write_file(a, b);
     case STEP_MKDIRS:
         return mkdirs(a);
     case STEP_MKFILE: {
@@ -324,16 +310,22 @@ int sentry_spawn_sandbox(const char *path, char *const argv[], char *const envp[
     long pid = syscall(SYS_clone, (unsigned long)ns_flags | SIGCHLD, NULL, NULL, NULL, 0);
     int failed = 0, r;
     pid_t child;
+    char go;
 
     if (pid < 0)
         return -errno;
     if (pid > 0)
         return (int)pid;
     /*
-     * Dumpable while the plan runs, so that an unprivileged init may write
-     * its own /proc/self/uid_map; no app process exists yet.
+     * Dumpable while sentry writes our /proc/PID/uid_map and the plan runs
+     * (an unprivileged sentry could not open it otherwise); no app process
+     * exists yet.
      */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        _exit(1);
+    /* Sentry writes our uid and gid maps once we are dumpable, then says go. */
+    go = 'r';
+    if (send(ctl, &go, 1, MSG_NOSIGNAL) != 1 || recv(ctl, &go, 1, 0) != 1)
         _exit(1);
     r = run_plan(plan, (size_t)plan_len, &failed);
     if (r == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)

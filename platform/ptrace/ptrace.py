@@ -237,26 +237,44 @@ class PtracePlatform:
             ours.close()
             raise SandboxError(namespace_error(-init))
         try:
+            ours.settimeout(SETUP_TIMEOUT)
+            if ours.recv(1) != b"r":
+                raise SandboxError("the sandbox's init died")
+            self._map_ids(init, sandbox)
+            ours.send(b"g")
             app = self._handshake(ours, sandbox)
-        except SandboxError:
+        except (SandboxError, TimeoutError) as err:
             ours.close()
             self.kill(init, signal.SIGKILL)
             os.waitpid(init, 0)
+            if isinstance(err, TimeoutError):
+                raise SandboxError("the sandbox's init did not start in time") from None
             raise
         self.init_pid, self._ctl = init, ours
         return app
+
+    @staticmethod
+    def _map_ids(init: int, sandbox: Sandbox) -> None:
+        """Write init's id maps (setgroups first: an unprivileged gid map
+        needs it denied)."""
+        for name, text in (
+            ("setgroups", sandbox.setgroups),
+            ("uid_map", sandbox.uid_map),
+            ("gid_map", sandbox.gid_map),
+        ):
+            try:
+                with open(f"/proc/{init}/{name}", "w") as f:
+                    f.write(text)
+            except OSError as err:
+                raise SandboxError(f"cannot write the sandbox's {name}: {err.strerror}") from None
 
     @staticmethod
     def _handshake(ours: socket.socket, sandbox: Sandbox) -> int:
         """Wait for init's word that the plan ran and for the app's message,
         whose credentials carry its host pid."""
         app = 0
-        ours.settimeout(SETUP_TIMEOUT)
         for _ in range(2):
-            try:
-                data, ancillary, _, _ = ours.recvmsg(8, socket.CMSG_SPACE(12))
-            except TimeoutError:
-                raise SandboxError("the sandbox's init did not start in time") from None
+            data, ancillary, _, _ = ours.recvmsg(8, socket.CMSG_SPACE(12))
             if len(data) == 8:
                 result, failed = struct.unpack("=ii", data)
                 if result < 0:

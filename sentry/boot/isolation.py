@@ -21,6 +21,7 @@ files is built by a plan that the sandbox's init runs before the app starts:
   sentry does not resolve) therefore reaches nothing and can write nothing.
 - **Ids.** The app runs as the invoking user's uid and gid inside, mapped to
   the same ids outside (as bubblewrap does), or as root with ``--root``.
+  As root, sentry maps every id to itself.
 
 Building the plan happens in the host's mount namespace: the staging tmpfs
 is mounted over ``/proc`` (whose host contents no step needs after the id
@@ -192,13 +193,8 @@ def _mode(path: str) -> int:
 
 def sandbox(options: Options, cwd: str) -> Sandbox:
     """The namespaces and plan that isolate the app as ``options`` say."""
-    uid, gid = os.geteuid(), os.getegid()
-    inside_uid, inside_gid = (0, 0) if options.root else (os.getuid(), os.getgid())
     b = _Builder(_host_mounts())
     plan = b.plan
-    plan.write("/proc/self/setgroups", "deny")
-    plan.write("/proc/self/uid_map", f"{inside_uid} {uid} 1\n")
-    plan.write("/proc/self/gid_map", f"{inside_gid} {gid} 1\n")
     plan.mount("", "/", "", MS_REC | MS_PRIVATE)
     plan.mount("sentry", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700")
     plan.mkdirs(NEW_ROOT)
@@ -220,7 +216,21 @@ def sandbox(options: Options, cwd: str) -> Sandbox:
     if options.network == "none":
         namespaces |= CLONE_NEWNET
         plan.loopback_up()
-    return Sandbox(namespaces, plan)
+    return Sandbox(namespaces, *_id_maps(options.root), plan)
+
+
+def _id_maps(root: bool) -> tuple[str, str, str]:
+    """uid_map, gid_map and setgroups of the sandbox.
+
+    As root, every id maps to itself, so files show their owners as on the
+    host. Otherwise only the invoking user's ids exist inside (as root with
+    ``root``), the rest show as the overflow ids (nobody, nogroup).
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    if uid == 0:
+        return "0 0 4294967295\n", "0 0 4294967295\n", "allow"
+    inside_uid, inside_gid = (0, 0) if root else (os.getuid(), os.getgid())
+    return f"{inside_uid} {uid} 1\n", f"{inside_gid} {gid} 1\n", "deny"
 
 
 def _kernel_trees(plan: Plan, own_network: bool) -> None:
