@@ -1,0 +1,86 @@
+"""Core runs of sentry as root and as nobody (uid 65534, no capabilities).
+
+The same few runs both ways: sentry must work for an ordinary user, not only
+for root (it creates its namespaces without privileges). The results are
+compared with the same commands run natively as the same user.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import assert_same
+from unprivileged import (  # noqa: F401  (fixtures)
+    nobody_install,
+    run_as,
+    run_host_as,
+    run_python_as,
+    sandbox_user,
+)
+
+TIMEOUT = 60
+
+PIPELINE = "seq 2000 | sort -rn | head -5 | tr 9 x | wc -c; echo done | cat"
+
+
+def test_true(sandbox_user):
+    r = run_as(sandbox_user, ["run", "--", "true"], timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b""
+    assert b"Traceback" not in r.stderr, r.stderr
+
+
+def test_exit_status(sandbox_user):
+    r = run_as(sandbox_user, ["run", "--", "sh", "-c", "exit 7"], timeout=TIMEOUT)
+    assert r.returncode == 7, r.stderr
+
+
+def test_strace(sandbox_user):
+    r = run_as(sandbox_user, ["run", "--strace", "--", "cat", "/etc/hostname"], timeout=TIMEOUT)
+    with open("/etc/hostname", "rb") as f:
+        assert r.stdout == f.read()
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 0, err
+    assert re.search(r'openat\(AT_FDCWD, "/etc/hostname", O_RDONLY\S*\) = \d+', err), err
+    assert "Traceback" not in err
+
+
+def test_coreutils_pipeline(sandbox_user):
+    native = run_host_as(sandbox_user, ["sh", "-c", PIPELINE], timeout=TIMEOUT)
+    sandboxed = run_as(sandbox_user, ["run", "--", "sh", "-c", PIPELINE], timeout=TIMEOUT)
+    assert native.returncode == 0, native.stderr
+    assert_same(native, sandboxed)
+
+
+def test_memfs_write_read(sandbox_user):
+    script = (
+        "seq 100000 > /data/n && wc -l < /data/n && tail -1 /data/n"
+        " && mkdir /data/d && echo x > /data/d/f && ls /data /data/d"
+    )
+    r = run_as(
+        sandbox_user, ["run", "--mount", "/data=memfs", "--", "sh", "-c", script], timeout=TIMEOUT
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"100000\n100000\n/data:\nd\nn\n\n/data/d:\nf\n"
+
+
+@pytest.mark.parametrize("root", [False, True], ids=["app-uid", "app-root"])
+def test_app_identity(sandbox_user, root):
+    """The app runs as the invoking user's ids, or as 0 with --root."""
+    args = ["run", *(["--root"] if root else []), "--", "id", "-u"]
+    r = run_as(sandbox_user, args, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (b"0\n" if root else f"{sandbox_user.uid}\n".encode())
+
+
+def test_python_api(sandbox_user):
+    code = (
+        "from sentry import Sandbox\n"
+        "r = Sandbox(mounts=['/data=memfs']).run(\n"
+        "    ['sh', '-c', 'echo hi > /data/f && cat /data/f && exit 3'], timeout=60)\n"
+        "print(r.returncode, r.stdout, r.stderr)\n"
+    )
+    r = run_python_as(sandbox_user, code, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"3 b'hi\\n' b''\n"
