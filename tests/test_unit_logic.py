@@ -13,35 +13,65 @@ from sentry.abi.linux_amd64 import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, SYSCALL_N
 from sentry.cli import parse_cpus, resolve
 from sentry.kernel.fd_table import FDTable
 from sentry.platform.ptrace import seccomp
-from sentry.syscalls import linux64
+from sentry.platform.seccomp_rules import (
+    SECCOMP_RET_ALLOW,
+    SECCOMP_RET_TRACE,
+    ArgCase,
+    ArgRule,
+    arg_any,
+    arg_eq,
+    errno_action,
+)
+from sentry.syscalls import linux64, policy
 from sentry.syscalls.strace import format_result, open_flags
 
-ALLOW, TRACE = seccomp.SECCOMP_RET_ALLOW, seccomp.SECCOMP_RET_TRACE
-ENOSYS = seccomp.SECCOMP_RET_ERRNO | errno.ENOSYS
+ALLOW, TRACE = SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE
+ENOSYS, EPERM, EINVAL = (errno_action(e) for e in (errno.ENOSYS, errno.EPERM, errno.EINVAL))
+MMAP = SYSCALL_NUMBERS["mmap"]
 
 
-def run_bpf(program: bytes, nr: int, arch: int = AUDIT_ARCH_X86_64, args: tuple = (0,) * 6) -> int:
-    """Interpret a classic-BPF seccomp program on one struct seccomp_data."""
-    data = struct.pack("=iIQ6Q", nr, arch, 0, *args)
+class ArgsRead(Exception):
+    """The program read an argument register where they are unknown."""
+
+
+def trace_bpf(
+    program: bytes, nr: int, arch: int = AUDIT_ARCH_X86_64, args: tuple | None = (0,) * 6
+) -> tuple[int, int]:
+    """Interpret a classic-BPF seccomp program on one struct seccomp_data;
+    its action and the number of compares it took.
+
+    With ``args`` None, reading an argument raises ArgsRead: the kernel's
+    seccomp action cache (seccomp_is_const_allow) runs a filter that way.
+    """
+    data = struct.pack("=IIQ6Q", nr, arch, 0, *(args or (0,) * 6))
     insns = [struct.unpack_from("=HBBI", program, i) for i in range(0, len(program), 8)]
-    pc, acc = 0, 0
+    pc, acc, compares = 0, 0, 0
     while True:
         code, jt, jf, k = insns[pc]
         if code == seccomp.BPF_LD | seccomp.BPF_W | seccomp.BPF_ABS:
+            if args is None and k >= 16:
+                raise ArgsRead(nr)
             acc = struct.unpack_from("=I", data, k)[0]
             pc += 1
+        elif code == seccomp.BPF_JMP | seccomp.BPF_JA:
+            pc += 1 + k
         elif code & 0x07 == seccomp.BPF_JMP:
-            op = code & 0xF0
             taken = {
                 seccomp.BPF_JEQ: acc == k,
                 seccomp.BPF_JGE: acc >= k,
                 seccomp.BPF_JSET: bool(acc & k),
-            }[op]
+            }[code & 0xF0]
+            compares += 1
             pc += 1 + (jt if taken else jf)
         elif code == seccomp.BPF_RET | seccomp.BPF_K:
-            return k
+            return k, compares
         else:
             raise AssertionError(f"unexpected instruction {code:#x}")
+
+
+def run_bpf(program: bytes, nr: int, arch: int = AUDIT_ARCH_X86_64, args: tuple = (0,) * 6) -> int:
+    """The action of ``program`` for one syscall."""
+    return trace_bpf(program, nr, arch, args)[0]
 
 
 @pytest.fixture(scope="module")
@@ -49,24 +79,121 @@ def program() -> bytes:
     return seccomp.build_filter(linux64.TABLE, linux64.ENOSYS)
 
 
-def test_filter_traces_exactly_the_table(program: bytes) -> None:
-    for nr in range(470):
-        expected = TRACE if nr in linux64.TABLE else ENOSYS if nr in linux64.ENOSYS else ALLOW
-        if nr == SYSCALL_NUMBERS["mmap"]:
+def test_policy_classifies_every_known_syscall_once() -> None:
+    for name, nr in SYSCALL_NUMBERS.items():
+        owned, ruled = nr in linux64.TABLE, nr in policy.POLICY
+        # mmap is owned, and its rule says when it is traced.
+        assert owned != ruled or name == "mmap", name
+
+
+def test_filter_follows_the_policy_from_arch_and_nr_alone(program: bytes) -> None:
+    """Every syscall without an argument rule is decided without reading an
+    argument, so each allowed one is in the kernel's action cache."""
+    for nr in range(601):
+        rule = policy.POLICY.get(nr, TRACE if nr in linux64.TABLE else ENOSYS)
+        if isinstance(rule, ArgRule):
             continue
-        assert run_bpf(program, nr) == expected, nr
+        assert run_bpf(program, nr, args=None) == rule, nr
+    assert run_bpf(program, SYSCALL_NUMBERS["getppid"], args=None) == ALLOW
+
+
+def test_filter_refuses_what_reaches_outside(program: bytes) -> None:
+    for name, action in [
+        ("ptrace", EPERM),
+        ("process_vm_writev", EPERM),
+        ("bpf", EPERM),
+        ("setns", EPERM),
+        ("perf_event_open", errno_action(errno.EACCES)),
+        ("fsopen", ENOSYS),
+        ("io_uring_setup", ENOSYS),
+        ("clone3", ENOSYS),
+        ("keyctl", ENOSYS),
+        ("kill", ALLOW),
+        ("socket", ALLOW),
+        ("name_to_handle_at", ALLOW),
+        ("open_by_handle_at", EPERM),
+    ]:
+        assert run_bpf(program, SYSCALL_NUMBERS[name]) == action, name
+    for nr in (470, 600, 1000, 0x3FFFFFFF):
+        assert run_bpf(program, nr) == ENOSYS, nr
 
 
 def test_filter_traces_mmap_only_with_a_file(program: bytes) -> None:
-    mmap = SYSCALL_NUMBERS["mmap"]
-    assert run_bpf(program, mmap, args=(0, 4096, 3, 0x22, 2**64 - 1, 0)) == ALLOW
-    assert run_bpf(program, mmap, args=(0, 4096, 1, 0x02, 3, 0)) == TRACE
+    assert run_bpf(program, MMAP, args=(0, 4096, 3, 0x22, 2**64 - 1, 0)) == ALLOW
+    assert run_bpf(program, MMAP, args=(0, 4096, 1, 0x02, 3, 0)) == TRACE
+
+
+def test_filter_checks_clone_and_unshare_flags(program: bytes) -> None:
+    clone, unshare = SYSCALL_NUMBERS["clone"], SYSCALL_NUMBERS["unshare"]
+    thread = 0x003D0F00  # glibc's pthread_create flags
+    assert run_bpf(program, clone, args=(thread, 1, 0, 0, 0, 0)) == ALLOW
+    assert run_bpf(program, clone, args=(0x11 | 2**40, 0, 0, 0, 0, 0)) == ALLOW  # fork
+    for flag in (policy.CLONE_UNTRACED, policy.CLONE_NEWUSER, policy.CLONE_NEWNS,
+                 policy.CLONE_NEWPID, policy.CLONE_NEWNET, policy.CLONE_NEWCGROUP):
+        assert run_bpf(program, clone, args=(0x11 | flag, 0, 0, 0, 0, 0)) == EPERM, hex(flag)
+    assert run_bpf(program, unshare, args=(0x400 | 0x200 | 0x40000, 0, 0, 0, 0, 0)) == ALLOW
+    for flag in (policy.CLONE_NEWUSER, policy.CLONE_NEWNS, policy.CLONE_NEWTIME,
+                 policy.CLONE_NEWIPC, policy.CLONE_NEWUTS):
+        assert run_bpf(program, unshare, args=(flag, 0, 0, 0, 0, 0)) == EPERM, hex(flag)
+
+
+def test_filter_refuses_a_seccomp_listener(program: bytes) -> None:
+    nr = SYSCALL_NUMBERS["seccomp"]
+    listener = policy.SECCOMP_FILTER_FLAG_NEW_LISTENER
+    assert run_bpf(program, nr, args=(1, listener | 1, 0, 0, 0, 0)) == EINVAL
+    assert run_bpf(program, nr, args=(1, 1, 0, 0, 0, 0)) == ALLOW  # TSYNC
+    assert run_bpf(program, nr, args=(0, 0, 0, 0, 0, 0)) == ALLOW  # strict mode
+    assert run_bpf(program, nr, args=(3, listener, 0, 0, 0, 0)) == ALLOW  # not a filter
+
+
+def test_filter_checks_personality(program: bytes) -> None:
+    nr = SYSCALL_NUMBERS["personality"]
+    for persona in (0, 0xFFFFFFFF, 0x0040000, 0x0008, 0x0020008, 2**32):
+        assert run_bpf(program, nr, args=(persona, 0, 0, 0, 0, 0)) == ALLOW, hex(persona)
+    # READ_IMPLIES_EXEC, MMAP_PAGE_ZERO, PER_SVR4, PER_BSD, 0xfffffffe
+    for persona in (0x0400000, 0x0100000, 0x4100001, 0x0006, 0xFFFFFFFE):
+        assert run_bpf(program, nr, args=(persona, 0, 0, 0, 0, 0)) == EPERM, hex(persona)
 
 
 def test_filter_never_allows_other_abis(program: bytes) -> None:
     assert run_bpf(program, 5, arch=AUDIT_ARCH_I386) == TRACE
-    assert run_bpf(program, 0x40000000 | 39) == TRACE
-    assert run_bpf(program, 0x40000000 | 0x200) == TRACE
+    assert run_bpf(program, 39, arch=AUDIT_ARCH_I386, args=None) == TRACE
+    for nr in (39, 0x200, 0x3FFFFFFF, 0xBFFFFFFF):
+        assert run_bpf(program, 0x40000000 | nr) == TRACE, hex(nr)
+
+
+def test_filter_is_short_and_a_lookup_is_a_few_compares(program: bytes) -> None:
+    assert len(program) // 8 < 200
+    depth = max(trace_bpf(program, nr)[1] for nr in range(601))
+    assert depth <= 12
+    # argument rules add their tests to the search
+    nr = SYSCALL_NUMBERS["seccomp"]
+    assert trace_bpf(program, nr, args=(1, 8, 0, 0, 0, 0))[1] <= depth + 2
+
+
+def test_filter_reaches_far_targets_through_ja() -> None:
+    """A policy with thousands of ranges needs jumps past 255 instructions."""
+    actions = (ALLOW, TRACE, EPERM, ENOSYS)
+    rules = {nr: actions[(nr * 7) % 4] for nr in range(1200)}
+    rules[600] = ArgRule((ArgCase(EINVAL, (arg_eq(2, 9), arg_any(0, 4))),), ALLOW)
+    prog = seccomp.build_filter([], rules, default=EPERM)
+    codes = {struct.unpack_from("=H", prog, i)[0] for i in range(0, len(prog), 8)}
+    assert seccomp.BPF_JMP | seccomp.BPF_JA in codes
+    for nr in range(1202):
+        if nr != 600:
+            action, compares = trace_bpf(prog, nr, args=None)
+            assert action == rules.get(nr, EPERM), nr
+            assert compares <= 12, nr
+    assert run_bpf(prog, 600, args=(4, 0, 9, 0, 0, 0)) == EINVAL
+    assert run_bpf(prog, 600, args=(4, 0, 8, 0, 0, 0)) == ALLOW
+    assert run_bpf(prog, 600, args=(3, 0, 9, 0, 0, 0)) == ALLOW
+
+
+def test_filter_traces_what_the_kernel_serves_beyond_the_table() -> None:
+    """A handler added for getppid traps it; mmap keeps its argument rule."""
+    prog = seccomp.build_filter([*linux64.TABLE, SYSCALL_NUMBERS["getppid"]], linux64.ENOSYS)
+    assert run_bpf(prog, SYSCALL_NUMBERS["getppid"]) == TRACE
+    assert run_bpf(prog, MMAP, args=(0, 4096, 3, 0x22, 2**64 - 1, 0)) == ALLOW
 
 
 def test_table_names_are_the_x86_64_numbers() -> None:

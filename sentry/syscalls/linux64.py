@@ -1,10 +1,10 @@
 """The x86_64 system call table: which syscalls sentry owns, and how.
 
 Analogous to gVisor's ``syscalls/linux/linux64.go``. Every syscall listed in
-:data:`TABLE` is trapped (one ptrace stop); all others run natively with no
-stop at all, except those in :data:`ENOSYS`, which fail without reaching the
-host (io_uring would do file I/O behind sentry's back; programs fall back to
-plain syscalls). Trapping one more syscall is one more line below.
+:data:`TABLE` is trapped (one ptrace stop); the seccomp policy of all others
+(run natively with no stop, or fail at once with an errno) is the allow list
+in :mod:`sentry.syscalls.policy`, and a number in neither fails with ENOSYS.
+Trapping one more syscall is one more line below.
 
 Each entry names the argument positions that are file descriptors and paths.
 A trapped syscall whose fd arguments name no sentry file passes through to
@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.platform.seccomp_rules import Rule
+from sentry.syscalls.policy import POLICY
 
 Handler = Callable[..., Any]
 
@@ -181,6 +183,6 @@ TABLE: dict[int, Syscall] = _table(
     S("recvmsg", global_fds=True),
 )
 
-ENOSYS: frozenset[int] = frozenset(
-    SYSCALL_NUMBERS[name] for name in ("io_uring_setup", "io_uring_enter", "io_uring_register")
-)
+# The policy of every syscall not in TABLE, under the name the kernel hands
+# to the platform's spawn (its ``enosys`` argument).
+ENOSYS: dict[int, Rule] = POLICY
