@@ -41,6 +41,7 @@ DEFAULT_TIMEOUT = 60
 # Extra gcc flags per program in tests/c/.
 C_FLAGS = {
     "threads_exec": ["-pthread"],
+    "escape": ["-pthread"],
     # int $0x80 truncates pointers to 32 bits: keep the data below 4 GiB.
     "int80": ["-static", "-no-pie"],
 }

@@ -11,13 +11,13 @@ import re
 
 import pytest
 from conftest import assert_same
-from unprivileged import (  # noqa: F401  (fixtures)
-    nobody_install,
-    run_as,
-    run_host_as,
-    run_python_as,
-    sandbox_user,
-)
+
+# Loaded as a plugin below: let pytest rewrite its asserts before this import.
+pytest.register_assert_rewrite("unprivileged")
+from unprivileged import run_as, run_host_as, run_python_as  # noqa: E402
+
+# The sandbox_user and nobody_install fixtures.
+pytest_plugins = ["unprivileged"]
 
 TIMEOUT = 60
 

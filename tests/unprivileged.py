@@ -11,9 +11,10 @@ Debian's /usr/bin/python3 with a venv in a world-readable temporary folder,
 holding sentry installed from a copy of the working tree. That session fixture
 is ``nobody_install``; the ``sandbox_user`` fixture is parametrized over
 ``USERS`` and gives each test a ``SandboxUser`` that knows how to run sentry,
-Python and plain host commands as that user. Tests import both fixtures:
+Python and plain host commands as that user. A test module loads the
+fixtures with:
 
-    from unprivileged import nobody_install, sandbox_user  # noqa: F401
+    pytest_plugins = ["unprivileged"]
 
 ``run_as(user, sentry_args, timeout=...)`` runs ``sentry ARGS...`` and
 ``user.popen(sentry_args)`` starts it; every process is killed and reaped by
@@ -149,6 +150,9 @@ class SandboxUser:
         it (the ``user_popen`` fixture does)."""
         kw.setdefault("stdin", subprocess.DEVNULL)
         kw.setdefault("cwd", "/")
+        # A session of its own: an app that signals its process group must
+        # not reach the test runner.
+        kw.setdefault("start_new_session", True)
         kw["env"] = self.env(kw.get("env"))
         return subprocess.Popen(self.sentry_argv(sentry_args), **kw)
 
@@ -195,6 +199,7 @@ def run_as(
 def run_host_as(user: SandboxUser, argv: Sequence, *, timeout: float, **kw) -> Result:
     """Run argv natively on the host as user (no sandbox)."""
     kw.setdefault("cwd", "/")
+    kw.setdefault("start_new_session", True)
     kw["env"] = user.env(kw.get("env"))
     proc = subprocess.Popen(
         user.host_argv(argv),
