@@ -2,10 +2,13 @@
 # `make help` lists the targets.
 
 PYTHON ?= python3
+# As an ordinary user outside a virtual environment, pip installs into the
+# user's own site-packages (~/.local), and the sentry script into ~/.local/bin.
+PIP_USER := $(shell [ "$$(id -u)" != 0 ] && [ -z "$$VIRTUAL_ENV" ] && echo --user)
 PIP ?= PIP_BREAK_SYSTEM_PACKAGES=1 $(PYTHON) -m pip
 # System packages: the FUSE daemons and libfuse the sandbox serves, and the
 # compilers and tools the tests drive.
-APT_PACKAGES = fuse3 libfuse3-dev squashfuse squashfs-tools bindfs gcc make libc6-dev git sqlite3
+APT_PACKAGES = fuse3 libfuse3-dev squashfuse squashfs-tools bindfs gcc make libc6-dev git sqlite3 python3-venv python3-dev
 BENCH_PACKAGES = runsc proot time
 
 .PHONY: help install system-packages example test bench lint clean
@@ -17,8 +20,8 @@ system-packages:  ## Install the Debian packages sentry needs (as root; skipped 
 	@$(call apt_install,$(APT_PACKAGES))
 
 install: system-packages  ## Install sentry (the cffi helper is compiled here).
-	$(PIP) install -q --root-user-action=ignore "cffi>=1.15" "setuptools>=61" wheel pytest hypothesis
-	$(PIP) install -q --root-user-action=ignore --no-build-isolation .
+	$(PIP) install -q --root-user-action=ignore $(PIP_USER) "cffi>=1.15" "setuptools>=61" wheel pytest hypothesis
+	$(PIP) install -q --root-user-action=ignore $(PIP_USER) --no-build-isolation .
 
 example:  ## Run a program in the sandbox that writes and reads a file through FUSE.
 	sentry run --mount /data=memfs -- sh -c 'seq 100000 > /data/n && wc -l /data/n && ls -l /data'

@@ -9,11 +9,12 @@ copies to and from; it never imports a backend. The one backend today is
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sentry.platform.namespaces import Plan, Sandbox
+from sentry.platform.seccomp_rules import Rule
 
 
 class TaskExited(Exception):
@@ -99,7 +100,7 @@ class Platform(Protocol):
         argv: Sequence[str],
         env: dict[str, str],
         traced: Iterable[int],
-        enosys: Iterable[int],
+        policy: Mapping[int, Rule],
         sandbox: Sandbox | None = None,
     ) -> int: ...
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Result, run_native
+from conftest import SHARED_BINDS, Result, run_native
 from fuse.helpers import fuse_daemon
 
 from sentry import Sandbox
@@ -302,10 +302,10 @@ def sandbox(server: tuple[str, ...], mnt: Path, ctl: Path, src: Path) -> Sandbox
     kind, *options = server
     if kind == "coherence":
         argv = [sys.executable, "-P", str(SERVER), "{}", "--control", str(ctl), *options]
-        return Sandbox(fuse=[f"{mnt}={shlex.join(argv)}"])
+        return Sandbox(binds=SHARED_BINDS, fuse=[f"{mnt}={shlex.join(argv)}"])
     if kind == "passthrough":
-        return Sandbox(mounts=[f"{mnt}=passthrough:{src}"])
-    return Sandbox(mounts=[f"{mnt}=memfs" + (":writeback" if options else "")])
+        return Sandbox(binds=SHARED_BINDS, mounts=[f"{mnt}=passthrough:{src}"])
+    return Sandbox(binds=SHARED_BINDS, mounts=[f"{mnt}=memfs" + (":writeback" if options else "")])
 
 
 # ------------------------------------------------------------ running

@@ -11,13 +11,16 @@ sqlite3) they must also match a plain host directory.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_native
+from conftest import REPO_ROOT, SHARED_BINDS, kill_and_reap, run_native
 from fuse.helpers import fuse_daemon, fuse_io_exe, require_fuse, require_tool, run_rw_family
 
 from sentry import Sandbox
@@ -73,7 +76,7 @@ class Runs:
             return run_native(argv, cwd=self.mnt, env=ENV, timeout=TIMEOUT, **kw)
 
     def sandbox(self, argv, **kw):
-        box = Sandbox(mounts=[self._spec(self._source())])
+        box = Sandbox(binds=SHARED_BINDS, mounts=[self._spec(self._source())])
         return box.run([str(a) for a in argv], cwd=str(self.base), env=ENV, timeout=TIMEOUT, **kw)
 
     def plain(self, argv, **kw):
@@ -203,7 +206,7 @@ def test_sqlite3(runs):
 
 def test_mount_target_need_not_exist_on_the_host(tmp_path):
     target = tmp_path / "no" / "such" / "dir"
-    res = Sandbox(mounts=[f"{target}=memfs"]).run(
+    res = Sandbox(binds=SHARED_BINDS, mounts=[f"{target}=memfs"]).run(
         ["sh", "-c", f"cd {target} && echo x > f && ls -l f && pwd && stat -c %F ."], timeout=60
     )
     assert res.returncode == 0, res.stderr
@@ -215,14 +218,14 @@ def test_passthrough_writes_reach_the_host_dir_and_ro_refuses(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "old").write_text("old\n")
-    res = Sandbox(mounts=[f"/data=passthrough:{src}"]).run(
+    res = Sandbox(binds=SHARED_BINDS, mounts=[f"/data=passthrough:{src}"]).run(
         ["sh", "-c", "cat /data/old && echo new > /data/new && mkdir /data/d && rm /data/old"],
         timeout=60,
     )
     assert (res.returncode, res.stdout, res.stderr) == (0, b"old\n", b"")
     assert sorted(p.name for p in src.iterdir()) == ["d", "new"]
     assert (src / "new").read_text() == "new\n"
-    res = Sandbox(mounts=[f"/data=passthrough:{src}:ro"]).run(
+    res = Sandbox(binds=SHARED_BINDS, mounts=[f"/data=passthrough:{src}:ro"]).run(
         ["sh", "-c", "cat /data/new; echo x > /data/new; rm /data/new; mkdir /data/e; ls /data"],
         timeout=60,
     )
@@ -233,17 +236,37 @@ def test_passthrough_writes_reach_the_host_dir_and_ro_refuses(tmp_path):
 
 
 def test_server_killed_mid_run(tmp_path):
-    """The app gets ENOTCONN, sentry reports the death, nothing hangs."""
+    """The app gets ENOTCONN, sentry reports the death, nothing hangs. The
+    server runs outside the sandbox, where the app cannot see it: the test
+    kills it from the host once the app has used the mount."""
+    ready, go = tmp_path / "ready", tmp_path / "go"
     script = (
-        "echo a > /data/f && cat /data/f && "
-        # Only this sentry's server (a child of the app's parent, sentry).
-        "pkill -9 -P $PPID -f '[s]entry.fuse_server memfs --fd' ; sleep 0.5; "
+        f"echo a > /data/f && cat /data/f && touch {ready} && "
+        f"while [ ! -e {go} ]; do sleep 0.05; done; "
         "cat /data/f; echo status=$?; ls /data; echo status=$?"
     )
-    res = Sandbox(mounts=["/data=memfs"]).run(["sh", "-c", script], timeout=60)
-    assert res.returncode == 0
-    assert res.stdout.decode().splitlines() == ["a", "status=1", "status=2"]
-    err = res.stderr.decode()
+    proc = Sandbox(binds=SHARED_BINDS, mounts=["/data=memfs"]).popen(
+        ["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+        servers = [
+            pid for pid in children if b"fuse_server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(servers) == 1, children
+        os.kill(servers[0], signal.SIGKILL)
+        time.sleep(0.5)
+        go.touch()
+        out, err_bytes = proc.communicate(timeout=60)
+    finally:
+        kill_and_reap(proc)
+    assert proc.returncode == 0
+    assert out.decode().splitlines() == ["a", "status=1", "status=2"]
+    err = err_bytes.decode()
     assert err.count("Transport endpoint is not connected") == 2, err
     assert (
         "sentry: --mount /data=memfs: the FUSE daemon was killed by signal 9; "
@@ -252,7 +275,7 @@ def test_server_killed_mid_run(tmp_path):
 
 
 def test_main_example_from_the_readme():
-    res = Sandbox(mounts=["/data=memfs"]).run(
+    res = Sandbox(binds=SHARED_BINDS, mounts=["/data=memfs"]).run(
         ["sh", "-c", "seq 100000 > /data/n && wc -l /data/n && ls -l /data"], timeout=60
     )
     lines = res.stdout.decode().splitlines()
@@ -266,7 +289,7 @@ def test_two_servers_and_a_daemon_in_one_run(tmp_path):
     src.mkdir()
     (src / "in").write_text("from the host\n")
     shutil.copy(REPO_ROOT / "README.md", src / "README.md")
-    res = Sandbox(mounts=["/data=memfs", f"/src=passthrough:{src}:ro"]).run(
+    res = Sandbox(binds=SHARED_BINDS, mounts=["/data=memfs", f"/src=passthrough:{src}:ro"]).run(
         [
             "sh",
             "-c",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import DEFAULT_TIMEOUT, run_cli, run_native
+from conftest import DEFAULT_TIMEOUT, SHARED_BINDS, run_cli, run_native
 from fuse.helpers import (
     LISTING_ENV,
     make_squashfs,
@@ -33,7 +33,7 @@ def image(tmp_path_factory):
 
 
 def sandbox(*fuse, **kw):
-    return Sandbox(fuse=list(fuse), **kw)
+    return Sandbox(binds=SHARED_BINDS, fuse=list(fuse), **kw)
 
 
 def squashfuse_spec(image, target="/img", *flags):

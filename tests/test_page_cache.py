@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import SHARED_BINDS, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -146,7 +146,7 @@ def test_random_io_matches_model_and_tmpfs(server, ops, shm_dir):
     host_file = shm_dir / "f"
     host_file.unlink(missing_ok=True)
     assert run_model_program(native, str(host_file), ops) == expected
-    box = Sandbox(mounts=[f"/data={server}"])
+    box = Sandbox(binds=SHARED_BINDS, mounts=[f"/data={server}"])
     sandboxed = run_model_program(lambda argv: box.run(argv, timeout=30), "/data/f", ops)
     assert sandboxed == expected
 
@@ -159,7 +159,7 @@ def test_writeback_cache_keeps_what_a_later_process_reads():
         "dd if=/dev/urandom of=/data/f bs=64k count=20 2>/dev/null && sha256sum < /data/f && "
         "stat -c %s /data/f && sha256sum < /data/f"
     )
-    res = Sandbox(mounts=["/data=memfs:writeback"]).run(["sh", "-c", script], timeout=60)
+    res = Sandbox(binds=SHARED_BINDS, mounts=["/data=memfs:writeback"]).run(["sh", "-c", script], timeout=60)
     lines = res.stdout.decode().splitlines()
     assert res.returncode == 0, res.stderr
     assert lines[0] == lines[2] and lines[1] == str(20 * 65536)
@@ -171,7 +171,7 @@ def test_cache_stays_within_cache_size():
     overhead (request buffers)."""
 
     def peak(script: str, cache: str) -> int:
-        res = Sandbox(mounts=["/data=memfs"], cache_size=cache).run(
+        res = Sandbox(binds=SHARED_BINDS, mounts=["/data=memfs"], cache_size=cache).run(
             ["sh", "-c", f"{script}; grep VmHWM /proc/$PPID/status"], timeout=120
         )
         assert res.returncode == 0, res.stderr

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from conftest import (
+    SHARED_BINDS,
     assert_same,
     kill_leftovers,
     pids_with_cmdline,
@@ -109,7 +110,7 @@ def test_command_returns_cli_argv():
     from sentry import Sandbox
 
     argv = ["sh", "-c", "echo via-command; exit 5"]
-    cmd = Sandbox().command(argv)
+    cmd = Sandbox(binds=SHARED_BINDS).command(argv)
     assert isinstance(cmd, list) and all(isinstance(a, str) for a in cmd)
     assert cmd[-len(argv) :] == argv
     result = run_native(cmd)
@@ -124,7 +125,7 @@ def test_python_api_timeout_kills_sentry_and_app():
     try:
         start = time.monotonic()
         with pytest.raises(subprocess.TimeoutExpired):
-            Sandbox().run(["sleep", arg], timeout=2)
+            Sandbox(binds=SHARED_BINDS).run(["sleep", arg], timeout=2)
         assert time.monotonic() - start < 15
         # Killing sentry must not leave the app running.
         wait_for(

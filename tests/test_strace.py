@@ -10,7 +10,7 @@ import re
 import shutil
 
 import pytest
-from conftest import run_cli, run_native
+from conftest import SHARED_BINDS, run_cli, run_native
 
 HOSTNAME = "/etc/hostname"
 MISSING = "/sentry-test-no-such-file"
@@ -96,7 +96,7 @@ def test_strace_file_enoent(tmp_path):
 def test_strace_api():
     from sentry import Sandbox
 
-    r = Sandbox(strace=True).run(["cat", HOSTNAME], timeout=60)
+    r = Sandbox(binds=SHARED_BINDS, strace=True).run(["cat", HOSTNAME], timeout=60)
     assert r.returncode == 0
     assert _search(OPEN_OK, r.stderr.decode()), r.stderr
 

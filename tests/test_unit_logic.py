@@ -76,14 +76,20 @@ def run_bpf(program: bytes, nr: int, arch: int = AUDIT_ARCH_X86_64, args: tuple 
 
 @pytest.fixture(scope="module")
 def program() -> bytes:
-    return seccomp.build_filter(linux64.TABLE, linux64.ENOSYS)
+    return seccomp.build_filter(linux64.TABLE, policy.POLICY)
 
 
 def test_policy_classifies_every_known_syscall_once() -> None:
     for name, nr in SYSCALL_NUMBERS.items():
         owned, ruled = nr in linux64.TABLE, nr in policy.POLICY
-        # mmap is owned, and its rule says when it is traced.
-        assert owned != ruled or name == "mmap", name
+        # mmap and ioctl are owned, and their rules say when they are traced.
+        assert owned != ruled or name in ("mmap", "ioctl"), name
+
+
+def test_filter_refuses_tiocsti_and_traces_other_ioctls(program: bytes) -> None:
+    ioctl = SYSCALL_NUMBERS["ioctl"]
+    assert run_bpf(program, ioctl, args=(0, 0x5412, 0, 0, 0, 0)) == EPERM
+    assert run_bpf(program, ioctl, args=(0, 0x5401, 0, 0, 0, 0)) == TRACE
 
 
 def test_filter_follows_the_policy_from_arch_and_nr_alone(program: bytes) -> None:
@@ -191,7 +197,7 @@ def test_filter_reaches_far_targets_through_ja() -> None:
 
 def test_filter_traces_what_the_kernel_serves_beyond_the_table() -> None:
     """A handler added for getppid traps it; mmap keeps its argument rule."""
-    prog = seccomp.build_filter([*linux64.TABLE, SYSCALL_NUMBERS["getppid"]], linux64.ENOSYS)
+    prog = seccomp.build_filter([*linux64.TABLE, SYSCALL_NUMBERS["getppid"]], policy.POLICY)
     assert run_bpf(prog, SYSCALL_NUMBERS["getppid"]) == TRACE
     assert run_bpf(prog, MMAP, args=(0, 4096, 3, 0x22, 2**64 - 1, 0)) == ALLOW
 

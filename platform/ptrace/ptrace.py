@@ -44,12 +44,13 @@ import os
 import signal
 import socket
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sentry.abi.linux import CLONE_VFORK, CLONE_VM
 from sentry.errors import SyscallError
 from sentry.platform.namespaces import Plan, Sandbox, SandboxError, namespace_error
 from sentry.platform.platform import Stop, StopKind, TaskExited
+from sentry.platform.seccomp_rules import Rule
 from sentry.platform.ptrace import arch_amd64 as arch
 from sentry.platform.ptrace import helper, memory, seccomp
 from sentry.platform.ptrace.helper import check, ffi, lib, peek_user, ptrace
@@ -174,21 +175,22 @@ class PtracePlatform:
         argv: Sequence[str],
         env: dict[str, str],
         traced: Iterable[int],
-        enosys: Iterable[int],
+        policy: Mapping[int, Rule],
         sandbox: Sandbox | None = None,
     ) -> int:
         """Implements Platform.spawn: start ``path``, traced; its pid.
 
         The syscalls ``traced`` stop (see :meth:`set_policy` for which of them
-        reach the kernel), those in ``enosys`` fail with ENOSYS, others run
-        natively. The child execs only after it is seized. If execve fails,
+        reach the kernel); every other syscall is allowed, refused or checked
+        as ``policy`` says, and one in neither fails with ENOSYS (see
+        ``seccomp.py``). The child execs only after it is seized. If execve fails,
         the child exits with status 127 before any EXEC stop and
         :meth:`exec_error` gives the errno. With ``sandbox``, the app starts
         in its namespaces under the sandbox's init (see ``_sandbox.c``).
 
         Raises SandboxError if the namespaces or the plan fail.
         """
-        filt = seccomp.build_filter(traced, enosys)
+        filt = seccomp.build_filter(traced, policy)
         go_r, go_w = os.pipe()
         self._err_r, err_w = os.pipe()
         c_args = [ffi.new("char[]", os.fsencode(a)) for a in argv]

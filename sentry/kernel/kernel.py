@@ -29,12 +29,12 @@ from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.page_cache import DEFAULT_CACHE_SIZE, PageCache
 from sentry.kernel.fd_table import FDTable
 from sentry.kernel.job_control import JobControl
-from sentry.kernel.task import Task, Waiter
+from sentry.kernel.task import Task, Waiter, log_bug
 from sentry.kernel.task_syscall import SyscallDispatcher
 from sentry.kernel.thread_group import ThreadGroup
 from sentry.platform.namespaces import MNT_DETACH, Plan, Sandbox
 from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
-from sentry.syscalls import linux64
+from sentry.syscalls import linux64, policy
 from sentry.syscalls.strace import Strace
 from sentry.syscalls.sys_mount import register_specials
 from sentry.vfs.vfs import VirtualFilesystem
@@ -127,7 +127,7 @@ class Kernel:
         for signo in (*self.jobs.SIGNALS, signal.SIGALRM, signal.SIGIO):
             self.platform.catch_signal(signo)
         self.main = self.platform.spawn(
-            path, argv, env, self.syscalls.keys(), linux64.ENOSYS, sandbox
+            path, argv, env, self.syscalls.keys(), policy.POLICY, sandbox
         )
         group = ThreadGroup(self.main)
         self.groups[self.main] = group
@@ -144,10 +144,28 @@ class Kernel:
                 self._on_stop[stop.kind](stop)
             except TaskExited as gone:
                 log.debug("task %d vanished while stopped", gone.tid)
+            except Exception:
+                # A bug (or a malformed reply met in an observer) must not
+                # end the sandbox: the task goes on as Linux would run it.
+                log_bug(f"a {stop.kind.name} stop")
+                self._resume_after_bug(stop)
         if not self._started:
             raise ExecFailed(self.platform.exec_error() or errno.ENOEXEC)
         assert self.status is not None
         return self.status
+
+    def _resume_after_bug(self, stop: Stop) -> None:
+        """Let a stopped task that a bug left behind run on."""
+        t = self.tasks.get(stop.tid)
+        if t is None or stop.kind in (StopKind.EXITED, StopKind.KILLED, StopKind.HOST_SIGNAL):
+            return
+        try:
+            if stop.kind is StopKind.SYSCALL:
+                self.platform.skip_and_resume(t.tid, -errno.EIO)
+            else:
+                self.resume(t)
+        except (TaskExited, SyscallError):
+            log.debug("task %d could not be resumed after a bug", stop.tid)
 
     # -- timers -----------------------------------------------------------
 

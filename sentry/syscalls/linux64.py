@@ -29,8 +29,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
-from sentry.platform.seccomp_rules import Rule
-from sentry.syscalls.policy import POLICY
 
 Handler = Callable[..., Any]
 
@@ -182,7 +180,3 @@ TABLE: dict[int, Syscall] = _table(
     S("sendmsg", global_fds=True),
     S("recvmsg", global_fds=True),
 )
-
-# The policy of every syscall not in TABLE, under the name the kernel hands
-# to the platform's spawn (its ``enosys`` argument).
-ENOSYS: dict[int, Rule] = POLICY

@@ -67,6 +67,9 @@ CLONE_UNTRACED = 0x00800000
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 
+# The terminal ioctl that fakes input (include/uapi/asm-generic/ioctls.h).
+TIOCSTI = 0x5412
+
 # personality(2) (include/uapi/linux/personality.h).
 PER_LINUX = 0x0000
 PER_LINUX32 = 0x0008
@@ -239,6 +242,11 @@ _GROUPS: tuple[tuple[Rule, tuple[str, ...]], ...] = (
         ArgCase(ALLOW, (arg_eq(0, PERSONALITY_QUERY),)),
         ArgCase(EPERM, (arg_any(0, ~(PER_LINUX32 | UNAME26 | ADDR_NO_RANDOMIZE)),)),
     ), ALLOW), ("personality",)),
+    # TIOCSTI pushes bytes into a terminal's input: through the terminal it
+    # shares with the host, the app would type commands into the shell that
+    # started sentry (bubblewrap's CVE-2017-5226). EPERM, as Linux gives
+    # with dev.tty.legacy_tiocsti = 0. Other ioctls are sentry's (traced).
+    (ArgRule((ArgCase(EPERM, (arg_eq(1, TIOCSTI),)),), SECCOMP_RET_TRACE), ("ioctl",)),
     # Sentry serves mmap of a file (it is in linux64.TABLE); an anonymous
     # mapping has no file and runs natively.
     (ArgRule((ArgCase(ALLOW, (arg_any(3, MAP_ANONYMOUS),)),), SECCOMP_RET_TRACE), ("mmap",)),
