@@ -19,6 +19,8 @@ files is built by a plan that the sandbox's init runs before the app starts:
 - **Guards.** At each sentry mount point the host kernel finds an empty,
   read-only tmpfs. A path that slips past sentry (a racing thread, a name
   sentry does not resolve) therefore reaches nothing and can write nothing.
+  The one exception is a mount point inside a ``--bind`` that does not
+  exist on the host: a guard would create it there.
 - **Ids.** The app runs as the invoking user's uid and gid inside, mapped to
   the same ids outside (as bubblewrap does), or as root with ``--root``.
   As root, sentry maps every id to itself.
@@ -184,6 +186,17 @@ class _Builder:
         self.plan.mount(lower, target, "", MS_BIND | MS_RDONLY, ignore=True)
 
 
+def _guardable(point: str, binds: Sequence[Bind]) -> bool:
+    """Whether a guard may be put at mount point ``point``: always, except
+    where it would create a directory on the host, at a missing point inside
+    a ``--bind`` (the app may write there anyway: the user shared it)."""
+    inside = [b for b in binds if point == b.target or point.startswith(b.target + "/")]
+    if not inside:
+        return True
+    bind = max(inside, key=lambda b: len(b.target))
+    return os.path.isdir(bind.source + point[len(bind.target) :])
+
+
 def _mode(path: str) -> int:
     try:
         return os.stat(path).st_mode & 0o7777
@@ -209,7 +222,8 @@ def sandbox(options: Options, cwd: str) -> Sandbox:
             plan.mkfile(target)
         plan.mount(bind.source, target, "", MS_BIND | MS_REC | (MS_RDONLY if bind.read_only else 0))
     for point in options.guards:
-        plan.guard(NEW_ROOT + point)
+        if _guardable(point, options.binds):
+            plan.guard(NEW_ROOT + point)
     plan.pivot(NEW_ROOT)
     plan.chdir("/" if options.rootfs else cwd)
     namespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
