@@ -23,13 +23,16 @@ Known limits of the suite:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import shlex
 import signal
 import socket
 import subprocess
+import termios
 import time
+import tty
 import uuid
 from pathlib import Path
 
@@ -404,6 +407,66 @@ def test_kill_sentry_and_host_process(sandbox_user, escape, token, shared, outsi
     assert (shared / "done").exists(), f"the app never finished:\n{err}"
 
 
+@pytest.mark.parametrize("where", ["native", "sandbox"])
+def test_tiocsti_into_host_terminal(sandbox_user, escape, token, shared, where):
+    """Sentry's terminal (a pty the test holds, made sentry's controlling
+    terminal) gets no input pushed by the app with TIOCSTI. Natively, the
+    same step does push it (so the check means something)."""
+    master, slave = os.openpty()
+    try:
+        tty.setraw(slave)
+        user_slave = os.dup(slave)
+        os.fchown(slave, sandbox_user.uid, -1)
+
+        def controlling_tty():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        if where == "native":
+            argv = sandbox_user.host_argv(
+                [escape, token, *steps(["tiocsti", token], ["done", shared / "done"])]
+            )
+        else:
+            app = steps(["tiocsti", token], ["done", "/shared/done"], ["exit", 0])
+            args = sentry_args(escape, token, app, binds=[f"{shared}:/shared"])
+            argv = sandbox_user.sentry_argv(args)
+        proc = subprocess.Popen(
+            argv,
+            env=sandbox_user.env(),
+            cwd="/",
+            start_new_session=True,
+            stdin=user_slave,
+            stdout=user_slave,
+            stderr=user_slave,
+            preexec_fn=controlling_tty,
+        )
+        os.close(user_slave)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        finally:
+            kill_and_reap(proc)
+        os.set_blocking(slave, False)
+        try:
+            pushed = os.read(slave, 4096)
+        except BlockingIOError:
+            pushed = b""
+        os.set_blocking(master, False)
+        try:
+            said = os.read(master, 65536)
+        except (BlockingIOError, OSError):
+            said = b""
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert (shared / "done").exists(), f"the app never finished:\n{said!r}"
+    assert proc.returncode == 0, said
+    if where == "native":
+        assert token.encode() in pushed, said
+        return
+    found = Findings()
+    found.check(token.encode() not in pushed, f"input pushed into the host's terminal: {pushed!r}")
+    found.assert_none(said)
+
+
 def _start_victim(user, escape, outside, host_spawn):
     """Start a victim: a host process of the user's that holds a buffer and
     a host file open. Returns (Popen, its words: pid, buffer address, length,
@@ -688,26 +751,35 @@ def test_setns_into_host_namespaces(
     sandbox_user, escape, token, shared, outside, listener, host_spawn
 ):
     """Joining the net or mount namespace of a host process (the test's own,
-    a sleep of the user's), by /proc/PID/ns or by pidfd, reaches neither the
-    host listener nor the host's files."""
+    a sleep of the user's), by /proc/PID/ns or by pidfd, or by namespace fds
+    handed down to the app, reaches neither the host listener nor the host's
+    files."""
     sleeper = host_spawn(["sleep", "60"])
     port = listener.getsockname()[1]
+    netfd = os.open("/proc/self/ns/net", os.O_RDONLY)
+    mntfd = os.open("/proc/self/ns/mnt", os.O_RDONLY)
     app = steps(
         ["setns", os.getpid(), port, token, outside / "via-setns-test"],
         ["setns", sleeper.pid, port, token, outside / "via-setns-sleep"],
+        ["setnsfd", netfd, mntfd, port, token, outside / "via-setns-fd"],
         ["done", "/shared/done"],
     )
-    r = run_as(
-        sandbox_user,
-        sentry_args(escape, token, app, binds=[f"{shared}:/shared"]),
-        timeout=TIMEOUT,
-    )
+    try:
+        r = run_as(
+            sandbox_user,
+            sentry_args(escape, token, app, binds=[f"{shared}:/shared"]),
+            timeout=TIMEOUT,
+            pass_fds=(netfd, mntfd),
+        )
+    finally:
+        os.close(netfd)
+        os.close(mntfd)
     assert r.returncode == 0, r.stderr
     assert (shared / "done").exists(), f"the app never finished:\n{r.stderr}"
     got = accepted(listener)
     found = Findings()
     found.check(got == [], f"the host listener accepted {len(got)} connection(s)")
-    for name in ("via-setns-test", "via-setns-sleep"):
+    for name in ("via-setns-test", "via-setns-sleep", "via-setns-fd"):
         found.check(not (outside / name).exists(), f"created {outside}/{name} after setns")
     found.assert_none(r.stderr)
 
@@ -921,4 +993,7 @@ def test_sentry_sigkilled_at_any_moment(sandbox_user, escape, token, shared, use
     found = Findings()
     found.check(not left, f"processes of the sandbox survive sentry: {describe(left)}")
     found.check(stopped, f"heartbeats go on after sentry died: {sorted(beats)}")
-    found.assert_none(proc.stderr.read())
+    err = proc.stderr.read()
+    found.assert_none(err)
+    if delay >= 1.0:
+        assert "hb.traced" in beats, f"the app was not running when sentry was killed:\n{err}"

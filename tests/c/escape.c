@@ -37,6 +37,10 @@
  *   setns PID PORT DATA PATH   join PID's net namespace (by /proc and by
  *                              pidfd) then connect; join its mount namespace
  *                              then write PATH
+ *   setnsfd NETFD MNTFD PORT DATA PATH
+ *                              the same with namespace fds the app inherited
+ *   tiocsti DATA               push DATA into the input of the terminal on
+ *                              fds 0-2 and /dev/tty (TIOCSTI)
  *   untraced HB                raw clone and clone3 with CLONE_UNTRACED, and
  *                              a plain fork: children rewrite HB.untraced,
  *                              HB.clone3 and HB.traced every 20 ms
@@ -502,6 +506,39 @@ static void step_setns(const char *pidarg, const char *port, const char *data, c
         }
         if (kid > 0)
             waitpid(kid, NULL, 0);
+    }
+}
+
+static void step_setnsfd(const char *netfd, const char *mntfd, const char *port,
+                         const char *data, const char *path)
+{
+    pid_t kid = fork();
+    if (kid == 0) {
+        alarm(10);
+        note("setnsfd", "setns net", setns((int)parse_long(netfd), CLONE_NEWNET));
+        note("setnsfd", "connect", connect_send(port, data));
+        note("setnsfd", "setns mnt", setns((int)parse_long(mntfd), CLONE_NEWNS));
+        step_write(path, data);
+        _exit(0);
+    }
+    if (kid > 0)
+        waitpid(kid, NULL, 0);
+}
+
+static void step_tiocsti(const char *data)
+{
+    int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    note("tiocsti", "open /dev/tty", tty);
+    int fds[] = {0, 1, 2, tty};
+    for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        if (fds[i] < 0)
+            continue;
+        long r = 0;
+        for (const char *c = data; *c && r == 0; c++)
+            r = ioctl(fds[i], TIOCSTI, c);
+        if (r == 0)
+            ioctl(fds[i], TIOCSTI, "\n");
+        note("tiocsti", "TIOCSTI", r);
     }
 }
 
@@ -1071,6 +1108,12 @@ static int run_steps(int argc, char **argv)
         } else if (!strcmp(s, "setns")) {
             NEED(4);
             step_setns(a[1], a[2], a[3], a[4]);
+        } else if (!strcmp(s, "setnsfd")) {
+            NEED(5);
+            step_setnsfd(a[1], a[2], a[3], a[4], a[5]);
+        } else if (!strcmp(s, "tiocsti")) {
+            NEED(1);
+            step_tiocsti(a[1]);
         } else if (!strcmp(s, "untraced")) {
             NEED(1);
             step_untraced(a[1]);
