@@ -133,6 +133,9 @@ class Sandbox:
     gid_map: str
     setgroups: str
     plan: Plan
+    # The terminal whose foreground the app's process group takes (the app
+    # always gets a group of its own), or -1.
+    foreground_tty: int = -1
 
 
 class SandboxError(Exception):

@@ -376,20 +376,25 @@ def test_kill_sentry_and_host_process(sandbox_user, escape, token, shared, outsi
     """The app cannot kill sentry or another process of its user, by pid,
     by process group, or by kill(0) on the process group it was started in
     (where a host process of sentry's group sits); the run ends with the
-    app's own status."""
+    app's own status. The app leads a process group of its own (as a shell
+    job does), so that last kill(0) kills the app itself, as it would
+    natively kill the job's own group: status 137, with sentry alive to
+    report it."""
     sleeper = host_spawn(["sleep", "60"])
     wait_for(lambda: read_cmdline(sleeper.pid) == b"sleep\x0060\x00", what="sleep to start")
     mate_pid = outside / "group-mate"
     # A host process in sentry's process group, started by the shell that
-    # then becomes sentry.
-    prelude = f"{shlex.quote(str(escape))} {token} sleep 60 & echo $! > {mate_pid}; "
+    # then becomes sentry (its output elsewhere, so it holds no pipe of ours).
+    prelude = (
+        f"{shlex.quote(str(escape))} {token} sleep 60 >/dev/null 2>&1 & echo $! > {mate_pid}; "
+    )
     app = steps(
         ["kill", SENTRY_PID],
         ["kill", sleeper.pid],
         ["killgroup", sleeper.pid],
         ["killgroup", SENTRY_PID],
-        ["killpgrp", int(signal.SIGKILL)],
         ["done", "/shared/done"],
+        ["killpgrp", int(signal.SIGKILL)],
         ["exit", 7],
     )
     status, _, err = run_own_pid(
@@ -400,7 +405,7 @@ def test_kill_sentry_and_host_process(sandbox_user, escape, token, shared, outsi
     )
     mate = int(mate_pid.read_text())
     found = Findings()
-    found.check(status == 7, f"sentry's run ended with status {status}, not the app's 7")
+    found.check(status == 137, f"sentry's run ended with status {status}, not the app's 137")
     found.check(sleeper.poll() is None, f"the host's sleep was killed ({sleeper.returncode})")
     found.check(start_time(mate) is not None, "the host process in sentry's group was killed")
     found.assert_none(err)

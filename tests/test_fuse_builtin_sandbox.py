@@ -255,7 +255,9 @@ def test_server_killed_mid_run(tmp_path):
         with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
             children = [int(pid) for pid in f.read().split()]
         servers = [
-            pid for pid in children if b"fuse_server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            pid
+            for pid in children
+            if b"sentry.fuse_server" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:4]
         ]
         assert len(servers) == 1, children
         os.kill(servers[0], signal.SIGKILL)

@@ -9,10 +9,14 @@ app ENOTCONN and sentry reports it. mmap of a FUSE file matches Linux.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_TIMEOUT, SHARED_BINDS, run_cli, run_native
+from conftest import DEFAULT_TIMEOUT, SHARED_BINDS, kill_and_reap, run_cli, run_native
 from fuse.helpers import (
     LISTING_ENV,
     make_squashfs,
@@ -74,18 +78,38 @@ def test_fuse_daemon_is_stopped_when_the_app_exits(image, foreground):
     assert left.stdout == b""
 
 
-def test_fuse_daemon_killed_mid_run_gives_enotconn(image):
-    res = sandbox(squashfuse_spec(image, "/img", "-f")).run(
-        [
-            "sh",
-            "-c",
-            f"cat /img/hello.txt; pkill -9 -f '^{require_tool('squashfuse')} -f {image}'; "
-            "sleep 0.5; cat /img/hello.txt; echo status=$?",
-        ]
+def test_fuse_daemon_killed_mid_run_gives_enotconn(image, tmp_path):
+    """The daemon runs outside the sandbox, where the app cannot see it: the
+    test kills it from the host once the app has read a file."""
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    script = (
+        f"cat /img/hello.txt; touch {ready}; while [ ! -e {go} ]; do sleep 0.05; done; "
+        "cat /img/hello.txt; echo status=$?"
     )
-    assert res.returncode == 0
-    assert res.stdout.splitlines()[-1] == b"status=1"
-    err = res.stderr.decode()
+    proc = sandbox(squashfuse_spec(image, "/img", "-f")).popen(
+        ["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+        daemons = [
+            pid
+            for pid in children
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"squashfuse")
+        ]
+        assert len(daemons) == 1, children
+        os.kill(daemons[0], signal.SIGKILL)
+        time.sleep(0.5)
+        go.touch()
+        out, err_bytes = proc.communicate(timeout=DEFAULT_TIMEOUT)
+    finally:
+        kill_and_reap(proc)
+    assert proc.returncode == 0
+    assert out.splitlines()[-1] == b"status=1"
+    err = err_bytes.decode()
     assert "Transport endpoint is not connected" in err
     assert "the FUSE daemon was killed by signal 9; files under /img now fail with ENOTCONN" in err
 

@@ -51,6 +51,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* Plan steps; keep in step with namespaces.py. */
@@ -267,11 +268,37 @@ static void serve(int ctl)
     }
 }
 
+/*
+ * The app's own process group, as a shell gives a job: kill(0) and
+ * killpg reach only the app's processes, not sentry's group (which PID
+ * namespaces do not separate). With `tty` >= 0 it takes that terminal's
+ * foreground from sentry's group, so the terminal's signals go to it.
+ */
+static int own_group(int tty)
+{
+    sigset_t ttou, old;
+    int r;
+
+    if (setpgid(0, 0) < 0)
+        return -1;
+    if (tty < 0)
+        return 0;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &old);
+    r = tcsetpgrp(tty, getpid());
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
 static void app(const char *path, char *const argv[], char *const envp[],
-                const struct sock_fprog *prog, int ctl, int go_fd, int err_fd)
+                const struct sock_fprog *prog, int tty, int ctl, int go_fd, int err_fd)
 {
     char go = 'p';
     int e;
+
+    if (own_group(tty) < 0)
+        _exit(127);
 
     /* Seizable by sentry without CAP_SYS_PTRACE; exec resets it anyway. */
     if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || send(ctl, &go, 1, MSG_NOSIGNAL) != 1)
@@ -296,7 +323,8 @@ static void app(const char *path, char *const argv[], char *const envp[],
 
 /*
  * Start the sandbox: init in namespaces `ns_flags` (CLONE_NEW*), which runs
- * `plan` and forks the app. `ctl` is init's end of a SOCK_SEQPACKET pair
+ * `plan` and forks the app (in a process group of its own, in the
+ * foreground of terminal fd `tty` unless it is -1). `ctl` is init's end of a SOCK_SEQPACKET pair
  * whose other end has SO_PASSCRED. On it, init first sends either a reply
  * {-errno, failed step} if the plan failed, or the app's one-byte message
  * (whose credentials carry the app's host pid) followed by a reply {0, 0}.
@@ -304,7 +332,7 @@ static void app(const char *path, char *const argv[], char *const envp[],
  */
 int sentry_spawn_sandbox(const char *path, char *const argv[], char *const envp[],
                          const void *filter, int filter_len, int ns_flags,
-                         char *plan, int plan_len, int ctl, int go_fd, int err_fd)
+                         char *plan, int plan_len, int tty, int ctl, int go_fd, int err_fd)
 {
     struct sock_fprog prog = {(unsigned short)filter_len, (struct sock_filter *)filter};
     long pid = syscall(SYS_clone, (unsigned long)ns_flags | SIGCHLD, NULL, NULL, NULL, 0);
@@ -340,7 +368,7 @@ int sentry_spawn_sandbox(const char *path, char *const argv[], char *const envp[
         _exit(1);
     }
     if (child == 0)
-        app(path, argv, envp, &prog, ctl, go_fd, err_fd);
+        app(path, argv, envp, &prog, tty, ctl, go_fd, err_fd);
     /* Init holds nothing of sentry's or the app's: only its control socket. */
     if (ctl > 0)
         syscall(SYS_close_range, 0, ctl - 1, 0);

@@ -49,7 +49,8 @@ ffibuilder.cdef(
     int sentry_getfd(int pid, int fd);
     int sentry_spawn_sandbox(const char *path, char *const argv[], char *const envp[],
                              const void *filter, int filter_len, int ns_flags,
-                             char *plan, int plan_len, int ctl, int go_fd, int err_fd);
+                             char *plan, int plan_len, int tty, int ctl, int go_fd,
+                             int err_fd);
     int sentry_spawn(const char *path, char *const argv[], char *const envp[],
                      const void *filter, int filter_len, int go_fd, int err_fd);
     int sentry_catch_signal(int sig);

@@ -231,7 +231,7 @@ class PtracePlatform:
             init = lib.sentry_spawn_sandbox(
                 os.fsencode(path), argv_p, env_p, ffi.from_buffer(filt), len(filt) // 8,
                 sandbox.namespaces, ffi.from_buffer(bytearray(plan)), len(plan),
-                theirs.fileno(), go_r, err_w,
+                sandbox.foreground_tty, theirs.fileno(), go_r, err_w,
             )
         finally:
             theirs.close()

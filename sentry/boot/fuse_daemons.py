@@ -21,7 +21,6 @@ never waits on their GIL. Lifecycle:
 from __future__ import annotations
 
 import errno
-import glob
 import logging
 import os
 import select
@@ -79,18 +78,6 @@ def server_argv(spec: MountSpec, fd: int) -> list[str]:
     return [*argv, "--fd", str(fd)]
 
 
-def sentry_children() -> set[int]:
-    """The live child processes of sentry (of any of its threads)."""
-    pids: set[int] = set()
-    for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
-        try:
-            with open(path) as f:
-                pids.update(int(pid) for pid in f.read().split())
-        except OSError:
-            continue
-    return pids
-
-
 def describe_exit(killed: bool, value: int) -> str:
     """How a process ended (``value``: its exit status or signal), in words."""
     return f"was killed by signal {value}" if killed else f"exited with status {value}"
@@ -128,7 +115,7 @@ class FuseDaemons:
         except BootError:
             self.abandon()
             raise
-        known = sentry_children()
+        known = self.kernel.own_children()
         for daemon in self.daemons:
             daemon.channel.signal_driven()
             # A daemon that forked into the background has a new pid: count
@@ -269,11 +256,11 @@ class FuseDaemons:
         for daemon in self.daemons:
             daemon.channel.close()
         deadline = time.monotonic() + STOP_TIMEOUT
-        while sentry_children() and time.monotonic() < deadline:
+        while self.kernel.own_children() and time.monotonic() < deadline:
             self._terminate_new()
             time.sleep(0.01)
             _reap_any()
-        _signal_all(sentry_children())
+        _signal_all(self.kernel.own_children())
         _reap_any()
 
 
@@ -281,7 +268,7 @@ def _daemon_pids(kernel: Kernel) -> set[int]:
     """The children of sentry that are not the app's (nor its sandbox's init)."""
     return {
         pid
-        for pid in sentry_children()
+        for pid in kernel.own_children()
         if pid != kernel.platform.init_pid and not _traced_by_us(pid)
     }
 

@@ -1,16 +1,24 @@
 """Signals sent to sentry itself, and job control across sentry and the app.
 
-sentry leaves the app in its own process group and session, so the terminal
-and the shell treat the two as one job: Ctrl-C and Ctrl-Z reach the app
-directly from the terminal. A signal sent to sentry alone (``kill -INT
-<sentry>``, a supervisor's SIGTERM) is forwarded to the app's main process.
-A signal the terminal sent (si_code SI_KERNEL) is not, unless the app has
-left sentry's process group (it did not get it then).
+In the sandbox the app runs in a process group of its own, as a shell runs a
+job: a kill(0) or killpg of the app's reaches only its own processes, never
+sentry's group (PID namespaces do not separate process groups). When sentry
+runs in the foreground of a terminal, the app's group takes that foreground,
+so Ctrl-C and Ctrl-Z reach the app directly from the terminal, and sentry
+gives the terminal back to its own group when the app stops or ends. Without
+a sandbox (the in-process API), the app stays in sentry's group.
 
-Stopping: when the app's main process enters a group-stop after sentry was
-asked to stop (Ctrl-Z: SIGTSTP to the whole job), sentry stops itself with
-SIGSTOP, so the shell sees the job stopped. SIGCONT (``fg``) continues both;
-if it reached sentry only, sentry forwards it.
+A signal sent to sentry (``kill -INT <sentry>``, a supervisor's SIGTERM, a
+killpg of sentry's group) is forwarded to the app's main process. A signal
+the terminal sent (si_code SI_KERNEL) is not when the app shares sentry's
+group: it got it too.
+
+Stopping: when the app's main process enters a group-stop that the terminal
+caused (Ctrl-Z while the app held the foreground), or after sentry itself was
+asked to stop, sentry takes the terminal back and stops itself with SIGSTOP,
+so the shell sees the job stopped. SIGCONT (``fg``, ``bg``) continues sentry,
+which gives the app its foreground back if sentry's group has it, and
+continues the app's group.
 """
 
 from __future__ import annotations
@@ -48,6 +56,38 @@ class JobControl:
         self.kernel = kernel
         self._stop_requested = False
         self._app_stopped = False
+        self.tty = -1  # the terminal the app's group has the foreground of
+
+    def claim_terminal(self) -> int:
+        """The terminal (fd 0) whose foreground the app will take, if sentry
+        has it now; else -1."""
+        try:
+            if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
+                self.tty = 0
+        except OSError:
+            self.tty = -1
+        return self.tty
+
+    def release_terminal(self) -> None:
+        """Give the terminal's foreground back to sentry's group if the app's
+        group has it (the app stopped or ended)."""
+        if self.tty < 0:
+            return
+        try:
+            if os.tcgetpgrp(self.tty) != os.getpgrp():
+                self._set_foreground(os.getpgrp())
+        except OSError:
+            return
+
+    def _set_foreground(self, pgid: int) -> None:
+        """tcsetpgrp, which a background group may do with SIGTTOU blocked."""
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+        try:
+            os.tcsetpgrp(self.tty, pgid)
+        except OSError as err:
+            log.debug("cannot give the terminal to group %d: %s", pgid, err)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
     def on_host_signal(self, signo: int, code: int) -> None:
         """sentry received ``signo`` (with si_code ``code``)."""
@@ -55,8 +95,15 @@ class JobControl:
         log.debug("sentry got signal %d (code %d)", signo, code)
         if signo == signal.SIGCONT:
             self._stop_requested = False
+            pgid = k.app_pgid()
+            if self.tty >= 0 and pgid and pgid != os.getpgrp():
+                try:
+                    if os.tcgetpgrp(self.tty) == os.getpgrp():
+                        self._set_foreground(pgid)
+                except OSError:
+                    pass
             if self._app_stopped:
-                k.platform.kill(k.main, signal.SIGCONT)
+                k.platform.kill(-pgid if pgid else k.main, signal.SIGCONT)
             return
         if code != SI_KERNEL or k.app_pgid() != os.getpgrp():
             k.platform.kill(k.main, signo)
@@ -65,12 +112,21 @@ class JobControl:
             if self._app_stopped:
                 self._stop_self()
 
-    def on_group_stop(self, t: Task) -> None:
-        """``t`` entered a group-stop."""
-        if t.tid == self.kernel.main:
-            self._app_stopped = True
-            if self._stop_requested:
-                self._stop_self()
+    def on_group_stop(self, t: Task, signo: int) -> None:
+        """``t`` entered a group-stop, stopped by ``signo``."""
+        if t.tid != self.kernel.main:
+            return
+        self._app_stopped = True
+        if signo in TERMINAL_STOPS and self._app_has_terminal():
+            self._stop_requested = True
+        if self._stop_requested:
+            self._stop_self()
+
+    def _app_has_terminal(self) -> bool:
+        try:
+            return self.tty >= 0 and os.tcgetpgrp(self.tty) == self.kernel.app_pgid()
+        except OSError:
+            return False
 
     def on_running(self, t: Task) -> None:
         """``t`` is running again (it reported a stop other than group-stop)."""
@@ -79,4 +135,5 @@ class JobControl:
 
     def _stop_self(self) -> None:
         self._stop_requested = False
+        self.release_terminal()
         os.kill(os.getpid(), signal.SIGSTOP)

@@ -14,6 +14,7 @@ returns once all are reaped.
 from __future__ import annotations
 
 import errno
+import glob
 import heapq
 import itertools
 import logging
@@ -87,6 +88,11 @@ class Kernel:
         self.groups: dict[int, ThreadGroup] = {}
         self.main = 0
         self.status: int | None = None
+        # Children sentry had before it started anything (inherited from the
+        # process that exec'd it, as `sh -c 'x & exec sentry ...'` leaves
+        # them): neither the app's nor daemons, so never signalled nor waited for.
+        self.foreign = _children()
+        self._init_reaped = False
         self._started = False
         self._early: set[int] = set()
         # Observers, for the FUSE daemons outside the sandbox: SIGIO came;
@@ -126,6 +132,8 @@ class Kernel:
             self.platform.set_policy(nr, *self.dispatch.policy(entry))
         for signo in (*self.jobs.SIGNALS, signal.SIGALRM, signal.SIGIO):
             self.platform.catch_signal(signo)
+        if sandbox is not None:
+            sandbox = replace(sandbox, foreground_tty=self.jobs.claim_terminal())
         self.main = self.platform.spawn(
             path, argv, env, self.syscalls.keys(), policy.POLICY, sandbox
         )
@@ -149,10 +157,27 @@ class Kernel:
                 # end the sandbox: the task goes on as Linux would run it.
                 log_bug(f"a {stop.kind.name} stop")
                 self._resume_after_bug(stop)
+            if self.status is not None and self._finished():
+                break
+        self.jobs.release_terminal()
         if not self._started:
             raise ExecFailed(self.platform.exec_error() or errno.ENOEXEC)
         assert self.status is not None
         return self.status
+
+    def own_children(self) -> set[int]:
+        """sentry's live children but the foreign ones: the sandbox's init,
+        the app's processes sentry reaps, and FUSE daemons."""
+        return _children() - self.foreign
+
+    def _finished(self) -> bool:
+        """After the app's end: whether nothing is left to wait for (so
+        that a foreign child does not keep sentry waiting)."""
+        if self.tasks or self._early:
+            return False
+        if self.platform.init_pid and not self._init_reaped:
+            return False
+        return not self.own_children()
 
     def _resume_after_bug(self, stop: Stop) -> None:
         """Let a stopped task that a bug left behind run on."""
@@ -275,7 +300,7 @@ class Kernel:
         self.platform.listen(stop.tid)
         t = self.tasks.get(stop.tid)
         if t is not None:
-            self.jobs.on_group_stop(t)
+            self.jobs.on_group_stop(t, stop.value)
 
     def _on_exit(self, stop: Stop) -> None:
         t = self.tasks.get(stop.tid)
@@ -284,7 +309,9 @@ class Kernel:
             if t.tid == t.group.tgid:
                 self.groups.pop(t.tid, None)
                 t.group.cwd = None
-        elif stop.tid not in self._early and stop.tid != self.platform.init_pid:
+        elif stop.tid == self.platform.init_pid:
+            self._init_reaped = True
+        elif stop.tid not in self._early:
             for observer in self.on_host_child_exit:
                 observer(stop)
         if stop.tid == self.main:
@@ -355,3 +382,15 @@ class Kernel:
             return os.getpgid(self.main)
         except OSError:
             return 0
+
+
+def _children() -> set[int]:
+    """The live child processes of sentry (of any of its threads)."""
+    pids: set[int] = set()
+    for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+        try:
+            with open(path) as f:
+                pids.update(int(pid) for pid in f.read().split())
+        except OSError:
+            continue
+    return pids

@@ -207,6 +207,15 @@ class Task:
                     return int(line.split()[1], 8)
         return 0o022
 
+    def capable(self, cap: int) -> bool:
+        """Whether the task has capability ``cap`` (CAP_*) in effect, in its
+        own user namespace (``/proc/<tid>/status``, read each time)."""
+        with open(f"/proc/{self.tid}/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> cap & 1)
+        return False
+
     def forget_credentials(self) -> None:
         """Read the credentials afresh next time (after an exec)."""
         self._credentials = None

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from sentry.vfs.vfs import VirtualFilesystem
 
 MNT_DETACH = 2
+CAP_SYS_ADMIN = 21
 GUARD = f" {GUARD_SOURCE} ".encode()
 UNLIMITED_READ = 2**32 - 1
 _PROC_MOUNTS = re.compile(
@@ -119,7 +120,7 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
         shown.append(f"max_read={options['max_read']}")
     extra = ",".join(shown)
     name = read_path(t, source).decode(errors="replace") if source else kind
-    vfs.add_mount(point, fs, name, kind, extra, dev)
+    vfs.add_mount(point, fs, name, kind, extra, dev, owner=t.credentials().fsuid)
     conn.start()
     return 0
 
@@ -136,6 +137,11 @@ def umount2(t: Task, target: int, flags: int) -> Any:
         else os.path.join(t.group.host_cwd(), os.fsdecode(path))
     )
     if point not in vfs.mounts:
+        raise SyscallError(errno.EPERM)
+    owner = vfs.mounts[point][-1].owner
+    # As fusermount3 -u: the user who mounted it may unmount it; anyone
+    # else (a --mount or --fuse mount has no owner) needs CAP_SYS_ADMIN.
+    if owner != t.credentials().fsuid and not t.capable(CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     if c_int(flags) & ~0xF:
         raise SyscallError(errno.EINVAL)

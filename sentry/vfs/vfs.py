@@ -90,6 +90,7 @@ class Mount:
     fstype: str
     options: str
     dev: int
+    owner: int | None = None  # the uid that mounted it by mount(2), if any
 
 
 @dataclass
@@ -145,10 +146,18 @@ class VirtualFilesystem:
         return os.makedev(0, 200 + self._next_dev)
 
     def add_mount(
-        self, point: str, fs: Filesystem, source: str, fstype: str, options: str, dev: int
+        self,
+        point: str,
+        fs: Filesystem,
+        source: str,
+        fstype: str,
+        options: str,
+        dev: int,
+        owner: int | None = None,
     ) -> Mount:
-        """Mount ``fs`` over the host directory ``point``."""
-        mount = Mount(point, fs, source, fstype, options, dev)
+        """Mount ``fs`` over the host directory ``point`` (by ``owner``'s
+        mount(2), or by sentry itself)."""
+        mount = Mount(point, fs, source, fstype, options, dev, owner)
         self.mounts.setdefault(point, []).append(mount)
         return mount
 
