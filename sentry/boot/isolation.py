@@ -12,8 +12,8 @@ files is built by a plan that the sandbox's init runs before the app starts:
 - **/proc, /sys, /dev.** A fresh ``/proc`` of the PID namespace, a read-only
   ``/sys`` of the network namespace (or an empty one), and a minimal ``/dev``:
   null, zero, full, random, urandom and tty bound from the host, a new
-  devpts instance, a tmpfs ``/dev/shm``, and ``/dev/fuse``, which sentry
-  serves.
+  devpts instance, a tmpfs ``/dev/shm``, ``/dev/fuse``, which sentry
+  serves, and the host's terminal (if sentry has one) as ``/dev/console``.
 - **Binds.** ``--bind HOST_DIR[:TARGET][:ro]`` shares a host directory or
   file: writes land on the host.
 - **Guards.** At each sentry mount point the host kernel finds an empty,
@@ -247,6 +247,16 @@ def _id_maps(root: bool) -> tuple[str, str, str]:
     return f"{inside_uid} {uid} 1\n", f"{inside_gid} {gid} 1\n", "deny"
 
 
+def _terminal() -> str | None:
+    """The terminal on sentry's stdin, stdout or stderr, if any."""
+    for fd in (0, 1, 2):
+        try:
+            return os.ttyname(fd)
+        except OSError:
+            continue
+    return None
+
+
 def _kernel_trees(plan: Plan, own_network: bool) -> None:
     """/proc, /sys and /dev of the new root."""
     root = NEW_ROOT
@@ -268,6 +278,12 @@ def _kernel_trees(plan: Plan, own_network: bool) -> None:
     plan.mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                "newinstance,ptmxmode=0666,mode=620", ignore=True)
     plan.symlink("pts/ptmx", dev + "/ptmx")
+    terminal = _terminal()
+    if terminal:
+        # The host's terminal is not in the new devpts: as bubblewrap does,
+        # show it as /dev/console, where ttyname(3) finds it.
+        plan.mkfile(dev + "/console")
+        plan.mount(terminal, dev + "/console", "", MS_BIND, ignore=True)
     plan.mkdirs(dev + "/shm")
     plan.mount("shm", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
     for name, target in (
