@@ -188,7 +188,7 @@ class PtracePlatform:
         :meth:`exec_error` gives the errno. With ``sandbox``, the app starts
         in its namespaces under the sandbox's init (see ``_sandbox.c``).
 
-        Raises SandboxError if the namespaces or the plan fail.
+        Raises SandboxError if the namespaces, the plan or the seize fail.
         """
         filt = seccomp.build_filter(traced, policy)
         go_r, go_w = os.pipe()
@@ -214,6 +214,12 @@ class PtracePlatform:
             os.close(err_w)
         try:
             ptrace(helper.PTRACE_SEIZE, pid, 0, OPTIONS)
+        except SyscallError as err:
+            self.kill(self.init_pid or pid, signal.SIGKILL)
+            raise SandboxError(
+                f"cannot trace the app: {os.strerror(err.errno)} (is sentry itself being traced, "
+                "or does the Yama LSM's kernel.yama.ptrace_scope forbid it?)"
+            ) from None
         finally:
             os.write(go_w, b"g")
             os.close(go_w)
