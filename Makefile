@@ -31,9 +31,10 @@ example:  ## Run a program in the sandbox that writes and reads a file through F
 test: install  ## Install, then run the whole test suite.
 	cd tests && $(PYTHON) -m pytest -p no:cacheprovider .
 
+# BENCH_ARGS: the bench's options, e.g. BENCH_ARGS="--baseline /path/to/older/sentry".
 bench: install  ## Measure sentry against native Linux, a minimal C tracer, gVisor's runsc and proot.
 	@$(call apt_install,$(BENCH_PACKAGES))
-	$(PYTHON) tests/bench/bench.py
+	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
 lint:  ## Check the code with ruff.
 	$(PIP) install -q --root-user-action=ignore ruff

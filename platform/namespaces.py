@@ -61,7 +61,9 @@ class Plan:
     def __len__(self) -> int:
         return len(self._steps)
 
-    def _add(self, what: str, op: int, *strings: str, flags: int = 0, on_fail: int = _STOP) -> None:
+    def _add(
+        self, what: str, op: int, *strings: str, flags: int = 0, on_fail: int = _STOP
+    ) -> None:
         padded = [*strings, "", "", "", ""][:4]
         self._steps.append(
             _HEAD.pack(op, on_fail, flags) + b"".join(s.encode() + b"\0" for s in padded)

@@ -94,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         "--network",
         choices=("none", "host"),
         default="none",
-        help="'none' (default): a network namespace with only loopback; 'host': the host's network",
+        help="'none' (default): a network namespace with only loopback; 'host': the host's "
+        "network",
     )
     run.add_argument(
         "--root",

@@ -159,7 +159,9 @@ def test_writeback_cache_keeps_what_a_later_process_reads():
         "dd if=/dev/urandom of=/data/f bs=64k count=20 2>/dev/null && sha256sum < /data/f && "
         "stat -c %s /data/f && sha256sum < /data/f"
     )
-    res = Sandbox(binds=SHARED_BINDS, mounts=["/data=memfs:writeback"]).run(["sh", "-c", script], timeout=60)
+    res = Sandbox(binds=SHARED_BINDS, mounts=["/data=memfs:writeback"]).run(
+        ["sh", "-c", script], timeout=60
+    )
     lines = res.stdout.decode().splitlines()
     assert res.returncode == 0, res.stderr
     assert lines[0] == lines[2] and lines[1] == str(20 * 65536)

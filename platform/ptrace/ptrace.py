@@ -50,10 +50,10 @@ from sentry.abi.linux import CLONE_VFORK, CLONE_VM
 from sentry.errors import SyscallError
 from sentry.platform.namespaces import Plan, Sandbox, SandboxError, namespace_error
 from sentry.platform.platform import Stop, StopKind, TaskExited
-from sentry.platform.seccomp_rules import Rule
 from sentry.platform.ptrace import arch_amd64 as arch
 from sentry.platform.ptrace import helper, memory, seccomp
 from sentry.platform.ptrace.helper import check, ffi, lib, peek_user, ptrace
+from sentry.platform.seccomp_rules import Rule
 
 OPTIONS = (
     helper.PTRACE_O_TRACESYSGOOD

@@ -220,7 +220,8 @@ def sandbox(options: Options, cwd: str) -> Sandbox:
         else:
             plan.mkdirs(os.path.dirname(target))
             plan.mkfile(target)
-        plan.mount(bind.source, target, "", MS_BIND | MS_REC | (MS_RDONLY if bind.read_only else 0))
+        read_only = MS_RDONLY if bind.read_only else 0
+        plan.mount(bind.source, target, "", MS_BIND | MS_REC | read_only)
     for point in options.guards:
         if _guardable(point, options.binds):
             plan.guard(NEW_ROOT + point)

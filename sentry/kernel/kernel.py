@@ -160,6 +160,8 @@ class Kernel:
             if self.status is not None and self._finished():
                 break
         self.jobs.release_terminal()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("sentry's peak RSS: %s kB", _peak_rss())
         if not self._started:
             raise ExecFailed(self.platform.exec_error() or errno.ENOEXEC)
         assert self.status is not None
@@ -394,3 +396,15 @@ def _children() -> set[int]:
         except OSError:
             continue
     return pids
+
+
+def _peak_rss() -> str:
+    """sentry's VmHWM in kB, from /proc/self/status ("?" if unreadable)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return line.split()[1]
+    except OSError:
+        pass
+    return "?"

@@ -65,13 +65,16 @@ What is measured
     to memfs. An extra sentry row runs ``sentry run --mount MNT=memfs:writeback`` (the
     server outside the sandbox). Figures: MB/s and us per dd block, from dd's own report,
     median of --reps runs (about 40 s at the default 3, a minute at 5), and the peak RSS:
-    the sentry's VmHWM, which the app prints at the end (``grep VmHWM /proc/$PPID/status``:
-    its parent is the sentry), and for runsc the largest RSS of its process tree (GNU
-    time's %M; n/a without /usr/bin/time). Targets, from the issue: cold read >= 700 MB/s,
-    4 KiB reads <= 25 us each, re-read >= 2.5 GB/s, 4 KiB writes with writeback <= 25 us
-    each.
+    the sentry's VmHWM, which it writes to its debug log at exit, and for runsc the
+    largest RSS of its process tree (GNU time's %M; n/a without /usr/bin/time). Targets,
+    from the issue: cold read >= 700 MB/s, 4 KiB reads <= 25 us each, re-read >= 2.5 GB/s,
+    4 KiB writes with writeback <= 25 us each.
  8. A summary of the sentry's figures against their targets (PASS/MISS), then its main
     built-in FUSE server figures next to runsc's.
+ The sentry runs isolated, as it does by default (namespaces, the seccomp allow list),
+ with the bench's own directory shared (``--bind``). ``--baseline SENTRY`` adds another
+ sentry console script (an earlier version's, say) to sections 1, 3 and 4 as
+ "sentry (baseline)", to see what a change costs within one run.
  A tool that is missing or fails is reported as n/a with a one-line reason. Every
  command has a 60 s timeout.
 
@@ -140,7 +143,10 @@ def find_sentry() -> str | None:
 
 
 SENTRY_EXE = find_sentry()
-SENTRY = (SENTRY_EXE or "sentry", "run")
+# The app is isolated: the bench's files are shared with it, so that writes
+# (bindfs's backing directory, fsmeta's files) land on the host's disk as
+# they do natively and under runsc.
+SENTRY = (SENTRY_EXE or "sentry", "run", f"--bind={OUT}")
 
 # FUSE (section 5). The daemon (squashfuse, bindfs) runs inside the sandbox.
 FUSE_DIR = OUT / "fuse"
@@ -378,6 +384,20 @@ def ctracer(*args: str) -> tuple[str, ...]:
     return (str(BIN / "ctracer"), *args)
 
 
+# --baseline: another sentry (an earlier version's console script), measured
+# beside this one in sections 1, 3 and 4.
+BASELINE: list[str] = []
+
+
+def baseline_configs() -> list[Config]:
+    """The baseline sentry's row at the default placement, if one was given."""
+    label, placement = "sentry (baseline)", "default (same)"
+    return [
+        Config("sentry_baseline", "sentry", label, placement, (exe, "run", "--"))
+        for exe in BASELINE
+    ]
+
+
 def dd_configs(full: bool) -> list[Config]:
     pin_sentry = (*PIN, *SENTRY, "--cpu-affinity=none", "--")
     configs = [
@@ -396,6 +416,7 @@ def dd_configs(full: bool) -> list[Config]:
         ),
         Config("ctracer", "ctracer", "C tracer", "unpinned", ctracer()),
         Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        *baseline_configs(),
         Config("sentry_pinned", "sentry", "sentry", "pinned", pin_sentry, "native_pinned"),
         Config(
             "sentry_unpinned",
@@ -442,6 +463,7 @@ def getppid_configs() -> list[Config]:
             "ctracer_pinned", "ctracer", "C tracer (filter only)", "pinned", (*PIN, *ctracer())
         ),
         Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        *baseline_configs(),
     ]
 
 
@@ -450,6 +472,7 @@ def startup_configs() -> list[Config]:
         Config("native", "native", "native", "unpinned", ()),
         Config("ctracer_pinned", "ctracer", "C tracer", "pinned", (*PIN, *ctracer())),
         Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        *baseline_configs(),
         Config("runsc", "runsc", "runsc --platform=ptrace", "unpinned", RUNSC),
     ]
 
@@ -1204,9 +1227,9 @@ CACHE_FIGURES = (
     CacheFigure("write_4k", "write bs=4k, writeback", "write 4k wb", "write", 0, True, 25, ""),
 )
 MEMFS_WB = ("memfs", "--writeback")  # the server's words for section 7's writes
-VMHWM = re.compile(r"^VmHWM:\s+(\d+) kB$", re.MULTILINE)
 POLL_S = 0.02  # the sandboxed shell's wait between looks at /proc/self/mounts
-SENTRY_HWM = "grep VmHWM /proc/$PPID/status"  # the sentry's peak RSS: the app's parent
+SENTRY_LOG = OUT / "sentry-debug.log"  # where the sentry logs its peak RSS at exit
+SENTRY_HWM = re.compile(r"sentry's peak RSS: (\d+) kB")
 GNU_TIME = "/usr/bin/time"  # -f %M: the largest RSS of runsc's process tree (wait4)
 
 
@@ -1248,9 +1271,9 @@ def cache_prepare(fuse_failures: dict[str, str]) -> dict[str, str]:
 
 def sentry_cache_script(run: CacheRun, mnt: Path, daemon_inside: bool) -> str:
     """The run as one shell command line for sentry run: mount (unless --mount did), the
-    dd's, the sentry's VmHWM, unmount; exit with the dd's status."""
+    dd's, unmount; exit with the dd's status."""
     where = shlex.quote(str(mnt))
-    dds = f"{run.script(mnt)}; s=$?; {SENTRY_HWM}"
+    dds = f"{run.script(mnt)}; s=$?"
     if not daemon_inside:
         return f"{dds}; exit $s"
     if run.kind == "read":
@@ -1302,8 +1325,10 @@ def cache_once(c: Config, run: CacheRun) -> tuple[list[float], float, int | None
         inside = c.key == "sentry_default"
         mount = () if inside else ("--mount", f"{CACHE_SANDBOX_MNT}=memfs:writeback")
         script = sentry_cache_script(run, CACHE_SANDBOX_MNT, inside)
-        wall, stdout, stderr = run_err((*c.prefix, *mount, "--", *env, "sh", "-c", script))
-        m = VMHWM.search(stdout)
+        SENTRY_LOG.unlink(missing_ok=True)
+        debug = (f"--debug-log={SENTRY_LOG}",)
+        wall, _, stderr = run_err((*c.prefix, *debug, *mount, "--", *env, "sh", "-c", script))
+        m = SENTRY_HWM.search(SENTRY_LOG.read_text()) if SENTRY_LOG.is_file() else None
         rss = None if m is None else int(m[1])
     else:
         timed = Path(GNU_TIME).is_file()
@@ -1856,7 +1881,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="runs per built-in FUSE server figure (median taken; default 1, as a run takes "
         "up to ~30 s under the sentry; each one more adds about a minute)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="SENTRY",
+        help="also measure this sentry console script (e.g. an earlier version's) for the "
+        "pass-through stop, getppid and startup, as 'sentry (baseline)'",
+    )
     args = parser.parse_args(argv)
+    BASELINE[:] = [args.baseline] if args.baseline else []
 
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     OUT.mkdir(parents=True, exist_ok=True)
