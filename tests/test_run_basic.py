@@ -5,6 +5,7 @@ stdout and stderr must be exactly what they are natively.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from conftest import (
     run_cli,
     run_native,
     run_sandbox,
+    sentry_cli,
     wait_for,
 )
 
@@ -263,3 +265,29 @@ def test_python_child_under_sandbox():
     argv = [sys.executable, "-c", "import sys; print(sys.argv[1:]); sys.exit(3)", "a", "b"]
     native, sandboxed = run_both(argv)
     assert_same(native, sandboxed)
+
+
+def test_refused_namespaces_give_one_line():
+    """A kernel that refuses the sandbox's namespaces gets one line naming
+    the setting to change, and exit 2. The refusal is real: in a user
+    namespace of the test's own, user.max_user_namespaces is set to 0."""
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1)")
+    sentry = " ".join(sentry_cli())
+    res = run_native(
+        [
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "sh",
+            "-c",
+            f"echo 0 > /proc/sys/user/max_user_namespaces && exec {sentry} run -- true",
+        ]
+    )
+    if b"unshare:" in res.stderr:
+        pytest.skip(f"no user namespace for the test: {res.stderr!r}")
+    assert res.returncode == 2
+    lines = res.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert "cannot create the sandbox's namespaces" in lines[0]
+    assert "user.max_user_namespaces" in lines[0]
