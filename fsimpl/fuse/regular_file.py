@@ -7,7 +7,12 @@ Without FOPEN_DIRECT_IO, data goes through the inode's cache
 - A read is served from cached chunks; the missing ones are READ first, in
   requests of at most min(max_read, max_pages pages), up to the page that
   holds the end of file. A short reply is the end of file (the cached size
-  shrinks, as in Linux). After a sequential read the next max_readahead
+  shrinks, as in Linux), except under writeback caching: there it is a hole
+  whose rest reads as zeros, since the daemon may lack data still dirty
+  here and sentry's size is the file's (Linux's ``fuse_short_read``). A
+  chunk that holds whole pages (a STORE), or dirty bytes (the file grew
+  past them), keeps them and is READ from where they end; a READ never
+  lands on dirty bytes. After a sequential read the next max_readahead
   bytes are READ in the background, so the daemon works while the app
   copies; a random read does not trigger it.
 - A write goes through at once in FUSE_WRITEs cut at max_write and at max_pages
@@ -167,51 +172,79 @@ class RegularFile(FileDescriptionImpl):
         return done
 
     def _complete(self, index: int, size: int) -> bool:
-        """Whether chunk ``index`` holds all the file's bytes it should."""
+        """Whether chunk ``index`` holds all the file's bytes it should (a
+        dirty chunk too: one that ended at the end of file before the file
+        grew past it lacks the bytes it gained)."""
         assert self.cache is not None
         chunk = self.cache.chunks.get(index)
         if chunk is None or chunk.filling is not None:
             return False
-        return chunk.dirty or chunk.valid >= min(CHUNK_SIZE, size - index * CHUNK_SIZE)
+        return chunk.valid >= min(CHUNK_SIZE, size - index * CHUNK_SIZE)
 
     async def _fill(self, t: Task | None, first: int, last: int, size: int) -> None:
-        """Make chunks ``first..last`` complete: wait for fills under way,
-        READ the missing runs."""
+        """Make chunks ``first..last`` complete: READ the missing runs, wait
+        for fills under way."""
         assert self.cache is not None
         for _ in range(3):
+            index = first
+            while (run := self._missing_run(index, last, size)) is not None:
+                await self._fill_run(t, run[0], run[1], size)
+                index = run[1] + 1
             pending = [
                 c.filling
                 for i in range(first, last + 1)
                 if (c := self.cache.chunks.get(i)) is not None and c.filling is not None
             ]
-            missing = [
-                i
-                for i in range(first, last + 1)
-                if not self._complete(i, size) and not self._filling(i)
-            ]
-            for run_first, run_last in _runs(missing):
-                await self._fill_run(t, run_first, run_last, size)
             for waiter in pending:
                 await waiter
             if not pending:
                 return
 
+    def _missing_run(self, first: int, last: int, size: int) -> tuple[int, int] | None:
+        """The first run of missing chunks in ``first..last``, as (first,
+        last), or None. A dirty chunk only starts a run (``_fill_run`` keeps
+        the first chunk's bytes and READs after them), so no READ lands on
+        dirty bytes."""
+        assert self.cache is not None
+        start = first
+        while start <= last and not self._missing(start, size):
+            start += 1
+        if start > last:
+            return None
+        end = start
+        while end < last and self._missing(end + 1, size):
+            chunk = self.cache.chunks.get(end + 1)
+            if chunk is not None and chunk.dirty:
+                break
+            end += 1
+        return start, end
+
     async def _fill_run(self, t: Task | None, first: int, last: int, size: int) -> None:
-        """READ chunks ``first..last`` into new chunks, in requests of at most
-        max_read pages, up to the page holding the end of file. A short
-        reply is the end of file (the cached size shrinks, as in Linux). A
-        first chunk that holds whole pages (a STORE put them there) keeps
-        them: the READs start after them, as Linux keeps uptodate pages."""
+        """READ chunks ``first..last`` (a ``_missing_run``, so none is being
+        filled) into new chunks, in requests of at most max_read pages, up
+        to the page holding the end of file.
+
+        A short reply is the end of file: the cached size shrinks, as in
+        Linux. Under writeback caching it is a hole instead, and the rest
+        of the range reads as zeros: the daemon lacks bytes still dirty
+        here, and sentry's size is the file's (Linux's fuse_short_read).
+
+        A first chunk that holds whole pages (a STORE put them there), or
+        dirty bytes (the file grew past it), keeps them: the READs start
+        after them, as Linux keeps uptodate pages. Chunks past the first
+        are never dirty (``_missing_run``).
+        """
         cache = self.cache
         assert cache is not None
         conn = self.fs.conn
         start = first * CHUNK_SIZE
         kept = cache.chunks.get(first)
-        if kept is not None and kept.valid % PAGE_SIZE == 0 and kept.filling is None:
-            chunks = [kept] + [cache.new(i) for i in range(first + 1, last + 1)]
+        if kept is not None and (kept.dirty or kept.valid % PAGE_SIZE == 0):
+            fresh = [cache.new(i) for i in range(first + 1, last + 1)]
+            chunks = [kept, *fresh]
             pos = start + kept.valid
         else:
-            chunks = [cache.new(i) for i in range(first, last + 1)]
+            fresh = chunks = [cache.new(i) for i in range(first, last + 1)]
             pos = start
         for chunk in chunks:
             chunk.filling = Waiter()
@@ -233,12 +266,17 @@ class RegularFile(FileDescriptionImpl):
                     raise SyscallError(errno.EIO)
                 _mark_valid(chunks, start, pos, got)
                 pos += got
-                if got < ask:
+                if got < ask and self.fs.writeback:
+                    for piece in _buffers(chunks, start, pos, end - pos):
+                        piece[:] = bytes(len(piece))
+                    _mark_valid(chunks, start, pos, end - pos)
+                    pos = end
+                elif got < ask:
                     if self.inode.attr is not None and pos < self.inode.attr.size:
                         self.inode.attr.size = pos
                     break
         except SyscallError as err:
-            for chunk in chunks:
+            for chunk in fresh:
                 cache.drop(chunk)
             if err.errno == errno.ECONNABORTED:
                 raise SyscallError(errno.ENOTCONN) from None  # as a page-cache read sees it
@@ -263,14 +301,18 @@ class RegularFile(FileDescriptionImpl):
         # Reads that end before ``ra_done`` find their readahead started.
         self.ra_done = ahead - self.fs.conn.max_readahead // 2
         first, last = end // CHUNK_SIZE, (ahead - 1) // CHUNK_SIZE
-        if all(self._complete(i, size) or self._filling(i) for i in range(first, last + 1)):
+        if not any(self._missing(i, size) for i in range(first, last + 1)):
             return
         run_background(self._fill(None, first, last, size))
 
-    def _filling(self, index: int) -> bool:
+    def _missing(self, index: int, size: int) -> bool:
+        """Whether chunk ``index`` needs a READ: incomplete, and no READ is
+        filling it."""
         assert self.cache is not None
         chunk = self.cache.chunks.get(index)
-        return chunk is not None and chunk.filling is not None
+        if chunk is not None and chunk.filling is not None:
+            return False
+        return not self._complete(index, size)
 
     async def _pread_direct(
         self, t: Task, fd: FileDescription, dst: IOSequence, offset: int
@@ -553,17 +595,6 @@ class RegularFile(FileDescriptionImpl):
             args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
             self.fs.conn.send(None, fuse.FUSE_RELEASE, self.inode.nodeid, args)
         self.fs.closed_one()
-
-
-def _runs(indexes: list[int]) -> list[tuple[int, int]]:
-    """Sorted ``indexes`` as (first, last) runs of consecutive numbers."""
-    runs: list[tuple[int, int]] = []
-    for i in indexes:
-        if runs and runs[-1][1] == i - 1:
-            runs[-1] = (runs[-1][0], i)
-        else:
-            runs.append((i, i))
-    return runs
 
 
 def _buffers(chunks: list[Chunk], start: int, pos: int, size: int) -> list[memoryview]:
