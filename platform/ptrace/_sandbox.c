@@ -336,7 +336,7 @@ int sentry_spawn_sandbox(const char *path, char *const argv[], char *const envp[
 {
     struct sock_fprog prog = {(unsigned short)filter_len, (struct sock_filter *)filter};
     long pid = syscall(SYS_clone, (unsigned long)ns_flags | SIGCHLD, NULL, NULL, NULL, 0);
-    int failed = 0, r;
+    int failed = 0, r, sig;
     pid_t child;
     char go;
 
@@ -351,6 +351,17 @@ int sentry_spawn_sandbox(const char *path, char *const argv[], char *const envp[
      */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         _exit(1);
+    /*
+     * Sentry's handlers are not init's: with none, pid 1 of a PID namespace
+     * ignores every signal from inside it. What sentry ignores stays
+     * ignored, for the app to inherit as it would natively (nohup).
+     */
+    for (sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL)
+            signal(sig, SIG_DFL);
+    }
     /* Sentry writes our uid and gid maps once we are dumpable, then says go. */
     go = 'r';
     if (send(ctl, &go, 1, MSG_NOSIGNAL) != 1 || recv(ctl, &go, 1, 0) != 1)
