@@ -151,25 +151,34 @@ def test_random_io_matches_model_and_tmpfs(server, ops, shm_dir):
     assert sandboxed == expected
 
 
-# Scripts the model-based test found wrong under writeback caching, each run
-# on its own: what the case shows, then the operations.
-WRITEBACK_CASES = {
+# Scripts found wrong, each run on its own: what the case shows, then the
+# options of ``sentry run`` and the operations.
+CASES = {
     # The file grows past a dirty chunk that ended at the end of file: the
     # bytes between read as zeros (the daemon's short READ is a hole).
-    "hole-after-a-dirty-chunk": [["write", 0, 1, 0], ["pwrite", 0, 131072, 1, 0], ["read", 0, 1]],
+    "hole-after-a-dirty-chunk": (
+        ["--mount", "/data=memfs:writeback"],
+        [["write", 0, 1, 0], ["pwrite", 0, 131072, 1, 0], ["read", 0, 1]],
+    ),
+    # One read of more chunks than the cache holds: its fill must not evict
+    # its own chunks before they are copied.
+    "read-larger-than-the-cache": (
+        ["--cache-size=512K", "--mount", "/data=memfs"],
+        [["pwrite", 0, 0, 2**20, 7], ["pread", 1, 0, 2**20], ["pread", 0, 5, 2**20]],
+    ),
 }
 
 
-@pytest.mark.parametrize("ops", WRITEBACK_CASES.values(), ids=WRITEBACK_CASES.keys())
-def test_writeback_case(ops, shm_dir):
-    """``sentry run --mount /data=memfs:writeback`` of the program prints
-    what it prints on tmpfs (and the model agrees)."""
+@pytest.mark.parametrize(("options", "ops"), CASES.values(), ids=CASES.keys())
+def test_case(options, ops, shm_dir):
+    """``sentry run OPTIONS`` of the program prints what it prints on tmpfs
+    (and the model agrees)."""
     host_file = shm_dir / "f"
     host_file.unlink(missing_ok=True)
     expected = run_model_program(native, str(host_file), ops)
     assert expected == Model().lines(ops)
-    mount = ["run", "--mount", "/data=memfs:writeback", "--"]
-    assert run_model_program(lambda argv: run_cli(mount + argv), "/data/f", ops) == expected
+    run = ["run", *options, "--"]
+    assert run_model_program(lambda argv: run_cli(run + argv), "/data/f", ops) == expected
 
 
 def test_writeback_cache_keeps_what_a_later_process_reads():

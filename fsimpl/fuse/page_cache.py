@@ -12,6 +12,9 @@ data in the page cache (``fs/fuse/file.c``). Sentry keeps it here:
   the :class:`PageCache`, which bounds their total (``--cache-size``). When a
   new chunk would pass the bound, the least recently used clean chunks are
   evicted and their buffers reused, so a hot read path allocates nothing.
+  Chunks a READ is filling are not evicted: a read of more than the bound
+  passes it until its data is copied out, and the next new chunk brings
+  the cache back within it.
 - Dirty chunks (writeback caching) hold bytes the daemon has not seen yet,
   in ``[dirty_lo, dirty_hi)``; they are never evicted, and passing the bound
   with them asks their files to write back.

@@ -140,13 +140,15 @@ class RegularFile(FileDescriptionImpl):
         return inode.attr
 
     def _serve(self, dst: IOSequence, offset: int, end: int, size: int) -> int:
-        """Copy cached ``[offset, end)`` to ``dst`` after moving the
-        readahead mark (and starting readahead when the read is sequential
-        and has reached the half of the last window)."""
+        """Copy cached ``[offset, end)`` to ``dst``, then move the readahead
+        mark (and start readahead when the read is sequential and has
+        reached the half of the last window): readahead's new chunks may
+        evict the ones just copied, never the ones still to copy."""
+        done = self._copy_out(dst, offset, end)
         if end > self.ra_done or offset != self.ra_next:
             self._readahead(offset, end, size)
         self.ra_next = end
-        return self._copy_out(dst, offset, end)
+        return done
 
     def _copy_out(self, dst: IOSequence, offset: int, end: int) -> int:
         """Copy cached bytes ``[offset, end)`` to ``dst``, one copy per chunk;
@@ -239,15 +241,20 @@ class RegularFile(FileDescriptionImpl):
         conn = self.fs.conn
         start = first * CHUNK_SIZE
         kept = cache.chunks.get(first)
+        chunks: list[Chunk] = []
+        fresh: list[Chunk] = []
+        pos = start
         if kept is not None and (kept.dirty or kept.valid % PAGE_SIZE == 0):
-            fresh = [cache.new(i) for i in range(first + 1, last + 1)]
-            chunks = [kept, *fresh]
-            pos = start + kept.valid
-        else:
-            fresh = chunks = [cache.new(i) for i in range(first, last + 1)]
-            pos = start
-        for chunk in chunks:
+            kept.filling = Waiter()
+            chunks.append(kept)
+            pos += kept.valid
+        # Each chunk is marked filling as it is made: making the next one
+        # must not evict it (the cache may pass its bound for one READ).
+        for i in range(first + len(chunks), last + 1):
+            chunk = cache.new(i)
             chunk.filling = Waiter()
+            chunks.append(chunk)
+            fresh.append(chunk)
         end = min((last + 1) * CHUNK_SIZE, -(-size // PAGE_SIZE) * PAGE_SIZE)
         try:
             while pos < end:
