@@ -347,6 +347,31 @@ def test_write_outside_binds(sandbox_user, escape, token, shared, outside):
         in_tmp.unlink(missing_ok=True)
 
 
+def test_read_only_bind_covers_the_mounts_below_it(sandbox_user, escape, token, shared):
+    """A :ro bind is read-only all the way down: a host mount below the
+    bound directory (a tmpfs the test mounts there, as root) is read-only
+    in the sandbox too."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting the host's tmpfs needs root")
+    ro = sandbox_user.mkdtemp("ro-rec")
+    sub = ro / "sub"
+    sub.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=777", "ro-rec", str(sub)],
+                   check=True, timeout=10)
+    try:
+        app = steps(["write", "/ro/sub/new", "data"], ["done", "/shared/done"])
+        r = run_as(
+            sandbox_user,
+            sentry_args(escape, token, app, binds=[f"{shared}:/shared", f"{ro}:/ro:ro"]),
+            timeout=TIMEOUT,
+        )
+        assert r.returncode == 0, r.stderr
+        assert (shared / "done").exists(), f"the app never finished:\n{r.stderr}"
+        assert not (sub / "new").exists(), "wrote through a mount below a :ro bind"
+    finally:
+        subprocess.run(["umount", "-l", str(sub)], timeout=10)
+
+
 @pytest.mark.parametrize("network", [None, "host"], ids=["network-none", "network-host"])
 def test_connect_to_host_listener(sandbox_user, escape, token, shared, listener, network):
     """No connection reaches a host listener on 127.0.0.1, unless the app

@@ -123,16 +123,34 @@ static int loopback_up(void)
     return r;
 }
 
+/* mount_setattr(2) (linux/mount.h clashes with glibc's sys/mount.h). */
+struct sentry_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#define SENTRY_MOUNT_ATTR_RDONLY 0x1
+#define SENTRY_AT_RECURSIVE 0x8000
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
 /*
- * A read-only bind mount. The remount keeps the flags the kernel locked on
- * the source (nosuid, nodev, noexec) or it would fail with EPERM.
+ * A read-only bind mount, with every mount below it read-only too when
+ * recursive (mount_setattr, 5.12). Where that call is missing, the remount
+ * makes the top one read-only, keeping the flags the kernel locked on the
+ * source (nosuid, nodev, noexec) or it would fail with EPERM.
  */
 static int bind_read_only(const char *source, const char *target, unsigned long flags)
 {
+    struct sentry_mount_attr attr = {SENTRY_MOUNT_ATTR_RDONLY, 0, 0, 0};
     struct statvfs st;
     unsigned long keep = MS_RDONLY;
 
-    if (mount(source, target, NULL, flags & ~MS_RDONLY, NULL) < 0 || statvfs(target, &st) < 0)
+    if (mount(source, target, NULL, flags & ~MS_RDONLY, NULL) < 0)
+        return -1;
+    if (syscall(SYS_mount_setattr, AT_FDCWD, target, flags & MS_REC ? SENTRY_AT_RECURSIVE : 0,
+                &attr, sizeof attr) == 0)
+        return 0;
+    if (errno != ENOSYS || statvfs(target, &st) < 0)
         return -1;
     keep |= st.f_flag & ST_NOSUID ? MS_NOSUID : 0;
     keep |= st.f_flag & ST_NODEV ? MS_NODEV : 0;
