@@ -356,8 +356,11 @@ def test_read_only_bind_covers_the_mounts_below_it(sandbox_user, escape, token, 
     ro = sandbox_user.mkdtemp("ro-rec")
     sub = ro / "sub"
     sub.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=777", "ro-rec", str(sub)],
-                   check=True, timeout=10)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=777", "ro-rec", str(sub)],
+        check=True,
+        timeout=10,
+    )
     try:
         app = steps(["write", "/ro/sub/new", "data"], ["done", "/shared/done"])
         r = run_as(
