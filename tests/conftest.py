@@ -187,6 +187,29 @@ def kill_and_reap(proc: subprocess.Popen, *, timeout=10):
                 pass
 
 
+def kill_daemon_mid_run(proc, ready, go, is_daemon, *, timeout=DEFAULT_TIMEOUT):
+    """Kill a FUSE daemon that sentry (the Popen ``proc``) started outside
+    the sandbox, where the app cannot see it: once the app has created the
+    file ``ready``, SIGKILL the one child of sentry whose argv (a list of
+    bytes) ``is_daemon`` accepts, then create ``go`` for the app to go on.
+    Returns the run's (stdout, stderr)."""
+    deadline = time.monotonic() + timeout
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+        children = [int(pid) for pid in f.read().split()]
+    daemons = [
+        pid
+        for pid in children
+        if is_daemon(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))
+    ]
+    assert len(daemons) == 1, children
+    os.kill(daemons[0], signal.SIGKILL)
+    time.sleep(0.5)
+    go.touch()
+    return proc.communicate(timeout=timeout)
+
+
 @pytest.fixture
 def spawn():
     """Factory: start a Popen that is killed and reaped when the test ends."""

@@ -11,16 +11,13 @@ sqlite3) they must also match a plain host directory.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, SHARED_BINDS, kill_and_reap, run_native
+from conftest import REPO_ROOT, SHARED_BINDS, kill_and_reap, kill_daemon_mid_run, run_native
 from fuse.helpers import fuse_daemon, fuse_io_exe, require_fuse, require_tool, run_rw_family
 
 from sentry import Sandbox
@@ -249,21 +246,9 @@ def test_server_killed_mid_run(tmp_path):
         ["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 30
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-            children = [int(pid) for pid in f.read().split()]
-        servers = [
-            pid
-            for pid in children
-            if b"sentry.fuse_server" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:4]
-        ]
-        assert len(servers) == 1, children
-        os.kill(servers[0], signal.SIGKILL)
-        time.sleep(0.5)
-        go.touch()
-        out, err_bytes = proc.communicate(timeout=60)
+        out, err_bytes = kill_daemon_mid_run(
+            proc, ready, go, lambda argv: b"sentry.fuse_server" in argv[:4]
+        )
     finally:
         kill_and_reap(proc)
     assert proc.returncode == 0

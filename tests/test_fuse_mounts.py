@@ -9,14 +9,17 @@ app ENOTCONN and sentry reports it. mmap of a FUSE file matches Linux.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_TIMEOUT, SHARED_BINDS, kill_and_reap, run_cli, run_native
+from conftest import (
+    DEFAULT_TIMEOUT,
+    SHARED_BINDS,
+    kill_and_reap,
+    kill_daemon_mid_run,
+    run_cli,
+    run_native,
+)
 from fuse.helpers import (
     LISTING_ENV,
     make_squashfs,
@@ -90,21 +93,9 @@ def test_fuse_daemon_killed_mid_run_gives_enotconn(image, tmp_path):
         ["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 30
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-            children = [int(pid) for pid in f.read().split()]
-        daemons = [
-            pid
-            for pid in children
-            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"squashfuse")
-        ]
-        assert len(daemons) == 1, children
-        os.kill(daemons[0], signal.SIGKILL)
-        time.sleep(0.5)
-        go.touch()
-        out, err_bytes = proc.communicate(timeout=DEFAULT_TIMEOUT)
+        out, err_bytes = kill_daemon_mid_run(
+            proc, ready, go, lambda argv: argv[0].endswith(b"squashfuse")
+        )
     finally:
         kill_and_reap(proc)
     assert proc.returncode == 0

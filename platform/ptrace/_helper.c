@@ -4,7 +4,9 @@
  * - Memory copies between sentry and a tracee (process_vm_readv/writev),
  *   returning bytes copied or -errno, partial counts exact.
  * - Spawning the app: fork, wait until the parent has seized us, install the
- *   seccomp filter, execve. Only async-signal-safe calls after fork.
+ *   seccomp filter, execve. Only async-signal-safe calls after fork. In a
+ *   sandbox, _sandbox.c (compiled as one unit with this file) forks it from
+ *   the sandbox's init instead.
  * - The wait loop: waitid() for the next ptrace stop; a seccomp stop whose
  *   syscall the policy says passes through natively is resumed here, without
  *   returning to Python (one ptrace stop, three syscalls: waitid,
@@ -188,42 +190,52 @@ int sentry_getfd(int pid, int fd)
 /* ------------------------------------------------------------------- spawn */
 
 /*
- * Fork the app. The child waits on `go_fd` until the parent has seized it
- * (so TRACESECCOMP is set before its first trapped syscall), installs the
- * filter, and execs. If execve fails, the child writes errno to `err_fd`
- * (close-on-exec, so an exec that succeeds closes it) and exits 127.
+ * The app's last steps, in the child: wait on `go_fd` until sentry has
+ * seized us (so TRACESECCOMP is set before the first trapped syscall),
+ * install the filter, exec. If that fails, write errno to `err_fd`
+ * (close-on-exec, so an exec that succeeds closes it) and exit 127.
+ */
+static void exec_seized(const char *path, char *const argv[], char *const envp[],
+                        const struct sock_fprog *prog, int go_fd, int err_fd)
+{
+    char go;
+    int e;
+
+    if (read(go_fd, &go, 1) != 1)
+        _exit(127);
+    close(go_fd);
+    /* Python ignores these; a native shell would not. */
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, prog) < 0) {
+        e = errno;
+        (void)!write(err_fd, &e, sizeof e);
+        _exit(127);
+    }
+    execve(path, argv, envp);
+    e = errno;
+    (void)!write(err_fd, &e, sizeof e);
+    _exit(127);
+}
+
+/*
+ * Fork the app, without a sandbox (see _sandbox.c for one): the child makes
+ * itself seizable without CAP_SYS_PTRACE (sentry is not dumpable), then
+ * exec_seized().
  */
 int sentry_spawn(const char *path, char *const argv[], char *const envp[],
                  const void *filter, int filter_len, int go_fd, int err_fd)
 {
+    struct sock_fprog prog = {(unsigned short)filter_len, (struct sock_filter *)filter};
     pid_t pid = fork();
 
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        struct sock_fprog prog = {(unsigned short)filter_len,
-                                  (struct sock_filter *)filter};
-        char go;
-        int e;
-
-        /* Seizable without CAP_SYS_PTRACE (sentry is not dumpable). */
-        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || read(go_fd, &go, 1) != 1)
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
             _exit(127);
-        close(go_fd);
-        /* Python ignores these; a native shell would not. */
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGXFSZ, SIG_DFL);
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-            syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                    SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) < 0) {
-            e = errno;
-            (void)!write(err_fd, &e, sizeof e);
-            _exit(127);
-        }
-        execve(path, argv, envp);
-        e = errno;
-        (void)!write(err_fd, &e, sizeof e);
-        _exit(127);
+        exec_seized(path, argv, envp, &prog, go_fd, err_fd);
     }
     return pid;
 }

@@ -29,6 +29,7 @@
  * CLONE_UNTRACED children included.
  *
  * Only async-signal-safe calls after clone: sentry may have other threads.
+ * It is compiled as one unit with _helper.c, whose exec_seized() it uses.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -312,31 +313,14 @@ static int own_group(int tty)
 static void app(const char *path, char *const argv[], char *const envp[],
                 const struct sock_fprog *prog, int tty, int ctl, int go_fd, int err_fd)
 {
-    char go = 'p';
-    int e;
-
-    if (own_group(tty) < 0)
-        _exit(127);
+    char pid = 'p';
 
     /* Seizable by sentry without CAP_SYS_PTRACE; exec resets it anyway. */
-    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || send(ctl, &go, 1, MSG_NOSIGNAL) != 1)
+    if (own_group(tty) < 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 ||
+        send(ctl, &pid, 1, MSG_NOSIGNAL) != 1)
         _exit(127);
     close(ctl);
-    if (read(go_fd, &go, 1) != 1)
-        _exit(127);
-    close(go_fd);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGXFSZ, SIG_DFL);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, prog) < 0) {
-        e = errno;
-        (void)!write(err_fd, &e, sizeof e);
-        _exit(127);
-    }
-    execve(path, argv, envp);
-    e = errno;
-    (void)!write(err_fd, &e, sizeof e);
-    _exit(127);
+    exec_seized(path, argv, envp, prog, go_fd, err_fd);
 }
 
 /*
