@@ -44,6 +44,8 @@ C_FLAGS = {
     "escape": ["-pthread"],
     # int $0x80 truncates pointers to 32 bits: keep the data below 4 GiB.
     "int80": ["-static", "-no-pie"],
+    # It runs alone in a --rootfs tree, with no libc there.
+    "rootfs_probe": ["-static"],
 }
 
 
