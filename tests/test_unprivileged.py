@@ -8,6 +8,8 @@ compared with the same commands run natively as the same user.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 from conftest import assert_same
@@ -84,3 +86,74 @@ def test_python_api(sandbox_user):
     r = run_python_as(sandbox_user, code, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"3 b'hi\\n' b''\n"
+
+
+@pytest.fixture
+def squashfs_image(sandbox_user):
+    """A squashfs image of one file, in a directory this user owns."""
+    for tool in ("mksquashfs", "squashfuse", "fusermount3"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    work = sandbox_user.mkdtemp("sqfs")
+    src = work / "src"
+    src.mkdir()
+    (src / "hello.txt").write_text("hello from squashfs\n")
+    image = work / "img.sqfs"
+    subprocess.run(
+        ["mksquashfs", str(src), str(image), "-quiet", "-noappend"], check=True, timeout=60
+    )
+    (work / "mnt").mkdir()
+    sandbox_user.chown(src, src / "hello.txt", image, work / "mnt")
+    return work
+
+
+def test_fuse_daemon_inside(sandbox_user, squashfs_image):
+    """A libfuse daemon in the sandbox mounts through sentry's /dev/fuse
+    and mount(2), for an ordinary user too (fusermount3's setuid bit does
+    not count under no_new_privs: sentry serves its mount(2))."""
+    script = "squashfuse img.sqfs mnt && cat mnt/hello.txt && fusermount3 -u mnt"
+    r = run_as(
+        sandbox_user, ["run", "--", "sh", "-c", script], timeout=TIMEOUT, cwd=squashfs_image
+    )
+    assert (r.returncode, r.stdout) == (0, b"hello from squashfs\n"), r.stderr
+
+
+def test_fuse_daemon_outside(sandbox_user, squashfs_image):
+    image = squashfs_image / "img.sqfs"
+    r = run_as(
+        sandbox_user,
+        ["run", f"--fuse=/img=squashfuse {image} {{}}", "--", "cat", "/img/hello.txt"],
+        timeout=TIMEOUT,
+    )
+    assert (r.returncode, r.stdout) == (0, b"hello from squashfs\n"), r.stderr
+
+
+def test_passthrough_mount(sandbox_user, squashfs_image):
+    src = squashfs_image / "src"
+    script = "cat /src/hello.txt && echo new > /src/new"
+    r = run_as(
+        sandbox_user,
+        ["run", f"--mount=/src=passthrough:{src}", "--", "sh", "-c", script],
+        timeout=TIMEOUT,
+    )
+    assert (r.returncode, r.stdout) == (0, b"hello from squashfs\n"), r.stderr
+    assert (src / "new").read_text() == "new\n"
+
+
+def test_pytest_plugin_sandbox_fixture(sandbox_user):
+    """The plugin's sandbox marker and fixture, in a pytest run as this user."""
+    code = (
+        "import sys, tempfile, pathlib, pytest\n"
+        "d = pathlib.Path(tempfile.mkdtemp())\n"
+        "(d / 'test_it.py').write_text(\n"
+        "    'import pytest\\n'\n"
+        "    '@pytest.mark.sandbox(mounts=[\"/data=memfs\"])\\n'\n"
+        "    'def test_data(sandbox):\\n'\n"
+        "    '    r = sandbox.run([\"sh\", \"-c\", \"echo hi > /data/f && cat /data/f\"])\\n'\n"
+        "    '    assert (r.returncode, r.stdout) == (0, b\"hi\\\\n\")\\n'\n"
+        ")\n"
+        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', str(d)]))\n"
+    )
+    r = run_python_as(sandbox_user, code, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b"1 passed" in r.stdout

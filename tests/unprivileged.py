@@ -264,7 +264,8 @@ def nobody_install():
         shared.chmod(0o755)
         for cmd in (
             [SYSTEM_PYTHON, "-m", "venv", str(venv)],
-            [str(venv / "bin" / "pip"), "install", "-q", "--no-cache-dir", str(src)],
+            # pytest too: the plugin is tested as this user.
+            [str(venv / "bin" / "pip"), "install", "-q", "--no-cache-dir", str(src), "pytest"],
         ):
             p = subprocess.run(
                 cmd,
