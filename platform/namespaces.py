@@ -11,6 +11,7 @@ this one failed).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import struct
@@ -153,19 +154,52 @@ def _read(path: str) -> str:
         return ""
 
 
-def namespace_error(code: int) -> str:
-    """The message for namespaces that clone(2) refused with errno ``code``,
-    naming the host setting to change where one is known."""
-    why = os.strerror(code)
-    if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+# The namespaces, in the order a probe tries them: their flag, name, and the
+# name of their limit in /proc/sys/user.
+_NAMESPACES = (
+    (CLONE_NEWUSER, "user", "user"),
+    (CLONE_NEWNS, "mount", "mnt"),
+    (CLONE_NEWPID, "PID", "pid"),
+    (CLONE_NEWNET, "network", "net"),
+    (CLONE_NEWIPC, "IPC", "ipc"),
+    (CLONE_NEWUTS, "UTS", "uts"),
+)
+
+
+def _refused(namespaces: int) -> int | None:
+    """The index in _NAMESPACES of the first of ``namespaces`` that the
+    kernel refuses, probed with unshare(2) in a child process (the user
+    namespace first, the others inside it, as the sandbox makes them)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = os.fork()
+    if pid == 0:
+        for index, (flag, _, _) in enumerate(_NAMESPACES):
+            if namespaces & flag and libc.unshare(flag) != 0:
+                os._exit(index + 1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code - 1 if 0 < code <= len(_NAMESPACES) else None
+
+
+def namespace_error(code: int, namespaces: int) -> str:
+    """The message for ``namespaces`` (CLONE_NEW* bits) that clone(2)
+    refused with errno ``code``: which one, and the host setting to change
+    where one is known."""
+    index = _refused(namespaces)
+    _, name, limit = _NAMESPACES[index or 0]
+    what = f"the sandbox's {name} namespace" if index is not None else "the sandbox's namespaces"
+    if index in (None, 0) and _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
         hint = "unprivileged user namespaces are off: sysctl -w kernel.unprivileged_userns_clone=1"
-    elif _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+    elif index in (None, 0) and _read(
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
+    ) == "1":
         hint = (
             "AppArmor restricts unprivileged user namespaces: "
             "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
         )
-    elif _read("/proc/sys/user/max_user_namespaces") == "0" or code == errno.ENOSPC:
-        hint = "user namespaces are limited: sysctl -w user.max_user_namespaces=15000"
+    elif _read(f"/proc/sys/user/max_{limit}_namespaces") == "0" or code == errno.ENOSPC:
+        hint = f"{name} namespaces are limited: sysctl -w user.max_{limit}_namespaces=15000"
     else:
-        hint = "the kernel refused the user, mount, PID, network, IPC or UTS namespace"
-    return f"cannot create the sandbox's namespaces: {why} ({hint})"
+        hint = f"the kernel refused a new {name} namespace to an unprivileged process"
+    return f"cannot create {what}: {os.strerror(code)} ({hint})"

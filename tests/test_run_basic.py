@@ -267,10 +267,11 @@ def test_python_child_under_sandbox():
     assert_same(native, sandboxed)
 
 
-def test_refused_namespaces_give_one_line():
-    """A kernel that refuses the sandbox's namespaces gets one line naming
-    the setting to change, and exit 2. The refusal is real: in a user
-    namespace of the test's own, user.max_user_namespaces is set to 0."""
+@pytest.mark.parametrize(("limit", "name"), [("user", "user"), ("net", "network")])
+def test_refused_namespaces_give_one_line(limit, name):
+    """A kernel that refuses one of the sandbox's namespaces gets one line
+    naming it and the setting to change, and exit 2. The refusal is real: in
+    a user namespace of the test's own, user.max_<limit>_namespaces is 0."""
     if not shutil.which("unshare"):
         pytest.skip("needs unshare(1)")
     sentry = " ".join(sentry_cli())
@@ -281,7 +282,7 @@ def test_refused_namespaces_give_one_line():
             "--map-root-user",
             "sh",
             "-c",
-            f"echo 0 > /proc/sys/user/max_user_namespaces && exec {sentry} run -- true",
+            f"echo 0 > /proc/sys/user/max_{limit}_namespaces && exec {sentry} run -- true",
         ]
     )
     if b"unshare:" in res.stderr:
@@ -289,5 +290,5 @@ def test_refused_namespaces_give_one_line():
     assert res.returncode == 2
     lines = res.stderr.decode().splitlines()
     assert len(lines) == 1, lines
-    assert "cannot create the sandbox's namespaces" in lines[0]
-    assert "user.max_user_namespaces" in lines[0]
+    assert f"cannot create the sandbox's {name} namespace:" in lines[0]
+    assert f"user.max_{limit}_namespaces" in lines[0]

@@ -243,7 +243,7 @@ class PtracePlatform:
             theirs.close()
         if init < 0:
             ours.close()
-            raise SandboxError(namespace_error(-init))
+            raise SandboxError(namespace_error(-init, sandbox.namespaces))
         try:
             ours.settimeout(SETUP_TIMEOUT)
             if ours.recv(1) != b"r":
