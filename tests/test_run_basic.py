@@ -292,3 +292,23 @@ def test_refused_namespaces_give_one_line(limit, name):
     assert len(lines) == 1, lines
     assert f"cannot create the sandbox's {name} namespace:" in lines[0]
     assert f"user.max_{limit}_namespaces" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bind=/nonexistent/dir"], "/nonexistent/dir does not exist"),
+        (["--bind=:/x"], "expected HOST_DIR[:TARGET][:ro]"),
+        (["--bind=/tmp:/a:/b"], "expected HOST_DIR[:TARGET][:ro]"),
+        (["--bind=/tmp:relative"], "the target must be an absolute path"),
+        (["--bind=/tmp:/proc/x"], "cannot bind over /proc/x"),
+        (["--bind=/tmp:/"], "cannot bind over /"),
+        (["--rootfs=/nonexistent/dir"], "bad --rootfs"),
+        (["--network=bridge"], "invalid choice: 'bridge'"),
+    ],
+)
+def test_bad_isolation_options(args, message):
+    res = run_cli(["run", *args, "--", "true"])
+    assert res.returncode == 2
+    lines = res.stderr.decode().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines

@@ -34,6 +34,7 @@ drops the host's tree.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,6 +67,8 @@ PSEUDO = frozenset(
     "nfsd".split()
 )
 KERNEL_TREES = ("/proc", "/sys", "/dev")
+# How mountinfo escapes a space, tab, newline or backslash in a path.
+_OCTAL = re.compile(r"\\([0-7]{3})")
 
 
 class BindError(ValueError):
@@ -122,7 +125,7 @@ def _host_mounts() -> dict[str, str]:
     with open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
-            point = fields[4].encode().decode("unicode_escape")
+            point = _OCTAL.sub(lambda m: chr(int(m[1], 8)), fields[4])
             mounts[point] = fields[fields.index("-") + 1]
     mounts.pop("/", None)
     return mounts
