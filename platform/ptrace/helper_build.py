@@ -63,6 +63,8 @@ ffibuilder.cdef(
     void sentry_bind_tid(int tid, int slot);
     void sentry_hold_tid(int tid, int on);
     int sentry_wait(struct sentry_event *ev);
+    void sentry_stop_counts(long *total, long *fast);
+    void sentry_set_spin(long ns);
     const struct sentry_syscall_info *sentry_event_info(const struct sentry_event *ev);
     """
 )
