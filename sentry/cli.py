@@ -22,6 +22,9 @@ from sentry import __version__
 log = logging.getLogger("sentry")
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt(3) parameters
+# --spin's default: a little over the usual gap between two stops of a
+# syscall-heavy app, measured in README's "Placement" (bench section 9).
+SPIN_US = 50
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,9 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--cpu-affinity",
         metavar="SPEC",
-        default="same",
-        help="'same' (default): sentry and the app share one CPU, the fastest placement for "
-        "ptrace; 'none': leave placement to the scheduler; or a CPU list such as 0-1,3",
+        default="none",
+        help="'none' (default): the app gets every CPU sentry has, and the scheduler places "
+        "both; 'same': sentry and the app share one CPU (cheapest stops, one CPU for the "
+        "whole app); or a CPU list such as 0-1,3 for both",
+    )
+    run.add_argument(
+        "--spin",
+        metavar="US",
+        type=int,
+        default=SPIN_US,
+        help=f"microseconds sentry polls for the next stop before it sleeps (default {SPIN_US}; "
+        "0: never; no effect on one CPU)",
     )
     run.add_argument(
         "--mount",
@@ -270,8 +282,10 @@ def run(args: argparse.Namespace) -> int:
     all_cpus = os.sched_getaffinity(0)
     if cpus is not None:
         os.sched_setaffinity(0, cpus)
+    # Polling on the one CPU the app needs would only delay it.
+    spin = args.spin if len(os.sched_getaffinity(0)) > 1 else 0
     strace = Strace(strace_out) if args.strace or args.strace_file else None
-    kernel = Kernel(lookup("ptrace")(), strace=strace, cache_size=cache_size)
+    kernel = Kernel(lookup("ptrace")(spin_us=spin), strace=strace, cache_size=cache_size)
     daemons = FuseDaemons(kernel, env, all_cpus)
     try:
         daemons.start(specs)

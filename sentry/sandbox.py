@@ -40,7 +40,7 @@ class Sandbox:
         strace: bool = False,
         strace_file: str | None = None,
         debug_log: str | None = None,
-        cpu_affinity: str = "same",
+        cpu_affinity: str = "none",
         mounts: Sequence[str] = (),
         fuse: Sequence[str] = (),
         cache_size: str | None = None,

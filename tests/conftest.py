@@ -41,6 +41,7 @@ DEFAULT_TIMEOUT = 60
 # Extra gcc flags per program in tests/c/.
 C_FLAGS = {
     "threads_exec": ["-pthread"],
+    "fd_traps": ["-pthread"],
     "escape": ["-pthread"],
     # int $0x80 truncates pointers to 32 bits: keep the data below 4 GiB.
     "int80": ["-static", "-no-pie"],
@@ -132,9 +133,10 @@ def run_sandbox(
     cwd=None,
     env=None,
     strace=False,
-    cpu_affinity="same",
+    cpu_affinity="none",
 ):
-    """Run argv under sentry through the Python API; returns its RunResult."""
+    """Run argv under sentry through the Python API (at sentry's default
+    placement unless ``cpu_affinity`` says); returns its RunResult."""
     from sentry import Sandbox
 
     return Sandbox(strace=strace, cpu_affinity=cpu_affinity, binds=SHARED_BINDS).run(
@@ -232,7 +234,7 @@ def sandbox_popen():
     """Factory: Sandbox(...).popen(argv) killed and reaped at teardown."""
     procs = []
 
-    def _popen(argv, *, strace=False, cpu_affinity="same", **kw):
+    def _popen(argv, *, strace=False, cpu_affinity="none", **kw):
         from sentry import Sandbox
 
         proc = Sandbox(strace=strace, cpu_affinity=cpu_affinity, binds=SHARED_BINDS).popen(
