@@ -9,12 +9,15 @@ copies to and from; it never imports a backend. The one backend today is
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sentry.platform.namespaces import Plan, Sandbox
 from sentry.platform.seccomp_rules import Rule
+
+# Data for Platform.scratch: bytes, or a function of where they will lie.
+Scratch = bytes | Callable[[int], bytes]
 
 
 class TaskExited(Exception):
@@ -128,6 +131,11 @@ class Platform(Protocol):
 
     def wait(self) -> Stop: ...
 
+    def stop_counts(self) -> tuple[int, int]:
+        """The ptrace stops so far: all of them, and those resumed without
+        reaching the kernel (pass-through)."""
+        ...
+
     def resume(self, tid: int, signal: int = 0) -> None: ...
 
     def resume_to_exit(self, tid: int, signal: int = 0) -> None: ...
@@ -150,7 +158,17 @@ class Platform(Protocol):
 
     def restore_regs(self, tid: int, regs: list[int], nr: int, result: int) -> None: ...
 
-    def scratch(self, tid: int, regs: list[int], data: bytes) -> int: ...
+    def scratch(self, tid: int, regs: list[int], data: Scratch) -> int:
+        """Copy ``data`` into scratch memory of the stopped task (``regs``
+        saved at the stop); its address there. ``data`` may be a function of
+        that address (called with 0 first, for its length)."""
+        ...
+
+    def filter_program(self, traced: Iterable[int], policy: Mapping[int, Rule]) -> bytes:
+        """A seccomp filter that a task can stack on its own (``struct
+        sock_filter`` array): ``traced`` stop, others as ``policy`` says,
+        any other number runs. Stacked filters only ever add stops."""
+        ...
 
     def interrupt(self, tid: int) -> None: ...
 

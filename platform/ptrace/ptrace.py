@@ -49,11 +49,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from sentry.abi.linux import CLONE_VFORK, CLONE_VM
 from sentry.errors import SyscallError
 from sentry.platform.namespaces import Plan, Sandbox, SandboxError, namespace_error
-from sentry.platform.platform import Stop, StopKind, TaskExited
+from sentry.platform.platform import Scratch, Stop, StopKind, TaskExited
 from sentry.platform.ptrace import arch_amd64 as arch
 from sentry.platform.ptrace import helper, memory, seccomp
 from sentry.platform.ptrace.helper import check, ffi, lib, peek_user, ptrace
-from sentry.platform.seccomp_rules import Rule
+from sentry.platform.seccomp_rules import SECCOMP_RET_ALLOW, Rule
 
 OPTIONS = (
     helper.PTRACE_O_TRACESYSGOOD
@@ -116,9 +116,10 @@ class PtracePlatform:
     Must be created, and used, from one thread only (see the module notes).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spin_us: int = 0) -> None:
         with open("/proc/sys/kernel/pid_max") as f:
             check(lib.sentry_init(int(f.read())))
+        lib.sentry_set_spin(spin_us * 1000)
         # Orphans of the app are reparented to sentry, which reaps them; and
         # no same-uid process may read sentry's memory or ptrace it.
         check(lib.sentry_prctl(PR_SET_CHILD_SUBREAPER, 1))
@@ -316,6 +317,12 @@ class PtracePlatform:
         os.close(self._err_r)
         return int.from_bytes(data, "little") if len(data) == 4 else 0
 
+    def stop_counts(self) -> tuple[int, int]:
+        """Implements Platform.stop_counts."""
+        counts = ffi.new("long[2]")
+        lib.sentry_stop_counts(counts, counts + 1)
+        return int(counts[0]), int(counts[1])
+
     def wait(self) -> Stop:
         """Implements Platform.wait."""
         while True:
@@ -470,12 +477,17 @@ class PtracePlatform:
         regs[arch.I_RAX] = result & (2**64 - 1)
         self._set_regs(tid, regs)
 
-    def scratch(self, tid: int, regs: list[int], data: bytes) -> int:
+    def scratch(self, tid: int, regs: list[int], data: Scratch) -> int:
         """Implements Platform.scratch: copy ``data`` below the red zone of
         the task's stack (``regs`` saved at a stop); its address there."""
-        addr = (regs[arch.I_RSP] - arch.RED_ZONE - len(data)) & ~15
-        memory.copy_out(tid, addr, data)
+        blob = data(0) if callable(data) else data
+        addr = (regs[arch.I_RSP] - arch.RED_ZONE - len(blob)) & ~15
+        memory.copy_out(tid, addr, data(addr) if callable(data) else blob)
         return addr
+
+    def filter_program(self, traced: Iterable[int], policy: Mapping[int, Rule]) -> bytes:
+        """Implements Platform.filter_program."""
+        return seccomp.build_filter(traced, policy, default=SECCOMP_RET_ALLOW)
 
     def _set_regs(self, tid: int, regs: list[int]) -> None:
         self._check_task(tid, lib.sentry_setregs(tid, ffi.new("uint64_t[]", regs)))

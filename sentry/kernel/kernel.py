@@ -35,7 +35,7 @@ from sentry.kernel.task_syscall import SyscallDispatcher
 from sentry.kernel.thread_group import ThreadGroup
 from sentry.platform.namespaces import MNT_DETACH, Plan, Sandbox
 from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
-from sentry.syscalls import linux64, policy
+from sentry.syscalls import fd_traps, linux64, policy
 from sentry.syscalls.strace import Strace
 from sentry.syscalls.sys_mount import register_specials
 from sentry.vfs.vfs import VirtualFilesystem
@@ -81,6 +81,9 @@ class Kernel:
             self.syscalls[nr] = replace(
                 self.syscalls.get(nr, linux64.Syscall(name)), handler=handler
             )
+        # The filter a process stacks with its first sentry fd
+        # (sentry.syscalls.fd_traps); none under --strace, which traps all.
+        self.precise_filter = b""
         self.vfs = VirtualFilesystem()
         self.page_cache = PageCache(cache_size)
         register_specials(self.vfs)
@@ -134,9 +137,13 @@ class Kernel:
             self.platform.catch_signal(signo)
         if sandbox is not None:
             sandbox = replace(sandbox, foreground_tty=self.jobs.claim_terminal())
-        self.main = self.platform.spawn(
-            path, argv, env, self.syscalls.keys(), policy.POLICY, sandbox
-        )
+        traced, rules = list(self.syscalls), policy.POLICY
+        if self.dispatch.strace is None:
+            traced, rules = fd_traps.base_policy(self.syscalls, policy.POLICY)
+            self.precise_filter = self.platform.filter_program(
+                *fd_traps.precise_policy(self.syscalls, policy.POLICY)
+            )
+        self.main = self.platform.spawn(path, argv, env, traced, rules, sandbox)
         group = ThreadGroup(self.main)
         self.groups[self.main] = group
         self._add_task(self.main, group, FDTable(self.platform))
@@ -162,6 +169,13 @@ class Kernel:
         self.jobs.release_terminal()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("sentry's peak RSS: %s kB", _peak_rss())
+            total, fast = self.platform.stop_counts()
+            log.debug(
+                "stops: %d (%d passed through in C, %d served in Python)",
+                total,
+                fast,
+                total - fast,
+            )
         if not self._started:
             raise ExecFailed(self.platform.exec_error() or errno.ENOEXEC)
         assert self.status is not None
@@ -249,7 +263,9 @@ class Kernel:
         if flags & CLONE_THREAD:
             group = parent.group
         else:
-            group = self.groups[tid] = ThreadGroup(tid, parent.group.cwd)
+            group = self.groups[tid] = ThreadGroup(
+                tid, parent.group.cwd, precise=parent.group.precise
+            )
         table = parent.fd_table if flags & CLONE_FILES else parent.fd_table.fork()
         child = self._add_task(tid, group, table)
         log.debug("task %d created %d (flags %#x)", stop.tid, tid, flags)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sentry.kernel.fd_table import FDTable
     from sentry.kernel.kernel import Kernel
     from sentry.kernel.thread_group import ThreadGroup
-    from sentry.platform.platform import AddressSpace
+    from sentry.platform.platform import AddressSpace, Scratch
 
 
 class Waiter:
@@ -116,12 +116,13 @@ class Injection(Waiter):
     make the placeholder of a new sentry fd (a trapped ``nr`` must be one
     that always reaches Python: a path syscall). ``data``, if given, is
     copied below the task's stack and an argument equal to SCRATCH is
-    replaced by its address. The syscall's
+    replaced by its address (``data`` may be a function of that address,
+    for data that points into itself). The syscall's
     result is the awaited value; the app's registers are put back when the
     handler returns.
     """
 
-    def __init__(self, nr: int, args: tuple[int, ...], data: bytes) -> None:
+    def __init__(self, nr: int, args: tuple[int, ...], data: Scratch) -> None:
         super().__init__()
         self.nr = nr
         self.args = args
@@ -175,7 +176,8 @@ class Task:
     handling; parked (``blocked`` set: sleeping in the host kernel, or, once
     ``blocked.stopped``, held in its syscall-exit stop). ``exit_hook`` is set
     while the task runs a syscall whose exit stop the kernel asked for (for
-    --strace).
+    --strace, or a handler that acts on the host's result); it may hand
+    back a Blocked, which holds the task in that exit stop.
     """
 
     def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, fd_table: FDTable) -> None:
@@ -184,13 +186,13 @@ class Task:
         self.group = group
         self.fd_table = fd_table
         self.blocked: Blocked | None = None
-        self.exit_hook: Callable[[int], None] | None = None
+        self.exit_hook: Callable[[int], Blocked | None] | None = None
         self._credentials: Credentials | None = None
 
     def __repr__(self) -> str:
         return f"Task({self.tid})"
 
-    def inject(self, nr: int, *args: int, data: bytes = b"") -> Injection:
+    def inject(self, nr: int, *args: int, data: Scratch = b"") -> Injection:
         """Have this task make syscall ``nr``; await the result (see Injection)."""
         return Injection(nr, args, data)
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import errno
 import inspect
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
@@ -61,7 +61,7 @@ from sentry.kernel.task import (
 )
 from sentry.platform.platform import Stop, TaskExited
 from sentry.syscalls.linux64 import Syscall
-from sentry.syscalls.passthrough import Passthrough
+from sentry.syscalls.passthrough import ExitHook, Passthrough
 from sentry.syscalls.strace import Strace, format_call
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class SyscallDispatcher:
             log_bug(entry.name)
             result = -errno.EIO
         if isinstance(result, Passthrough):
-            self._pass_through(t, call, result.on_exit)
+            self._pass_through(t, call, result.on_exit, stop)
         elif inspect.iscoroutine(result):
             t.blocked = Blocked(result, stop.nr, tuple(stop.args), call)
             self._step(t, None, None)
@@ -161,11 +161,16 @@ class SyscallDispatcher:
         if t.exit_hook is not None:
             hook, t.exit_hook = t.exit_hook, None
             try:
-                hook(stop.value)
+                follow = hook(stop.value)
             except TaskExited:
                 raise
             except Exception:
                 log_bug("the exit hook of a syscall that passed through")
+                follow = None
+            if follow is not None:
+                t.blocked = follow
+                self._step(t, None, None)
+                return
         self.kernel.resume(t)
 
     def _format(self, t: Task, stop: Stop) -> str:
@@ -187,16 +192,24 @@ class SyscallDispatcher:
         return any(t.fd_table.get(_fd(args[i])) is not None for i in entry.fd_args)
 
     def _pass_through(
-        self, t: Task, call: str, on_exit: Callable[[int], None] | None = None
+        self, t: Task, call: str, on_exit: ExitHook | None = None, stop: Stop | None = None
     ) -> None:
+        """Let the host run the call; at its exit, ``on_exit`` sees the
+        result. If it returns a coroutine, the task stays in its exit stop
+        while that runs (it may inject syscalls), and the coroutine's value
+        becomes the call's result."""
         strace = self.strace
         if strace is not None or on_exit is not None:
 
-            def exit_hook(result: int) -> None:
-                if on_exit is not None:
-                    on_exit(result)
+            def exit_hook(result: int) -> Blocked | None:
+                follow = on_exit(result) if on_exit is not None else None
+                if inspect.iscoroutine(follow) and stop is not None:
+                    return Blocked(
+                        follow, stop.nr, tuple(stop.args), call, parked=True, stopped=True
+                    )
                 if strace is not None:
                     strace.emit(t.tid, call, result)
+                return None
 
             t.exit_hook = exit_hook
         self.kernel.resume(t)

@@ -23,9 +23,12 @@ class ThreadGroup:
     has exited.
     """
 
-    def __init__(self, tgid: int, cwd: Location | None = None) -> None:
+    def __init__(self, tgid: int, cwd: Location | None = None, precise: bool = False) -> None:
         self.tgid = tgid
         self.tasks: dict[int, Task] = {}
+        # Its threads carry the filter that traps every fd (see
+        # sentry.syscalls.fd_traps); inherited on fork, kept across exec.
+        self.precise = precise
         self._cwd: Location | None = None
         self.cwd = cwd
 

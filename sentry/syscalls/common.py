@@ -5,7 +5,8 @@ A new sentry fd is a *placeholder* in the app's own fd table: the task is
 made to call ``eventfd2`` (see ``Task.inject``), so the host allocates the
 number (lowest free, RLIMIT_NOFILE, O_CLOEXEC all as Linux does) and dup,
 fork, exec, close and SCM_RIGHTS work on it natively; sentry's FDTable maps
-the number to the open file, and the platform traps syscalls on it. Under
+the number to the open file, and the platform traps syscalls on it (the
+process becomes "precise" first: see ``fd_traps``). Under
 poll, select and epoll (which sentry does not trap) the placeholder reports
 its file's readiness: an eventfd with a count of 1 is always readable and
 writable and can be added to an epoll set, as a FUSE file (FUSE's default
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.task import SCRATCH
+from sentry.syscalls.fd_traps import make_precise
 from sentry.vfs.file_description import FileDescription
 
 if TYPE_CHECKING:
@@ -95,6 +97,11 @@ def sentry_file(t: Task, fd: int) -> FileDescription | None:
 async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
     """Give ``file`` a new fd in ``t``'s table (a placeholder); the number."""
     watcher = getattr(file.impl, "watch", None)
+    try:
+        await make_precise(t)
+    except SyscallError:
+        file.impl.release()  # it never had an fd
+        raise
     fd = await t.inject(
         SYSCALL_NUMBERS["eventfd2"], 0 if watcher else 1, EFD_CLOEXEC if cloexec else 0
     )

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
+
+# Sees the host's result at the syscall's exit; may return a coroutine that
+# runs with the task held in its exit stop (to inject syscalls), whose value
+# is then the syscall's result.
+ExitHook = Callable[[int], Coroutine[Any, Any, int] | None]
 
 
 @dataclass(frozen=True)
@@ -11,10 +17,10 @@ class Passthrough:
     """Let the host run the syscall.
 
     ``on_exit``, if set, is called with the host's result at the syscall's
-    exit (e.g. to record the fd that dup() made).
+    exit (e.g. to record the fd that dup() made); see :data:`ExitHook`.
     """
 
-    on_exit: Callable[[int], None] | None = None
+    on_exit: ExitHook | None = None
 
 
 PASS = Passthrough()

@@ -5,7 +5,8 @@ has to know what arrived. These calls reach Python only while some sentry
 fd exists anywhere in the sandbox. At sendmsg, each sentry file sent gets a
 reference for its time in flight (Linux keeps a file in flight alive too);
 at recvmsg, each received fd whose placeholder sentry made is installed in
-the receiver's table and takes that reference over. A file whose message is
+the receiver's table and takes that reference over (a receiver with no
+sentry fd before becomes precise, see fd_traps). A file whose message is
 never received keeps its in-flight reference until the sandbox ends.
 sendmmsg and recvmmsg are not followed.
 """
@@ -13,9 +14,11 @@ sendmmsg and recvmmsg are not followed.
 from __future__ import annotations
 
 import struct
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from sentry.syscalls.common import PLACEHOLDERS, c_int, placeholder_id, sentry_file
+from sentry.syscalls.fd_traps import make_precise
 from sentry.syscalls.passthrough import Passthrough
 
 if TYPE_CHECKING:
@@ -73,17 +76,27 @@ def sendmsg(t: Task, sockfd: int, msg: int, flags: int) -> Any:
 def recvmsg(t: Task, sockfd: int, msg: int, flags: int) -> Any:
     """recvmsg(2): received placeholders become sentry fds of the receiver."""
 
-    def on_exit(result: int) -> None:
+    def on_exit(result: int) -> Coroutine[Any, Any, int] | None:
         if result < 0:
-            return
+            return None
+        received = False
         for fd in _passed_fds(t, msg):
             identity = placeholder_id(t.tid, fd)
             file = PLACEHOLDERS.get(identity) if identity else None
             if file is None:
                 continue
             t.fd_table.install(fd, file, bool(c_int(flags) & MSG_CMSG_CLOEXEC))
+            received = True
             if file in _in_flight:
                 _in_flight.remove(file)
                 file.dec_ref()
+        return _precise(t, result) if received and not t.group.precise else None
 
     return Passthrough(on_exit)
+
+
+async def _precise(t: Task, result: int) -> int:
+    """The first sentry fd of the process came in a message: make it
+    precise (see ``fd_traps``) before recvmsg returns ``result``."""
+    await make_precise(t)
+    return result
