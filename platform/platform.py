@@ -114,8 +114,26 @@ class Platform(Protocol):
     def run_plan(self, plan: Plan) -> None: ...
 
     def set_policy(
-        self, nr: int, fd_args: Sequence[int], any_fd: bool, slow: bool, global_fds: bool = False
+        self,
+        nr: int,
+        fd_args: Sequence[int],
+        any_fd: bool,
+        slow: bool,
+        global_fds: bool = False,
+        paths: Sequence[tuple[int, int]] = (),
     ) -> None: ...
+
+    def set_prefixes(self, prefixes: Iterable[str], names: Iterable[str] = ()) -> None:
+        """The absolute paths (mount points, special files) whose walk needs
+        the kernel: a path syscall whose path reaches one is not passed
+        through by the platform. ``names``: other last names that make a
+        path the kernel's (those special patterns serve)."""
+        ...
+
+    def set_cwd_elsewhere(self, tid: int, elsewhere: bool) -> None:
+        """Whether task ``tid``'s cwd is inside a sentry mount (the host's
+        cwd is then not where its relative paths start)."""
+        ...
 
     def new_fd_table(self) -> int: ...
 

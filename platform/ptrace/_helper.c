@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -309,6 +310,7 @@ int sentry_take_signal(int *code)
 #define POLICY_ANY_FD 0x40
 #define POLICY_SLOW 0x80
 #define POLICY_GLOBAL 0x100
+#define POLICY_PATHS 0x200  /* its paths are checked by paths_on_host() */
 #define NR_MAX 1024
 #define FD_MAX 4096
 
@@ -322,6 +324,7 @@ static uint16_t policy[NR_MAX];
 static long owned_total;  /* sentry-owned fds in all tables */
 static uint16_t *tid_table;     /* tid -> table slot; 0 = no owned fds */
 static unsigned char *held;     /* tid -> 1 while sentry injects a syscall */
+static unsigned char *cwd_elsewhere; /* tid -> 1: its cwd is at/in a prefix */
 static long tid_max;
 static struct fd_bitmap *tables; /* slot 0 is never used */
 static int ntables;
@@ -330,7 +333,8 @@ int sentry_init(long pid_max)
 {
     tid_table = calloc((size_t)pid_max + 1, sizeof *tid_table);
     held = calloc((size_t)pid_max + 1, 1);
-    if (!tid_table || !held)
+    cwd_elsewhere = calloc((size_t)pid_max + 1, 1);
+    if (!tid_table || !held || !cwd_elsewhere)
         return -ENOMEM;
     tid_max = pid_max;
     return 0;
@@ -431,6 +435,166 @@ static int owned_fd(const struct fd_bitmap *t, uint64_t arg)
     return (t->bits[fd / 64] >> (fd % 64)) & 1;
 }
 
+/* ------------------------------------------------------- host paths
+ *
+ * A path syscall passes through when each of its paths stays on the host:
+ * the same lexical walk as the kernel's VirtualFilesystem.locate in
+ * Python. The path is read from the tracee, made absolute from its dirfd
+ * (or the cwd) through /proc/TID/fd/N (or /proc/TID/cwd), and walked one
+ * component at a time (".." lexically); if the walk reaches one of
+ * sentry's prefixes (mount points and special files), the call goes to
+ * Python. A relative path from a cwd that is inside a sentry mount, from a
+ * sentry fd, or one that cannot be read go to Python too; an empty path
+ * (AT_EMPTY_PATH) is the dirfd's or the cwd's call.
+ */
+#define PATHS_MAX 2
+#define PREFIX_BYTES 65536
+
+static unsigned char path_spec[NR_MAX][PATHS_MAX]; /* (path+1) | (dirfd+1) << 4 */
+static char prefixes[PREFIX_BYTES];  /* NUL-separated, ends with an empty one */
+static char names[PREFIX_BYTES];     /* likewise: the prefixes' last names */
+
+void sentry_set_path_args(int nr, int index, int path_arg, int dirfd_arg)
+{
+    if (nr >= 0 && nr < NR_MAX && index >= 0 && index < PATHS_MAX)
+        path_spec[nr][index] =
+            path_arg < 0 ? 0 : (unsigned char)((path_arg + 1) | ((dirfd_arg + 1) << 4));
+}
+
+int sentry_set_prefixes(const char *blob, int len, const char *last, int last_len)
+{
+    if (len < 0 || len + 2 > PREFIX_BYTES || last_len < 0 || last_len + 2 > PREFIX_BYTES)
+        return -ENAMETOOLONG;
+    memcpy(prefixes, blob, (size_t)len);
+    prefixes[len] = prefixes[len + 1] = 0;
+    memcpy(names, last, (size_t)last_len);
+    names[last_len] = names[last_len + 1] = 0;
+    return 0;
+}
+
+void sentry_set_cwd_elsewhere(int tid, int on)
+{
+    if (tid > 0 && tid <= tid_max)
+        cwd_elsewhere[tid] = (unsigned char)(on != 0);
+}
+
+static int is_prefix(const char *path, size_t len)
+{
+    const char *p;
+
+    for (p = prefixes; *p; p += strlen(p) + 1)
+        if (strlen(p) == len && memcmp(p, path, len) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Whether the relative `path` can be decided without its base: it has no
+ * ".." and none of its components is the last name of a prefix (nor a
+ * name a special pattern serves), so no walk from a base directory outside
+ * every prefix ends a step on one. The cwd's flag says whether the cwd is
+ * at or below a prefix; a host dirfd there is one of /proc's (whose served
+ * files have names in the list) or a mount's guard, which no path gives.
+ * This spares a readlink of /proc/TID/fd/N.
+ */
+static int no_prefix_name(const char *path)
+{
+    const char *c, *end, *p;
+
+    for (c = path; *c; c = *end ? end + 1 : end) {
+        size_t clen;
+
+        end = strchr(c, '/');
+        if (!end)
+            end = c + strlen(c);
+        clen = (size_t)(end - c);
+        if (clen == 2 && c[0] == '.' && c[1] == '.')
+            return 0;
+        for (p = names; *p; p += strlen(p) + 1)
+            if (strlen(p) == clen && memcmp(p, c, clen) == 0)
+                return 0;
+    }
+    return 1;
+}
+
+/* Whether the path at `addr`, relative to `dirfd`, stays on the host. */
+static int host_path(int tid, const struct fd_bitmap *t, uint64_t addr, int dirfd)
+{
+    char path[4096], walked[8192], link[64];
+    size_t n = 0;
+    long len = sentry_read_string(tid, addr, path, sizeof path);
+    const char *c, *end;
+
+    if (len < 0)
+        return 0;
+    if (len == 0)  /* AT_EMPTY_PATH: the dirfd (or cwd) itself; else ENOENT */
+        return dirfd == -100 ? !cwd_elsewhere[tid] : !(t && dirfd >= 0 && owned_fd(t, (uint64_t)dirfd));
+    if (path[0] != '/' && no_prefix_name(path))
+        return dirfd == -100 ? !cwd_elsewhere[tid] : !(t && dirfd >= 0 && owned_fd(t, (uint64_t)dirfd));
+    if (path[0] != '/') {
+        ssize_t base;
+
+        if (dirfd == -100) {
+            if (cwd_elsewhere[tid])
+                return 0;
+            snprintf(link, sizeof link, "/proc/%d/cwd", tid);
+        } else {
+            if (dirfd < 0 || (t && owned_fd(t, (uint64_t)dirfd)))
+                return 0;
+            snprintf(link, sizeof link, "/proc/%d/fd/%d", tid, dirfd);
+        }
+        base = readlink(link, walked, sizeof walked - 1);
+        if (base <= 0 || walked[0] != '/')
+            return 0;
+        n = (size_t)base;
+        while (n > 0 && walked[n - 1] == '/')
+            n--;
+    }
+    for (c = path; *c; c = *end ? end + 1 : end) {
+        size_t clen;
+
+        end = strchr(c, '/');
+        if (!end)
+            end = c + strlen(c);
+        clen = (size_t)(end - c);
+        if (clen == 0 || (clen == 1 && c[0] == '.'))
+            continue;
+        if (clen == 2 && c[0] == '.' && c[1] == '.') {
+            while (n > 0 && walked[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+        } else {
+            if (n + 1 + clen >= sizeof walked)
+                return 0;
+            walked[n++] = '/';
+            memcpy(walked + n, c, clen);
+            n += clen;
+        }
+        if (is_prefix(n ? walked : "/", n ? n : 1))
+            return 0;
+    }
+    return 1;
+}
+
+static int paths_on_host(int tid, const struct fd_bitmap *t,
+                         const struct ptrace_syscall_info *info)
+{
+    int i;
+
+    for (i = 0; i < PATHS_MAX; i++) {
+        unsigned spec = path_spec[info->seccomp.nr][i];
+        int dirfd;
+
+        if (!spec)
+            continue;
+        dirfd = (spec >> 4) ? (int)info->seccomp.args[(spec >> 4) - 1] : -100;
+        if (!host_path(tid, t, info->seccomp.args[(spec & 15) - 1], dirfd))
+            return 0;
+    }
+    return 1;
+}
+
 static int passes_through(int tid, const struct ptrace_syscall_info *info)
 {
     const struct fd_bitmap *t;
@@ -443,14 +607,14 @@ static int passes_through(int tid, const struct ptrace_syscall_info *info)
     p = policy[info->seccomp.nr];
     if (p & POLICY_SLOW)
         return 0;
-    if (tid > 0 && tid <= tid_max && held[tid])
+    if (tid <= 0 || tid > tid_max || held[tid])
         return 0;
     if ((p & POLICY_GLOBAL) && owned_total > 0)
         return 0;
-    if (tid <= 0 || tid > tid_max || tid_table[tid] == 0)
-        return 1;
-    t = &tables[tid_table[tid]];
-    if (t->count == 0)
+    t = tid_table[tid] ? &tables[tid_table[tid]] : NULL;
+    if ((p & POLICY_PATHS) && !paths_on_host(tid, t && t->count ? t : NULL, info))
+        return 0;
+    if (!t || t->count == 0)
         return 1;
     if (p & POLICY_ANY_FD)
         return 0;

@@ -62,6 +62,9 @@ ffibuilder.cdef(
     void sentry_table_set(int slot, int fd, int on);
     void sentry_bind_tid(int tid, int slot);
     void sentry_hold_tid(int tid, int on);
+    void sentry_set_path_args(int nr, int index, int path_arg, int dirfd_arg);
+    int sentry_set_prefixes(const char *blob, int len, const char *last, int last_len);
+    void sentry_set_cwd_elsewhere(int tid, int on);
     int sentry_wait(struct sentry_event *ev);
     void sentry_stop_counts(long *total, long *fast);
     void sentry_set_spin(long ns);

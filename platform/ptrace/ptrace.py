@@ -132,21 +132,47 @@ class PtracePlatform:
     # -- policy ---------------------------------------------------------
 
     def set_policy(
-        self, nr: int, fd_args: Sequence[int], any_fd: bool, slow: bool, global_fds: bool = False
+        self,
+        nr: int,
+        fd_args: Sequence[int],
+        any_fd: bool,
+        slow: bool,
+        global_fds: bool = False,
+        paths: Sequence[tuple[int, int]] = (),
     ) -> None:
         """Implements Platform.set_policy: which stops of syscall ``nr`` pass
         through without reaching the kernel.
 
         A stop reaches the kernel if ``slow``, if ``global_fds`` and any fd
-        table has a sentry fd, or if the caller's fd table has a sentry fd
+        table has a sentry fd, if the caller's fd table has a sentry fd
         (any of them if ``any_fd``, else one named by an argument at a
-        position in ``fd_args``).
+        position in ``fd_args``), or if a path of ``paths`` (its argument
+        position, and its dirfd's or -1 for the cwd) enters one of the
+        prefixes (see ``set_prefixes``) or cannot be decided in C.
         """
+        if len(paths) > 2:
+            raise ValueError("at most two paths per syscall")
         value = sum(1 << i for i in fd_args)
         value |= helper.POLICY_ANY_FD if any_fd else 0
         value |= helper.POLICY_SLOW if slow else 0
         value |= helper.POLICY_GLOBAL if global_fds else 0
+        value |= helper.POLICY_PATHS if paths else 0
+        for index in range(2):
+            path_arg, dirfd_arg = paths[index] if index < len(paths) else (-1, -1)
+            lib.sentry_set_path_args(nr, index, path_arg, dirfd_arg)
         lib.sentry_set_policy(nr, value)
+
+    def set_prefixes(self, prefixes: Iterable[str], names: Iterable[str] = ()) -> None:
+        """Implements Platform.set_prefixes."""
+        prefixes = list(prefixes)
+        last = {os.path.basename(p) for p in prefixes} | set(names)
+        blob = b"".join(os.fsencode(p) + b"\0" for p in prefixes)
+        blob_last = b"".join(os.fsencode(n) + b"\0" for n in sorted(last) if n)
+        check(lib.sentry_set_prefixes(blob, len(blob), blob_last, len(blob_last)))
+
+    def set_cwd_elsewhere(self, tid: int, elsewhere: bool) -> None:
+        """Implements Platform.set_cwd_elsewhere."""
+        lib.sentry_set_cwd_elsewhere(tid, int(elsewhere))
 
     def new_fd_table(self) -> int:
         """A new, empty table of sentry-owned fds for the fast path; its slot."""

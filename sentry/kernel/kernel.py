@@ -89,6 +89,8 @@ class Kernel:
         register_specials(self.vfs)
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
+        self.vfs.on_change = self._prefixes_changed
+        self._prefixes_changed()
         self.main = 0
         self.status: int | None = None
         # Children sentry had before it started anything (inherited from the
@@ -242,7 +244,31 @@ class Kernel:
         fd_table.bind(t)
         group.tasks[tid] = t
         self.tasks[tid] = t
+        self.platform.set_cwd_elsewhere(tid, self._cwd_elsewhere(group))
         return t
+
+    def cwd_changed(self, group: ThreadGroup) -> None:
+        """``group`` changed directory: tell the platform, which resolves
+        relative host paths without the kernel, whether it may."""
+        elsewhere = self._cwd_elsewhere(group)
+        for tid in group.tasks:
+            self.platform.set_cwd_elsewhere(tid, elsewhere)
+
+    def _cwd_elsewhere(self, group: ThreadGroup) -> bool:
+        """Whether relative paths from ``group``'s cwd need the kernel: the
+        cwd is inside a sentry mount, or the host's cwd is at or below a
+        mount point or special file (a relative path then walks into it)."""
+        if group.cwd is not None:
+            return True
+        try:
+            return self.vfs.covers(group.host_cwd())
+        except OSError:
+            return True
+
+    def _prefixes_changed(self) -> None:
+        self.platform.set_prefixes(self.vfs.prefixes(), self.vfs.special_names())
+        for group in self.groups.values():
+            self.cwd_changed(group)
 
     def _drop_task(self, t: Task) -> None:
         """Forget ``t`` (it exited, or vanished in another thread's exec)."""

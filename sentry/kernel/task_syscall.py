@@ -78,21 +78,29 @@ class SyscallDispatcher:
         self.platform = kernel.platform
         self.strace = strace
 
-    def policy(self, entry: Syscall) -> tuple[Sequence[int], bool, bool, bool]:
-        """``(fd_args, any_fd, slow, global_fds)`` for Platform.set_policy.
+    def policy(
+        self, entry: Syscall
+    ) -> tuple[Sequence[int], bool, bool, bool, Sequence[tuple[int, int]]]:
+        """``(fd_args, any_fd, slow, global_fds, paths)`` for
+        Platform.set_policy.
 
         A syscall sentry does not emulate never needs Python (unless traced
         for --strace); one emulated on fds only needs it when an fd is
-        sentry's; any other emulated one always does.
+        sentry's; one on paths, when a path enters a sentry mount or special
+        file (unless it acts on a host path too: chdir, exec, mount); any
+        other emulated one always does.
         """
         if self.strace is not None:
-            return (), False, True, False
+            return (), False, True, False, ()
         if entry.handler is None:
-            return (), False, False, False
+            return (), False, False, False, ()
+        if entry.path_args and entry.host_paths_pass:
+            paths = [(i, i - 1 if i - 1 in entry.fd_args else -1) for i in entry.path_args]
+            return entry.fd_args, False, False, False, paths
         by_fd_only = (
             bool(entry.fd_args or entry.any_fd or entry.global_fds) and not entry.path_args
         )
-        return entry.fd_args, entry.any_fd, not by_fd_only, entry.global_fds
+        return entry.fd_args, entry.any_fd, not by_fd_only, entry.global_fds, ()
 
     def on_syscall(self, stop: Stop) -> None:
         """Handle a SYSCALL stop."""

@@ -42,6 +42,10 @@ class Syscall:
     path_args: tuple[int, ...] = ()  # argument positions that are paths
     any_fd: bool = False  # acts on a range of fds (close_range)
     global_fds: bool = False  # may carry fds of any table (SCM_RIGHTS)
+    # Passes through when its paths all stay on the host (decided without
+    # Python: see sentry.platform.ptrace); false for calls that track state
+    # for host paths too (chdir: the cwd) or are always sentry's (exec, mount).
+    host_paths_pass: bool = True
     handler: Handler | None = None
 
 
@@ -169,13 +173,13 @@ TABLE: dict[int, Syscall] = _table(
     S("listxattrat", fd_args=(0,), path_args=(1,)),
     S("removexattrat", fd_args=(0,), path_args=(1,)),
     # working directory, mounts, exec
-    S("chdir", path_args=(0,)),
+    S("chdir", path_args=(0,), host_paths_pass=False),
     S("fchdir", fd_args=(0,)),
     S("getcwd"),
-    S("mount", path_args=(1,)),
-    S("umount2", path_args=(0,)),
-    S("execve", path_args=(0,)),
-    S("execveat", fd_args=(0,), path_args=(1,)),
+    S("mount", path_args=(1,), host_paths_pass=False),
+    S("umount2", path_args=(0,), host_paths_pass=False),
+    S("execve", path_args=(0,), host_paths_pass=False),
+    S("execveat", fd_args=(0,), path_args=(1,), host_paths_pass=False),
     # fds passed over unix sockets
     S("sendmsg", global_fds=True),
     S("recvmsg", global_fds=True),

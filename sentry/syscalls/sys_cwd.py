@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sentry.abi.linux import S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
 from sentry.syscalls.common import read_path, sentry_file
+from sentry.syscalls.fd_traps import make_precise
 from sentry.syscalls.passthrough import Passthrough
 from sentry.vfs.vfs import AT_FDCWD
 
@@ -24,6 +25,7 @@ def _host_cwd(t: Task) -> Passthrough:
     def on_exit(result: int) -> None:
         if result == 0:
             t.group.cwd = None
+            t.kernel.cwd_changed(t.group)
 
     return Passthrough(on_exit)
 
@@ -35,6 +37,7 @@ def _set_cwd(t: Task, location: Location) -> int:
         raise SyscallError(errno.ENOTDIR)
     location.inode.pinned = True  # type: ignore[attr-defined]
     t.group.cwd = location
+    t.kernel.cwd_changed(t.group)
     return 0
 
 
@@ -45,7 +48,11 @@ def chdir(t: Task, path: int) -> Any:
 
 
 async def _chdir(t: Task, start: Start) -> int:
-    return _set_cwd(t, await t.kernel.vfs.walk(t, start))
+    location = await t.kernel.vfs.walk(t, start)
+    # Its fchdir back to a host fd must reach sentry, as an fd syscall of a
+    # process with a sentry fd does (see fd_traps).
+    await make_precise(t)
+    return _set_cwd(t, location)
 
 
 def fchdir(t: Task, fd: int) -> Any:

@@ -138,7 +138,44 @@ class VirtualFilesystem:
         self.mounts: dict[str, list[Mount]] = {}
         self.specials: dict[str, SpecialOpener] = {}
         self.special_patterns: list[tuple[re.Pattern[str], PatternOpener]] = []
+        self._pattern_roots: list[str] = []
+        self._pattern_names: list[str] = []
         self._next_dev = 1
+        # Called whenever prefixes() or special_names() change (the kernel
+        # tells the platform, which then decides host paths without it).
+        self.on_change: Callable[[], None] = lambda: None
+
+    def prefixes(self) -> list[str]:
+        """The paths whose lexical walk makes a path sentry's: mount points,
+        special files and the directories that hold special patterns."""
+        return sorted({*self.mounts, *self.specials, *self._pattern_roots})
+
+    def special_names(self) -> list[str]:
+        """The last names of the files special patterns serve."""
+        return list(self._pattern_names)
+
+    def covers(self, path: str) -> bool:
+        """Whether host path ``path`` is at or below one of prefixes()."""
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.prefixes())
+
+    def add_special(self, path: str, opener: SpecialOpener) -> None:
+        """Serve the file at host path ``path`` from sentry (to open(2))."""
+        self.specials[path] = opener
+        self.on_change()
+
+    def add_special_pattern(
+        self,
+        roots: tuple[str, ...],
+        names: tuple[str, ...],
+        pattern: re.Pattern[str],
+        opener: PatternOpener,
+    ) -> None:
+        """Serve the files whose host path matches ``pattern``: all of them
+        at or below one of ``roots``, their last names among ``names``."""
+        self.special_patterns.append((pattern, opener))
+        self._pattern_roots.extend(roots)
+        self._pattern_names.extend(names)
+        self.on_change()
 
     def new_dev(self) -> int:
         """A device number for a new mount (an anonymous one, major 0)."""
@@ -159,6 +196,7 @@ class VirtualFilesystem:
         mount(2), or by sentry itself)."""
         mount = Mount(point, fs, source, fstype, options, dev, owner)
         self.mounts.setdefault(point, []).append(mount)
+        self.on_change()
         return mount
 
     def special(self, path: str) -> SpecialOpener | None:
@@ -179,6 +217,7 @@ class VirtualFilesystem:
         mount = stack.pop()
         if not stack:
             del self.mounts[point]
+            self.on_change()
         return mount
 
     def all_mounts(self) -> list[Mount]:
