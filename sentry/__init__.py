@@ -8,7 +8,21 @@ command or :class:`Sandbox`.
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
 from sentry.errors import SyscallError  # noqa: E402
-from sentry.sandbox import RunResult, Sandbox  # noqa: E402
+
+if TYPE_CHECKING:
+    from sentry.sandbox import RunResult, Sandbox
 
 __all__ = ["RunResult", "Sandbox", "SyscallError", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """The Python API on first use: ``sentry run`` itself never needs it
+    (it imports subprocess, tempfile and pathlib)."""
+    if name in ("RunResult", "Sandbox"):
+        from sentry import sandbox
+
+        return getattr(sandbox, name)
+    raise AttributeError(f"module 'sentry' has no attribute {name!r}")

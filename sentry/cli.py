@@ -221,7 +221,6 @@ def _cannot_execute(command: str, code: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """``sentry run``: the app's exit status."""
     from sentry.boot import isolation
-    from sentry.boot.fuse_daemons import BootError, FuseDaemons
     from sentry.boot.mount_spec import SpecError
     from sentry.boot.mount_spec import parse as parse_specs
     from sentry.kernel.kernel import ExecFailed, Kernel
@@ -286,18 +285,24 @@ def run(args: argparse.Namespace) -> int:
     spin = args.spin if len(os.sched_getaffinity(0)) > 1 else 0
     strace = Strace(strace_out) if args.strace or args.strace_file else None
     kernel = Kernel(lookup("ptrace")(spin_us=spin), strace=strace, cache_size=cache_size)
-    daemons = FuseDaemons(kernel, env, all_cpus)
-    try:
-        daemons.start(specs)
-    except BootError as err:
-        sys.stderr.write(f"sentry: run: {err}\n")
-        return 2
+    daemons = None
+    if specs:
+        # The FUSE client and its daemons: imported only when asked for.
+        from sentry.boot.fuse_daemons import BootError, FuseDaemons
+
+        daemons = FuseDaemons(kernel, env, all_cpus)
+        try:
+            daemons.start(specs)
+        except BootError as err:
+            sys.stderr.write(f"sentry: run: {err}\n")
+            return 2
     try:
         return kernel.run(path, argv, env, isolation.sandbox(options, cwd))
     except ExecFailed as err:
         return _cannot_execute(argv[0], err.errno)
     except SandboxError as err:
-        daemons.abandon()
+        if daemons is not None:
+            daemons.abandon()
         sys.stderr.write(f"sentry: run: {err}\n")
         return 2
 

@@ -2,35 +2,33 @@
 
 Everything here depends on the architecture, so another one can be added
 beside it: the user_regs_struct offsets of the registers sentry reads and
-writes (python-ptrace's layout), how a syscall is skipped (orig_rax = -1,
+writes, how a syscall is skipped (orig_rax = -1,
 rax = result) and which syscall a parked task sleeps in.
 """
 
 from __future__ import annotations
-
-from ptrace.binding.linux_struct import user_regs_struct
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, SYSCALL_NUMBERS, X32_SYSCALL_BIT
 
 AUDIT_ARCH = AUDIT_ARCH_X86_64
 X32_BIT = X32_SYSCALL_BIT
 
-# Offsets into user_regs_struct, for PTRACE_PEEKUSER/POKEUSER.
-ORIG_RAX = user_regs_struct.orig_rax.offset
-RAX = user_regs_struct.rax.offset
-RDI = user_regs_struct.rdi.offset
+# struct user_regs_struct (<sys/user.h>), one 64-bit word each, in order.
+USER_REGS = (
+    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx",
+    "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base",
+    "gs_base", "ds", "es", "fs", "gs",
+)  # fmt: skip
 
-# The same registers as indexes of the word array of PTRACE_GETREGS.
-REGS_WORDS = len(user_regs_struct._fields_)
-I_RAX, I_ORIG_RAX, I_RIP, I_RSP = (
-    RAX // 8,
-    ORIG_RAX // 8,
-    user_regs_struct.rip.offset // 8,
-    user_regs_struct.rsp.offset // 8,
-)
-I_ARGS = tuple(
-    getattr(user_regs_struct, r).offset // 8 for r in ("rdi", "rsi", "rdx", "r10", "r8", "r9")
-)
+# The registers sentry uses, as indexes of the word array of PTRACE_GETREGS.
+REGS_WORDS = len(USER_REGS)
+I_RAX, I_ORIG_RAX, I_RIP, I_RSP = (USER_REGS.index(r) for r in ("rax", "orig_rax", "rip", "rsp"))
+I_ARGS = tuple(USER_REGS.index(r) for r in ("rdi", "rsi", "rdx", "r10", "r8", "r9"))
+
+# Byte offsets into user_regs_struct, for PTRACE_PEEKUSER/POKEUSER.
+ORIG_RAX = 8 * I_ORIG_RAX
+RAX = 8 * I_RAX
+RDI = 8 * USER_REGS.index("rdi")
 
 # Length of the `syscall` instruction: rip - SYSCALL_INSN_SIZE re-executes it.
 SYSCALL_INSN_SIZE = 2

@@ -43,8 +43,8 @@ range of a C long). Only TaskExited propagates: the task is gone.
 from __future__ import annotations
 
 import errno
-import inspect
 import logging
+import types
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +135,7 @@ class SyscallDispatcher:
             result = -errno.EIO
         if isinstance(result, Passthrough):
             self._pass_through(t, call, result.on_exit, stop)
-        elif inspect.iscoroutine(result):
+        elif isinstance(result, types.CoroutineType):
             t.blocked = Blocked(result, stop.nr, tuple(stop.args), call)
             self._step(t, None, None)
         else:
@@ -211,7 +211,7 @@ class SyscallDispatcher:
 
             def exit_hook(result: int) -> Blocked | None:
                 follow = on_exit(result) if on_exit is not None else None
-                if inspect.iscoroutine(follow) and stop is not None:
+                if isinstance(follow, types.CoroutineType) and stop is not None:
                     return Blocked(
                         follow, stop.nr, tuple(stop.args), call, parked=True, stopped=True
                     )

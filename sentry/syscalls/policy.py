@@ -132,7 +132,7 @@ _GROUPS: tuple[tuple[Rule, tuple[str, ...]], ...] = (
         "nanosleep", "clock_nanosleep", "getitimer", "setitimer", "alarm",
         "gettimeofday", "time", "clock_gettime", "clock_getres",
         "timer_create", "timer_settime", "timer_gettime", "timer_getoverrun",
-        "timer_delete", "timerfd", "timerfd_settime", "timerfd_gettime",
+        "timer_delete", "timerfd_create", "timerfd_settime", "timerfd_gettime",
     )),
     # Pipes, polling, events, notifications and file hints: on fds and
     # paths of the app's own mount namespace.

@@ -10,12 +10,11 @@ directory)``.
 from __future__ import annotations
 
 import errno as _errno
+import functools
 import logging
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
-
-from ptrace.syscall import SYSCALL_PROTOTYPES
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import SyscallError, errno_name
@@ -25,6 +24,16 @@ if TYPE_CHECKING:
     from sentry.kernel.task import Task
 
 log = logging.getLogger("sentry")
+
+
+@functools.cache
+def _prototypes() -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
+    """python-ptrace's syscall prototypes, imported on first use: they cost
+    20 ms to import, and only --strace needs them."""
+    from ptrace.syscall import SYSCALL_PROTOTYPES
+
+    return SYSCALL_PROTOTYPES
+
 
 AT_FDCWD = -100
 # Bits after the access mode, in display order; a flag made of two bits
@@ -88,7 +97,7 @@ def format_call(t: Task, arch: int, nr: int, args: Sequence[int]) -> str:
     if arch != AUDIT_ARCH_X86_64 or nr & X32_SYSCALL_BIT:
         return f"{name}({', '.join(hex(a) for a in args)})"
     entry = TABLE.get(nr)
-    proto = SYSCALL_PROTOTYPES.get(name)
+    proto = _prototypes().get(name)
     count = len(proto[1]) if proto else 6
     if name in _FLAGS_ARG and not args[_FLAGS_ARG[name]] & 0o20200100:
         count = _FLAGS_ARG[name] + 1  # the mode is only read with O_CREAT or O_TMPFILE

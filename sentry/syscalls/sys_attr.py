@@ -14,18 +14,21 @@ import struct
 import time
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi import fuse
 from sentry.abi.linux import S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
+from sentry.lazy import lazy_import
 from sentry.syscalls.common import c_int, c_long, check_flags, on_host, read_path, sentry_file
 from sentry.syscalls.passthrough import PASS
 from sentry.vfs.file_description import MAX_LFS_FILESIZE
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
+    from sentry.abi import fuse
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescription
     from sentry.vfs.vfs import Location, Start
+else:
+    fuse = lazy_import("sentry.abi.fuse")  # only for FUSE files
 
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000

@@ -15,10 +15,10 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi import fuse
 from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
+from sentry.lazy import lazy_import
 from sentry.syscalls.common import (
     c_int,
     install_fd,
@@ -39,8 +39,11 @@ from sentry.vfs.file_description import (
 from sentry.vfs.vfs import AT_FDCWD, Location
 
 if TYPE_CHECKING:
+    from sentry.abi import fuse
     from sentry.kernel.task import Task
     from sentry.vfs.vfs import Start
+else:
+    fuse = lazy_import("sentry.abi.fuse")  # only for FUSE files
 
 O_CREAT = 0o100
 O_EXCL = 0o200

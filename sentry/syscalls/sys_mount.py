@@ -21,18 +21,23 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from sentry.errors import SyscallError
-from sentry.fsimpl.fuse.connection import Connection
-from sentry.fsimpl.fuse.dev import DeviceFile
-from sentry.fsimpl.fuse.fusefs import FuseFilesystem, parse_options
+from sentry.lazy import lazy_import
 from sentry.platform.namespaces import GUARD_SOURCE
 from sentry.syscalls.common import c_int, read_path, sentry_file
 from sentry.vfs.static_file import StaticFile
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
+    from sentry.fsimpl.fuse import connection, fusefs
+    from sentry.fsimpl.fuse import dev as fuse_dev
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescriptionImpl
     from sentry.vfs.vfs import VirtualFilesystem
+else:
+    # The FUSE client: loaded when /dev/fuse is opened or mount(2) called.
+    connection = lazy_import("sentry.fsimpl.fuse.connection")
+    fuse_dev = lazy_import("sentry.fsimpl.fuse.dev")
+    fusefs = lazy_import("sentry.fsimpl.fuse.fusefs")
 
 MNT_DETACH = 2
 CAP_SYS_ADMIN = 21
@@ -45,7 +50,7 @@ _PROC_MOUNTS = re.compile(
 
 def register_specials(vfs: VirtualFilesystem) -> None:
     """Serve ``/dev/fuse`` and the mount tables from sentry."""
-    vfs.add_special("/dev/fuse", lambda t, flags: DeviceFile())
+    vfs.add_special("/dev/fuse", lambda t, flags: fuse_dev.DeviceFile())
     vfs.add_special_pattern(
         ("/proc", "/etc/mtab"), ("mounts", "mountinfo", "mtab"), _PROC_MOUNTS, _mount_table
     )
@@ -95,9 +100,13 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
         # the host's side of its tree (the errno of an unprivileged caller).
         raise SyscallError(errno.EPERM)
     text = t.mm.read_string(data, 4096).decode(errors="replace") if data else ""
-    options = parse_options(text)
+    options = fusefs.parse_options(text)
     device = sentry_file(t, int(options["fd"]))
-    if device is None or not isinstance(device.impl, DeviceFile) or device.impl.conn is not None:
+    if (
+        device is None
+        or not isinstance(device.impl, fuse_dev.DeviceFile)
+        or device.impl.conn is not None
+    ):
         raise SyscallError(errno.EINVAL)
     point = _host_path(t, read_path(t, target))
     in_app_view = f"/proc/{t.tid}/root{point}"
@@ -106,11 +115,11 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
     if not os.path.isdir(in_app_view):
         raise SyscallError(errno.ENOTDIR)
     t.kernel.guard(point, True)
-    conn = Connection(max_read=int(options.get("max_read", 0)) or UNLIMITED_READ)
+    conn = connection.Connection(max_read=int(options.get("max_read", 0)) or UNLIMITED_READ)
     device.impl.attach(conn)
     vfs = t.kernel.vfs
     dev = vfs.new_dev()
-    fs = FuseFilesystem(
+    fs = fusefs.FuseFilesystem(
         conn,
         int(options["rootmode"], 8),
         dev,
