@@ -129,3 +129,15 @@ def test_relative_paths_into_a_mount_still_reach_it(tmp_path):
     )
     r = run_cli(["run", "--mount", "/data=memfs", "--", "sh", "-c", script])
     assert (r.returncode, r.stdout, r.stderr) == (0, b"hi\nhi\nhi\nhi\n3\n", b"")
+
+
+def test_mount_tables_through_any_path_are_sentrys(tmp_path):
+    """The C side sends a path that ends in a mount table's name to Python
+    (whatever its directory); other /proc paths stay the host's."""
+    script = (
+        "grep -c sentry-guard /proc/self/mountinfo; cd /proc/self && grep -c sentry-guard mountinfo; "
+        "chmod 755 /proc/self/fd/1 2>/dev/null; echo done"
+    )
+    log = tmp_path / "debug.log"
+    r = run_cli(["run", "--debug-log", log, "--mount", "/data=memfs", "--", "sh", "-c", script])
+    assert (r.stdout, r.stderr) == (b"0\n0\ndone\n", b"")

@@ -442,8 +442,9 @@ static int owned_fd(const struct fd_bitmap *t, uint64_t arg)
  * Python. The path is read from the tracee, made absolute from its dirfd
  * (or the cwd) through /proc/TID/fd/N (or /proc/TID/cwd), and walked one
  * component at a time (".." lexically); if the walk reaches one of
- * sentry's prefixes (mount points and special files), the call goes to
- * Python. A relative path from a cwd that is inside a sentry mount, from a
+ * sentry's prefixes (mount points and special files), or ends in a name
+ * that a special pattern serves (the mount tables: "mounts", ...), the
+ * call goes to Python. A relative path from a cwd that is inside a sentry mount, from a
  * sentry fd, or one that cannot be read go to Python too; an empty path
  * (AT_EMPTY_PATH) is the dirfd's or the cwd's call.
  */
@@ -488,13 +489,27 @@ static int is_prefix(const char *path, size_t len)
     return 0;
 }
 
+/* Whether the last component of walked[0..n) is one of `names`. */
+static int ends_in_name(const char *walked, size_t n)
+{
+    size_t start = n;
+    const char *p;
+
+    while (start > 0 && walked[start - 1] != '/')
+        start--;
+    for (p = names; *p; p += strlen(p) + 1)
+        if (strlen(p) == n - start && memcmp(p, walked + start, n - start) == 0)
+            return 1;
+    return 0;
+}
+
 /*
  * Whether the relative `path` can be decided without its base: it has no
  * ".." and none of its components is the last name of a prefix (nor a
  * name a special pattern serves), so no walk from a base directory outside
  * every prefix ends a step on one. The cwd's flag says whether the cwd is
- * at or below a prefix; a host dirfd there is one of /proc's (whose served
- * files have names in the list) or a mount's guard, which no path gives.
+ * at or below a prefix; a host dirfd there would be a mount's guard, which
+ * no path gives.
  * This spares a readlink of /proc/TID/fd/N.
  */
 static int no_prefix_name(const char *path)
@@ -522,12 +537,14 @@ static int host_path(int tid, const struct fd_bitmap *t, uint64_t addr, int dirf
 {
     char path[4096], walked[8192], link[64];
     size_t n = 0;
-    long len = sentry_read_string(tid, addr, path, sizeof path);
+    long len = addr ? sentry_read_string(tid, addr, path, sizeof path) : 0;
     const char *c, *end;
 
     if (len < 0)
         return 0;
-    if (len == 0)  /* AT_EMPTY_PATH: the dirfd (or cwd) itself; else ENOENT */
+    /* An empty path (AT_EMPTY_PATH) or utimensat's NULL one is the dirfd's
+     * (or the cwd's) call; elsewhere the host fails it as Linux does. */
+    if (len == 0)
         return dirfd == -100 ? !cwd_elsewhere[tid] : !(t && dirfd >= 0 && owned_fd(t, (uint64_t)dirfd));
     if (path[0] != '/' && no_prefix_name(path))
         return dirfd == -100 ? !cwd_elsewhere[tid] : !(t && dirfd >= 0 && owned_fd(t, (uint64_t)dirfd));
@@ -574,7 +591,7 @@ static int host_path(int tid, const struct fd_bitmap *t, uint64_t addr, int dirf
         if (is_prefix(n ? walked : "/", n ? n : 1))
             return 0;
     }
-    return 1;
+    return !ends_in_name(walked, n);
 }
 
 static int paths_on_host(int tid, const struct fd_bitmap *t,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from sentry.abi.linux import CLONE_FILES, CLONE_THREAD
-from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, SYSCALL_NUMBERS, syscall_name
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.page_cache import DEFAULT_CACHE_SIZE, PageCache
 from sentry.kernel.fd_table import FDTable
@@ -177,6 +177,11 @@ class Kernel:
                 total,
                 fast,
                 total - fast,
+            )
+            served = self.dispatch.served.most_common(8)
+            log.debug(
+                "syscalls that reached Python: %s",
+                ", ".join(f"{syscall_name(AUDIT_ARCH_X86_64, nr)} {n}" for nr, n in served),
             )
         if not self._started:
             raise ExecFailed(self.platform.exec_error() or errno.ENOEXEC)

@@ -42,6 +42,7 @@ range of a C long). Only TaskExited propagates: the task is gone.
 
 from __future__ import annotations
 
+import collections
 import errno
 import logging
 import types
@@ -77,6 +78,8 @@ class SyscallDispatcher:
         self.kernel = kernel
         self.platform = kernel.platform
         self.strace = strace
+        # Syscall stops that reached Python, by number (for the debug log).
+        self.served: collections.Counter[int] = collections.Counter()
 
     def policy(
         self, entry: Syscall
@@ -111,6 +114,7 @@ class SyscallDispatcher:
         if t.blocked is not None and t.blocked.injecting is not None:
             self.platform.resume_to_exit(t.tid)  # sentry's own injected call
             return
+        self.served[stop.nr] += 1
         call = self._format(t, stop) if self.strace else ""
         if stop.arch != AUDIT_ARCH_X86_64 or stop.nr & X32_SYSCALL_BIT:
             log.warning(

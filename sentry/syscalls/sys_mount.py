@@ -51,9 +51,7 @@ _PROC_MOUNTS = re.compile(
 def register_specials(vfs: VirtualFilesystem) -> None:
     """Serve ``/dev/fuse`` and the mount tables from sentry."""
     vfs.add_special("/dev/fuse", lambda t, flags: fuse_dev.DeviceFile())
-    vfs.add_special_pattern(
-        ("/proc", "/etc/mtab"), ("mounts", "mountinfo", "mtab"), _PROC_MOUNTS, _mount_table
-    )
+    vfs.add_special_pattern(("mounts", "mountinfo", "mtab"), _PROC_MOUNTS, _mount_table)
 
 
 def _mount_table(t: Task, path: str) -> FileDescriptionImpl:

@@ -138,7 +138,6 @@ class VirtualFilesystem:
         self.mounts: dict[str, list[Mount]] = {}
         self.specials: dict[str, SpecialOpener] = {}
         self.special_patterns: list[tuple[re.Pattern[str], PatternOpener]] = []
-        self._pattern_roots: list[str] = []
         self._pattern_names: list[str] = []
         self._next_dev = 1
         # Called whenever prefixes() or special_names() change (the kernel
@@ -146,12 +145,13 @@ class VirtualFilesystem:
         self.on_change: Callable[[], None] = lambda: None
 
     def prefixes(self) -> list[str]:
-        """The paths whose lexical walk makes a path sentry's: mount points,
-        special files and the directories that hold special patterns."""
-        return sorted({*self.mounts, *self.specials, *self._pattern_roots})
+        """The paths whose lexical walk makes a path sentry's: mount points
+        and special files (see also special_names())."""
+        return sorted({*self.mounts, *self.specials})
 
     def special_names(self) -> list[str]:
-        """The last names of the files special patterns serve."""
+        """The last names of the files special patterns serve: a path that
+        ends in one may be sentry's."""
         return list(self._pattern_names)
 
     def covers(self, path: str) -> bool:
@@ -164,16 +164,11 @@ class VirtualFilesystem:
         self.on_change()
 
     def add_special_pattern(
-        self,
-        roots: tuple[str, ...],
-        names: tuple[str, ...],
-        pattern: re.Pattern[str],
-        opener: PatternOpener,
+        self, names: tuple[str, ...], pattern: re.Pattern[str], opener: PatternOpener
     ) -> None:
-        """Serve the files whose host path matches ``pattern``: all of them
-        at or below one of ``roots``, their last names among ``names``."""
+        """Serve the files whose host path matches ``pattern``, all of them
+        with a last name among ``names``."""
         self.special_patterns.append((pattern, opener))
-        self._pattern_roots.extend(roots)
         self._pattern_names.extend(names)
         self.on_change()
 
