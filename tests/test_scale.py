@@ -135,7 +135,8 @@ def test_mount_tables_through_any_path_are_sentrys(tmp_path):
     """The C side sends a path that ends in a mount table's name to Python
     (whatever its directory); other /proc paths stay the host's."""
     script = (
-        "grep -c sentry-guard /proc/self/mountinfo; cd /proc/self && grep -c sentry-guard mountinfo; "
+        "grep -c sentry-guard /proc/self/mountinfo; "
+        "cd /proc/self && grep -c sentry-guard mountinfo; "
         "chmod 755 /proc/self/fd/1 2>/dev/null; echo done"
     )
     log = tmp_path / "debug.log"

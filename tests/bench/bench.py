@@ -2,12 +2,13 @@
 
 Run it with ``make bench`` (installs sentry, runsc and proot first), or
 ``python3 tests/bench/bench.py`` from the repository root once sentry is installed.
-It takes about six minutes. It prints a table per measurement and saves the raw
-numbers to tests/bench/out/results.json. Each figure is a median: of --reps runs
-(default 3) for dd, FUSE and the buffer cache, of 5 for getppid and startup (3 for
-runsc's startup), and of --server-reps runs (default 1: a run takes up to half a minute
-under the sentry) for the built-in FUSE servers. The runs take turns round-robin, so
-drift on the host spreads evenly over the tools.
+It takes about eleven minutes, five of them section 9's (``--only scale`` runs that
+section alone, and results.json then holds only its figures). It prints a table per
+measurement and saves the raw numbers to tests/bench/out/results.json. Each figure is a
+median: of --reps runs (default 3) for dd, FUSE, the buffer cache and section 9, of 5 for
+getppid and startup (3 for runsc's startup), and of --server-reps runs (default 1: a run
+takes up to half a minute under the sentry) for the built-in FUSE servers. The runs take
+turns round-robin, so drift on the host spreads evenly over the tools.
 
 What is measured
  1. Cost of a pass-through trapped syscall. ``dd if=/dev/zero of=/dev/null bs=1
@@ -69,8 +70,55 @@ What is measured
     largest RSS of its process tree (GNU time's %M; n/a without /usr/bin/time). Targets,
     from the issue: cold read >= 700 MB/s, 4 KiB reads <= 25 us each, re-read >= 2.5 GB/s,
     4 KiB writes with writeback <= 25 us each.
- 8. A summary of the sentry's figures against their targets (PASS/MISS), then its main
-    built-in FUSE server figures next to runsc's.
+ 8. A summary of the sentry's figures against their targets (PASS/MISS), section 9's
+    included, then its main built-in FUSE server figures next to runsc's. It is printed
+    last, after section 9.
+ 9. Scale with the machine, and real programs (tests/bench/scale.py). N is the number of
+    CPUs the bench may use (os.sched_getaffinity), printed as "N cores". Every workload
+    has four rows: native; the sentry at its default placement (``sentry run --``, now
+    ``--cpu-affinity none``: the app gets every CPU and the sentry polls briefly for
+    stops); ``sentry run --cpu-affinity=same`` (sentry and app on one CPU, the old
+    default); runsc (``--platform=ptrace --network=none do``, with
+    ``--force-overlay=false`` where the workload writes to the host). Each sentry run
+    writes a fresh ``--debug-log``, and its closing line ``stops: T (C passed through in
+    C, P served in Python)`` gives the stops column (the medians of T and of P). Targets
+    are for the sentry's default placement.
+     1. ``nproc``: the CPUs the app gets; the default must print N, same 1 (a summary row).
+     2. ``make -s -jN`` of 4N generated C files (out/scale/make/: seeded, deterministic,
+        about 0.3 s of ``gcc -O2 -c`` each here), after an untimed native ``make -s
+        clean``. Target: <= 1.15x native.
+     3. One ``dd if=/dev/zero of=/dev/null bs=1 count=20000`` (40,000 read and write
+        syscalls), with native and the C tracer pinned (``taskset -c 0``) added as in
+        section 1: the time, the overhead per syscall over native in the same placement,
+        and the same with each tool's ``true`` time taken out of its dd time (at 40,000
+        syscalls the sentry's startup would add several us to each), over the pinned C
+        tracer's. Target: the latter <= 1.35; if the sentry stops for under a tenth of the
+        dd's syscalls (more stops than for ``true``), it passes trivially, and says so.
+     4. N such dd's at once (``sh -c 'for i in $(seq N); do dd ... 2>/dev/null & ...
+        done; ...'``, which waits for each dd's own exit status): the syscalls per second
+        of all N, over N times one dd's (workload 3's), each time less the tool's ``true``
+        time. Target: >= 0.8.
+     5. Readers. N+1 files of 64 MiB, read with dd bs=1M: f0 alone, then f1..fN at once;
+        bash's $EPOCHREALTIME before, between and after times only the reading. (a) memfs:
+        ``sentry run --mount /data=memfs``, the files written by the sandbox's shell first
+        (untimed); natively a directory on the host's tmpfs (/dev/shm), under runsc the
+        same path, on gVisor's own tmpfs. (b) squashfuse run inside the sandbox (natively
+        on the host kernel's FUSE), as in section 5: an uncompressed image of N+1 random
+        files built once (out/scale/readers-N+1.sqfs), mounted afresh each run, the image
+        read into the host's page cache first. Figures: one reader's MB/s and the N
+        readers' together. Target, each file system: the N readers' >= 0.8 x N x one's.
+     6. Programs, each time against native's and runsc's: ``true`` (workload 3's runs;
+        target <= 0.25x runsc's); ``find /usr -type f`` to /dev/null (<= 4x native);
+        ``tar xf`` of a tarball of 5,000 files from /usr/lib and /usr/share, about 100 MB
+        (out/scale/usr.tar, built once), into a directory on tmpfs (the host's /dev/shm
+        natively, the sandbox's own inside one) (<= 2.5x); ``gcc -o hello hello.c``
+        (<= 2x); ``/usr/bin/python3 -c pass`` (<= 3x); ``sha256sum`` of section 5's 200
+        MiB file (no target); and ``./configure && make -jN && make test`` in a fresh
+        copy of zlib's source (<= 1.5x). The source is ``--zlib DIR``, or else fetched once
+        with ``apt-get source zlib`` (the host's apt sources as deb-src, in a private apt
+        state under out/scale/, the version of the installed zlib1g) and kept in
+        out/scale/zlib-src; without either the row is n/a with the reason. runsc runs
+        find and zlib once (15-20 s each here) to keep the section near five minutes.
  The sentry runs isolated, as it does by default (namespaces, the seccomp allow list),
  with the bench's own directory shared (``--bind``). ``--baseline SENTRY`` adds another
  sentry console script (an earlier version's, say) to sections 1, 3 and 4 as
@@ -100,7 +148,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import re
 import shlex
 import shutil
@@ -113,13 +160,50 @@ import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-OUT = HERE / "out"
-BIN = OUT / "bin"
-TIMEOUT_S = 60.0
+from harness import (
+    BIN,
+    DD_COPIED,
+    FUSE_BIG,
+    FUSE_BIG_SIZE,
+    FUSE_DIR,
+    MKSQUASHFS_OPTS,
+    OUT,
+    PIN,
+    RUNSC,
+    RUNSC_RW,
+    SENTRY,
+    SENTRY_EXE,
+    Config,
+    Failed,
+    Result,
+    as_json,
+    build_c,
+    ctracer,
+    drop_caches,
+    find_tools,
+    fmt,
+    is_mounted,
+    make_big_file,
+    measure,
+    ms,
+    needs,
+    one_line,
+    parse_dd,
+    print_table_head,
+    progress,
+    ratio,
+    run,
+    run_err,
+    spread,
+    unmount,
+    verdict,
+    verdict_at_least,
+    with_unit,
+)
+from scale import measure_scale, print_scale, scale_json
 
 DD_COUNT = 100_000
 DD_SYSCALLS = 2 * DD_COUNT  # one read and one write per byte
@@ -127,43 +211,12 @@ DD = ("dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={DD_COUNT}")
 GETPPID_N = 5_000_000
 GETPPID_REPS = 5  # ~1 s each, and noisier than dd
 
-PIN = ("taskset", "-c", "0")
-RUNSC = ("runsc", "--platform=ptrace", "--network=none", "do")
-
-
-def find_sentry() -> str | None:
-    """The sentry console script installed next to this Python, else the one on PATH.
-
-    The direct path matters: a pyenv shim on PATH adds ~50 ms to every start.
-    """
-    beside = Path(sys.executable).parent / "sentry"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("sentry")
-
-
-SENTRY_EXE = find_sentry()
-# The app is isolated: the bench's files are shared with it, so that writes
-# (bindfs's backing directory, fsmeta's files) land on the host's disk as
-# they do natively and under runsc.
-SENTRY = (SENTRY_EXE or "sentry", "run", f"--bind={OUT}")
-
 # FUSE (section 5). The daemon (squashfuse, bindfs) runs inside the sandbox.
-FUSE_DIR = OUT / "fuse"
-FUSE_BIG = FUSE_DIR / "src" / "big"  # the image holds this directory, i.e. /big
 FUSE_IMG = FUSE_DIR / "big.sqfs"
 BIND_SRC = FUSE_DIR / "bind_src"  # bindfs mounts this; the writes land in it
-FUSE_BIG_SIZE = 200 * 2**20
-FUSE_SEED = 20240601  # the file's bytes are random.Random(FUSE_SEED).randbytes
-# No compression: random bytes do not compress, so gzip would store the data blocks raw
-# anyway; this way the image builds in 0.3 s instead of 2 s and nothing is decompressed.
-MKSQUASHFS_OPTS = ("-noappend", "-quiet", "-no-progress", "-noI", "-noD", "-noF", "-noX")
 FUSE_4K_COUNT = 10_000  # bs=4k reads only the first 41 MB: 10000 reads are plenty
 FUSE_WRITE_COUNT = 400  # 50 MiB at bs=128k
 GVISOR_FUSE_MBS = 352.0  # runsc --platform=ptrace, bs=128k read, measured earlier in this VM
-# runsc do: FUSE is on by default in 20221219 (--fuse is deprecated and has no effect).
-# Without --force-overlay=false the bindfs writes would land in the sandbox's tmpfs overlay.
-RUNSC_RW = (*RUNSC, "--force-overlay=false")
 
 # Built-in FUSE servers (section 6): sentry's own memfs and passthrough, written in Python.
 SERVERS_DIR = OUT / "servers"
@@ -180,174 +233,7 @@ TARGET_GETPPID_RATIO = 1.25
 STARTUP_REPS = {"runsc": 3}  # every other tool: 5
 
 
-class Failed(Exception):
-    """A command that could not be measured; the message is a one-line reason."""
-
-
-@dataclass(frozen=True)
-class Config:
-    """One way of running a workload: a tool in a placement."""
-
-    key: str
-    tool: str  # native, ctracer, sentry, runsc or proot
-    label: str
-    placement: str
-    prefix: tuple[str, ...]  # put in front of the workload's argv
-    native_ref: str = "native"  # the native config to subtract for the overhead
-
-
-@dataclass
-class Result:
-    """The samples of one config, or why it has none."""
-
-    config: Config
-    samples: list[float] = field(default_factory=list)
-    error: str | None = None
-    walls: list[float] = field(default_factory=list)  # FUSE: the whole command's wall s
-
-    @property
-    def median(self) -> float | None:
-        if self.error is not None or not self.samples:
-            return None
-        return statistics.median(self.samples)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def one_line(text: str, limit: int = 140) -> str:
-    """The last non-empty line of text, shortened to limit characters."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    line = lines[-1] if lines else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def run(argv: Sequence[str]) -> tuple[float, str]:
-    """Run argv; return (wall seconds, stdout). Raise Failed with a reason."""
-    elapsed, stdout, _ = run_err(argv)
-    return elapsed, stdout
-
-
-def run_err(argv: Sequence[str]) -> tuple[float, str, str]:
-    """Run argv; return (wall seconds, stdout, stderr). Raise Failed with a reason."""
-    start = time.perf_counter()
-    try:
-        # Own session, so that a timeout kills the tool's whole process group.
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=OUT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise Failed(f"{argv[0]}: {exc.strerror}") from None
-    try:
-        stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise Failed(f"timed out after {TIMEOUT_S:.0f} s") from None
-    elapsed = time.perf_counter() - start
-    if proc.returncode < 0:
-        raise Failed(f"killed by signal {-proc.returncode}: {one_line(stderr) or 'no output'}")
-    if proc.returncode != 0:
-        why = one_line(stderr) or one_line(stdout) or "no output"
-        raise Failed(f"exit status {proc.returncode}: {why}")
-    return elapsed, stdout, stderr
-
-
-def fmt(value: float | None, spec: str, width: int) -> str:
-    """value formatted with spec and right-aligned, or n/a."""
-    text = "n/a" if value is None else format(value, spec)
-    return text.rjust(width)
-
-
-def ratio(num: float | None, den: float | None) -> float | None:
-    if num is None or den is None or den <= 0:
-        return None
-    return num / den
-
-
-def spread(res: Result, scale: float, spec: str, width: int) -> str:
-    """The min-max range of res's samples times scale, right-aligned."""
-    if res.error is not None or not res.samples:
-        return "".rjust(width)
-    lo, hi = min(res.samples) * scale, max(res.samples) * scale
-    return f"{lo:{spec}}-{hi:{spec}}".rjust(width)
-
-
-def with_unit(value: float | None, spec: str, unit: str) -> str:
-    """value formatted with spec followed by unit, or n/a."""
-    return "n/a" if value is None else format(value, spec) + unit
-
-
-def ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1e3
-
-
-def verdict(value: float | None, limit: float | None) -> str:
-    if value is None or limit is None:
-        return "n/a"
-    return "PASS" if value <= limit else "MISS"
-
-
-def verdict_at_least(value: float | None, floor: float | None) -> str:
-    if value is None or floor is None:
-        return "n/a"
-    return "PASS" if value >= floor else "MISS"
-
-
-def print_table_head(notes: str, head: str) -> None:
-    """A section's notes, wrapped, then a table's column heads and rule."""
-    indent = "   "
-    print(
-        textwrap.fill(
-            notes, 99, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
-        )
-    )
-    print(head)
-    print(indent + "-" * (len(head) - 3))
-
-
-def progress(text: str) -> None:
-    print(text, end="", file=sys.stderr, flush=True)
-
-
 # ---------------------------------------------------------------- tools
-
-
-def build_c() -> dict[str, str]:
-    """Compile the C helpers into out/bin; return {name: reason} for failures."""
-    BIN.mkdir(parents=True, exist_ok=True)
-    failures: dict[str, str] = {}
-    for name in ("ctracer", "getppid_loop", "fsmeta"):
-        try:
-            run(["gcc", "-O2", "-Wall", "-o", str(BIN / name), str(HERE / f"{name}.c")])
-        except Failed as exc:
-            failures[name] = f"gcc failed: {exc}"
-    return failures
-
-
-def find_tools(build_failures: dict[str, str]) -> dict[str, str]:
-    """Return {tool: reason} for each tool that cannot run here."""
-    missing: dict[str, str] = {}
-    if "ctracer" in build_failures:
-        missing["ctracer"] = build_failures["ctracer"]
-    if SENTRY_EXE is None:
-        missing["sentry"] = "sentry is not installed (make install)"
-    if shutil.which("runsc") is None:
-        missing["runsc"] = "runsc is not installed (apt-get install runsc)"
-    elif os.geteuid() != 0:
-        missing["runsc"] = "runsc do needs root"
-    if shutil.which("proot") is None:
-        missing["proot"] = "proot is not installed (apt-get install proot)"
-    if shutil.which("taskset") is None:
-        missing["taskset"] = "taskset is not installed (util-linux)"
-    return missing
 
 
 def tool_version(argv: Sequence[str]) -> str | None:
@@ -378,10 +264,6 @@ def environment() -> dict[str, object]:
 
 
 # ---------------------------------------------------------------- configs
-
-
-def ctracer(*args: str) -> tuple[str, ...]:
-    return (str(BIN / "ctracer"), *args)
 
 
 # --baseline: another sentry (an earlier version's console script), measured
@@ -477,51 +359,7 @@ def startup_configs() -> list[Config]:
     ]
 
 
-def needs(config: Config) -> list[str]:
-    """The tools config depends on."""
-    tools = [config.tool] if config.tool != "native" else []
-    if config.prefix[:1] == PIN[:1]:
-        tools.append("taskset")
-    return tools
-
-
 # ---------------------------------------------------------------- measuring
-
-
-def measure(
-    name: str,
-    configs: list[Config],
-    workload: Sequence[str],
-    reps: int | dict[str, int],
-    missing: dict[str, str],
-    parse_stdout: bool = False,
-) -> dict[str, Result]:
-    """Run each config's prefix + workload, round-robin, reps times.
-
-    A sample is the wall time in seconds, or with parse_stdout the number the
-    program prints. A config that fails once is n/a from then on.
-    """
-    results = {c.key: Result(c) for c in configs}
-    for c in configs:
-        for tool in needs(c):
-            if tool in missing:
-                results[c.key].error = missing[tool]
-    rounds = reps if isinstance(reps, int) else max(reps.values())
-    for rep in range(rounds):
-        progress(f"[{name} {rep + 1}/{rounds}]")
-        for c in configs:
-            res = results[c.key]
-            wanted = reps if isinstance(reps, int) else reps.get(c.tool, reps["*"])
-            if res.error is not None or rep >= wanted:
-                continue
-            try:
-                elapsed, stdout = run((*c.prefix, *workload))
-                res.samples.append(float(stdout.split()[-1]) if parse_stdout else elapsed)
-            except (Failed, ValueError, IndexError) as exc:
-                res.error = str(exc) if isinstance(exc, Failed) else f"bad output: {exc}"
-            progress(f" {c.key}={'x' if res.error else format(res.samples[-1], '.3g')}")
-        progress("\n")
-    return results
 
 
 def probe_startup(missing: dict[str, str]) -> dict[str, Result]:
@@ -619,7 +457,6 @@ FUSE_TOOLS = {
     "read": ("squashfuse", "mksquashfs", "fusermount3"),
     "write": ("bindfs", "fusermount3"),
 }
-DD_COPIED = re.compile(r"^(\d+) bytes\b.*\bcopied, ([0-9.]+) s", re.MULTILINE)
 
 
 def fuse_configs() -> list[Config]:
@@ -633,41 +470,6 @@ def fuse_configs() -> list[Config]:
 def mountpoint(where: str, kind: str) -> Path:
     """Separate mount points for host mounts and in-sandbox mounts, per file system."""
     return FUSE_DIR / f"mnt_{kind}_{where}"
-
-
-def is_mounted(mnt: Path) -> bool:
-    lines = Path("/proc/self/mounts").read_text().splitlines()
-    return any(len(f) > 1 and f[1] == str(mnt) for f in (ln.split() for ln in lines))
-
-
-def unmount(mnt: Path) -> None:
-    """Unmount a host FUSE mount; lazily if it is busy."""
-    try:
-        run(["fusermount3", "-u", str(mnt)])
-    except Failed:
-        run(["fusermount3", "-uz", str(mnt)])
-
-
-def drop_caches() -> None:
-    """Write back dirty pages and drop the host's page, dentry and inode caches."""
-    os.sync()
-    try:
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    except OSError as exc:
-        raise Failed(f"cannot drop the page cache: {exc.strerror}") from None
-
-
-def make_big_file() -> None:
-    """The 200 MiB random file, kept between runs while its size is right."""
-    if FUSE_BIG.is_file() and FUSE_BIG.stat().st_size == FUSE_BIG_SIZE:
-        return
-    FUSE_BIG.parent.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(FUSE_SEED)
-    tmp = FUSE_BIG.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        for _ in range(FUSE_BIG_SIZE // 2**20):
-            f.write(rng.randbytes(2**20))
-    tmp.replace(FUSE_BIG)
 
 
 def fuse_prepare() -> dict[str, str]:
@@ -702,16 +504,6 @@ def fuse_prepare() -> dict[str, str]:
         except OSError as exc:
             failures["read"] = f"cannot write {FUSE_BIG}: {exc.strerror}"
     return failures
-
-
-def parse_dd(stderr: str, expected: int) -> float:
-    """The seconds dd reports for its copy; raise Failed unless it copied expected bytes."""
-    m = DD_COPIED.search(stderr)
-    if m is None:
-        raise Failed(f"no dd summary: {one_line(stderr) or 'no output'}")
-    if int(m[1]) != expected:
-        raise Failed(f"dd copied {m[1]} bytes, not {expected}: {one_line(stderr)}")
-    return float(m[2])
 
 
 def before_fuse_run(w: FuseWorkload) -> None:
@@ -1801,15 +1593,16 @@ def print_builtin_summary(
     return rows
 
 
-def print_summary(
+def core_rows(
     stop_r: float | None,
     getppid_r: float | None,
     startup: dict[str, Result],
     fuse_rows: list[tuple[str, str, str, str]],
     cache_rows: list[tuple[str, str, str, str]],
-) -> dict[str, dict[str, object]]:
+) -> list[tuple[str, str, str, str]]:
+    """Sections 1 to 7's rows of the summary: (figure, sentry's value, target, verdict)."""
     sentry, runsc = startup["sentry_default"].median, startup["runsc"].median
-    rows: list[tuple[str, str, str, str]] = [
+    return [
         (
             "pass-through stop / C tracer pinned",
             with_unit(stop_r, ".2f", "x"),
@@ -1831,6 +1624,10 @@ def print_summary(
         *fuse_rows,
         *cache_rows,
     ]
+
+
+def print_summary(rows: list[tuple[str, str, str, str]]) -> dict[str, dict[str, object]]:
+    """Print the summary table of the sections that ran; return it for results.json."""
     print("8. Summary: sentry (default placement) against its targets")
     print(f"   {'figure':<38} {'sentry':>10} {'target':>20} {'result':>6}")
     for name, value, target, result in rows:
@@ -1841,19 +1638,131 @@ def print_summary(
     }
 
 
-def as_json(results: dict[str, Result]) -> dict[str, object]:
-    return {
-        key: {
-            "label": r.config.label,
-            "placement": r.config.placement,
-            "argv_prefix": list(r.config.prefix),
-            "samples": r.samples,
-            "median": r.median,
-            "error": r.error,
-            **({"wall_s": r.walls} if r.walls else {}),
-        }
-        for key, r in results.items()
+@dataclass
+class Core:
+    """What sections 1 to 7 measured."""
+
+    startup: dict[str, Result]
+    dd: dict[str, Result]
+    getppid: dict[str, Result]
+    fuse: dict[str, dict[str, Result]]
+    builtin: dict[str, dict[str, dict[str, Result]]]
+    cache: dict[str, dict[str, Result]]
+    cache_rss: dict[str, dict[str, list[int]]]
+
+
+def measure_core(
+    args: argparse.Namespace, build_failures: dict[str, str], missing: dict[str, str]
+) -> Core:
+    """Run sections 1 to 7 (the summary, 8, is printed from their figures)."""
+    startup = probe_startup(missing)
+    dd = measure("dd", dd_configs(args.full), DD, args.reps, missing)
+    if "getppid_loop" in build_failures:
+        gp = {c.key: Result(c, error=build_failures["getppid_loop"]) for c in getppid_configs()}
+    else:
+        gp = measure(
+            "getppid",
+            getppid_configs(),
+            [str(BIN / "getppid_loop"), str(GETPPID_N)],
+            GETPPID_REPS,
+            missing,
+            parse_stdout=True,
+        )
+    fuse_failures = fuse_prepare()
+    fuse = measure_fuse(fuse_configs(), args.reps, missing, fuse_failures)
+    builtin = measure_builtin(args.server_reps, builtin_prepare(build_failures, missing))
+    cache, cache_rss = measure_cache(args.reps, missing, cache_prepare(fuse_failures))
+    return Core(startup, dd, gp, fuse, builtin, cache, cache_rss)
+
+
+def report_core(
+    core: Core, args: argparse.Namespace
+) -> tuple[
+    list[tuple[str, str, str, str]],
+    dict[str, object],
+    dict[str, dict[str, dict[str, dict[str, float | None]]]],
+]:
+    """Print sections 1 to 7; return their summary rows, their part of results.json, and
+    the built-in servers' figures, whose summary follows section 8's table."""
+    dd, startup = core.dd, core.startup
+    figures = dd_figures(dd)
+    print_dd(dd, figures, args.reps)
+    excl = {
+        "sentry_default": stop_without_startup(dd, startup, "sentry_default", "native"),
+        "ctracer_pinned": stop_without_startup(dd, startup, "ctracer_pinned", "native_pinned"),
     }
+    stop_r = print_stop_target(figures, excl)
+    getppid_r = print_getppid(core.getppid, GETPPID_REPS)
+    print_startup(startup)
+    fuse_figs = fuse_figures(core.fuse)
+    fuse_rows = print_fuse(core.fuse, fuse_figs, args.reps)
+    builtin_figs = builtin_figures(core.builtin)
+    print_builtin(core.builtin, builtin_figs, args.server_reps)
+    cache_figs = cache_figures(core.cache, core.cache_rss)
+    cache_rows = print_cache(core.cache, cache_figs, args.reps)
+    rows = core_rows(stop_r, getppid_r, startup, fuse_rows, cache_rows)
+    data: dict[str, object] = {
+        "dd": {
+            "workload": list(DD),
+            "syscalls": DD_SYSCALLS,
+            "runs": as_json(dd),
+            "figures": figures,
+            "stop_ns_without_startup": excl,
+        },
+        "getppid": {"n": GETPPID_N, "unit": "ns per call", "runs": as_json(core.getppid)},
+        "startup": {"workload": ["true"], "unit": "s", "runs": as_json(startup)},
+        "fuse": {
+            "file_bytes": FUSE_BIG_SIZE,
+            "mksquashfs": list(MKSQUASHFS_OPTS),
+            "unit": "dd's seconds",
+            "workloads": {
+                w.key: {
+                    "label": w.label,
+                    "dd": list(w.dd(mountpoint("sandbox", w.kind))),
+                    "bytes": w.nbytes,
+                    "runs": as_json(core.fuse[w.key]),
+                    "figures": fuse_figs[w.key],
+                }
+                for w in FUSE_WORKLOADS
+            },
+        },
+        "builtin_fuse": {
+            "reps": args.server_reps,
+            "dd": [{"bs": z.bs, "count": z.count, "bytes": z.nbytes} for z in SEQ_SIZES],
+            "files": META_N,
+            "unit": "dd's seconds, fsmeta's seconds per phase, the whole command's wall s",
+            "servers": {
+                sv.name: {
+                    "native_dir": str(sv.native_dir),
+                    "runs": {m.key: as_json(core.builtin[sv.name][m.key]) for m in METRICS},
+                    "figures": builtin_figs[sv.name],
+                }
+                for sv in BUILTIN_SERVERS
+            },
+        },
+        "buffer_cache": {
+            "unit": "dd's seconds; peak RSS in KiB (sentry: VmHWM; runsc: GNU time %M)",
+            "runs": {
+                r.key: {
+                    "dd": [list(a) for a in r.dd_argvs(CACHE_SANDBOX_MNT)],
+                    "bytes": r.nbytes(),
+                    "peak_rss_kib": core.cache_rss[r.key],
+                }
+                for r in CACHE_RUNS.values()
+            },
+            "figures": {
+                f.key: {
+                    "label": f.label,
+                    "unit": f.unit,
+                    "target": f.target_text,
+                    "runs": as_json(core.cache[f.key]),
+                    "figures": cache_figs[f.key],
+                }
+                for f in CACHE_FIGURES
+            },
+        },
+    }
+    return rows, data, builtin_figs
 
 
 # ---------------------------------------------------------------- main
@@ -1866,7 +1775,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=3,
         choices=range(1, 6),
-        help="runs per dd, FUSE and buffer cache figure (median taken; default 3)",
+        help="runs per dd, FUSE, buffer cache and section 9 figure (median taken; default 3)",
     )
     parser.add_argument(
         "--full",
@@ -1887,8 +1796,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also measure this sentry console script (e.g. an earlier version's) for the "
         "pass-through stop, getppid and startup, as 'sentry (baseline)'",
     )
+    parser.add_argument(
+        "--only",
+        choices=("scale",),
+        help="run only this section (scale: section 9, about 5 minutes) and the summary of "
+        "its targets; results.json then holds only its figures",
+    )
+    parser.add_argument(
+        "--zlib",
+        metavar="DIR",
+        type=Path,
+        help="zlib's source tree for section 9's build (default: apt-get source zlib, kept "
+        "in out/scale/zlib-src)",
+    )
     args = parser.parse_args(argv)
     BASELINE[:] = [args.baseline] if args.baseline else []
+    core_sections = args.only is None
 
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -1897,23 +1820,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = find_tools(build_failures)
     env = environment()
 
-    startup = probe_startup(missing)
-    dd = measure("dd", dd_configs(args.full), DD, args.reps, missing)
-    if "getppid_loop" in build_failures:
-        gp = {c.key: Result(c, error=build_failures["getppid_loop"]) for c in getppid_configs()}
-    else:
-        gp = measure(
-            "getppid",
-            getppid_configs(),
-            [str(BIN / "getppid_loop"), str(GETPPID_N)],
-            GETPPID_REPS,
-            missing,
-            parse_stdout=True,
-        )
-    fuse_failures = fuse_prepare()
-    fuse = measure_fuse(fuse_configs(), args.reps, missing, fuse_failures)
-    builtin = measure_builtin(args.server_reps, builtin_prepare(build_failures, missing))
-    cache, cache_rss = measure_cache(args.reps, missing, cache_prepare(fuse_failures))
+    core = measure_core(args, build_failures, missing) if core_sections else None
+    scale = measure_scale(args.reps, missing, args.zlib)
     total = time.perf_counter() - started
 
     print()
@@ -1931,94 +1839,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     print()
-    figures = dd_figures(dd)
-    print_dd(dd, figures, args.reps)
-    excl = {
-        "sentry_default": stop_without_startup(dd, startup, "sentry_default", "native"),
-        "ctracer_pinned": stop_without_startup(dd, startup, "ctracer_pinned", "native_pinned"),
-    }
-    stop_r = print_stop_target(figures, excl)
-    getppid_r = print_getppid(gp, GETPPID_REPS)
-    print_startup(startup)
-    fuse_figs = fuse_figures(fuse)
-    fuse_rows = print_fuse(fuse, fuse_figs, args.reps)
-    builtin_figs = builtin_figures(builtin)
-    print_builtin(builtin, builtin_figs, args.server_reps)
-    cache_figs = cache_figures(cache, cache_rss)
-    cache_rows = print_cache(cache, cache_figs, args.reps)
-    summary = print_summary(stop_r, getppid_r, startup, fuse_rows, cache_rows)
-    print()
-    builtin_summary = print_builtin_summary(builtin_figs)
+    data: dict[str, object] = {"environment": env, "reps": args.reps, "total_s": total}
+    rows: list[tuple[str, str, str, str]] = []
+    builtin_figs = None
+    if core is not None:
+        rows, core_data, builtin_figs = report_core(core, args)
+        data.update(core_data)
+    rows += print_scale(scale)
+    data["scale"] = scale_json(scale)
+    data["summary"] = print_summary(rows)
+    if builtin_figs is not None:
+        print()
+        data["summary_builtin_fuse"] = print_builtin_summary(builtin_figs)
     print(f"\n(total {total:.0f} s; raw numbers in {OUT / 'results.json'})")
 
-    data = {
-        "environment": env,
-        "reps": args.reps,
-        "total_s": total,
-        "dd": {
-            "workload": list(DD),
-            "syscalls": DD_SYSCALLS,
-            "runs": as_json(dd),
-            "figures": figures,
-            "stop_ns_without_startup": excl,
-        },
-        "getppid": {"n": GETPPID_N, "unit": "ns per call", "runs": as_json(gp)},
-        "startup": {"workload": ["true"], "unit": "s", "runs": as_json(startup)},
-        "fuse": {
-            "file_bytes": FUSE_BIG_SIZE,
-            "mksquashfs": list(MKSQUASHFS_OPTS),
-            "unit": "dd's seconds",
-            "workloads": {
-                w.key: {
-                    "label": w.label,
-                    "dd": list(w.dd(mountpoint("sandbox", w.kind))),
-                    "bytes": w.nbytes,
-                    "runs": as_json(fuse[w.key]),
-                    "figures": fuse_figs[w.key],
-                }
-                for w in FUSE_WORKLOADS
-            },
-        },
-        "builtin_fuse": {
-            "reps": args.server_reps,
-            "dd": [{"bs": z.bs, "count": z.count, "bytes": z.nbytes} for z in SEQ_SIZES],
-            "files": META_N,
-            "unit": "dd's seconds, fsmeta's seconds per phase, the whole command's wall s",
-            "servers": {
-                sv.name: {
-                    "native_dir": str(sv.native_dir),
-                    "runs": {m.key: as_json(builtin[sv.name][m.key]) for m in METRICS},
-                    "figures": builtin_figs[sv.name],
-                }
-                for sv in BUILTIN_SERVERS
-            },
-        },
-        "buffer_cache": {
-            "unit": "dd's seconds; peak RSS in KiB (sentry: VmHWM; runsc: GNU time %M)",
-            "runs": {
-                r.key: {
-                    "dd": [list(a) for a in r.dd_argvs(CACHE_SANDBOX_MNT)],
-                    "bytes": r.nbytes(),
-                    "peak_rss_kib": cache_rss[r.key],
-                }
-                for r in CACHE_RUNS.values()
-            },
-            "figures": {
-                f.key: {
-                    "label": f.label,
-                    "unit": f.unit,
-                    "target": f.target_text,
-                    "runs": as_json(cache[f.key]),
-                    "figures": cache_figs[f.key],
-                }
-                for f in CACHE_FIGURES
-            },
-        },
-        "summary": summary,
-        "summary_builtin_fuse": builtin_summary,
-    }
     (OUT / "results.json").write_text(json.dumps(data, indent=2) + "\n")
-    return 0 if dd["native"].median is not None else 1
+    if core is not None:
+        return 0 if core.dd["native"].median is not None else 1
+    return 0 if scale.dd["native"].median is not None else 1
 
 
 if __name__ == "__main__":
