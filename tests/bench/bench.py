@@ -12,8 +12,10 @@ turns round-robin, so drift on the host spreads evenly over the tools.
 
 What is measured
  1. Cost of a pass-through trapped syscall. ``dd if=/dev/zero of=/dev/null bs=1
-    count=100000`` makes 200,000 read+write syscalls. The sentry traps read and write
-    with seccomp RET_TRACE and passes each one through with one ptrace stop. dd runs
+    count=100000`` makes 200,000 read+write syscalls. The C tracer traps read and write
+    with seccomp RET_TRACE and passes each one through with one ptrace stop; the sentry
+    no longer stops for them at all (a process without sentry fds runs its fd syscalls
+    natively), so its rows show what is left: startup. dd runs
     natively, under the minimal C tracer, under the sentry, under
     ``runsc --platform=ptrace`` and under Debian's proot. Per syscall:
     overhead = (t_tool - t_native) / 200000.
@@ -133,9 +135,9 @@ cross-vCPU wake-up. On the same vCPU it costs about 10 us
 measured in two placements. "pinned" is ``taskset -c 0 <whole command>``, which puts
 the tracer and the tracee on CPU 0. "unpinned" leaves placement to the scheduler.
 The sentry gets three rows: "default" is ``sentry run --`` with its default
-``--cpu-affinity same`` (the sentry pins itself and the app to one CPU); "pinned" is
-``taskset -c 0 sentry run --cpu-affinity=none --``; "unpinned" is
-``sentry run --cpu-affinity=none --``.
+``--cpu-affinity none`` (nothing pinned; the sentry polls briefly for the next stop);
+"pinned" is ``taskset -c 0 sentry run --cpu-affinity=none --``; "unpinned" is
+``sentry run --cpu-affinity=none --spin=0 --`` (no polling).
 
 Debian's proot is built without its seccomp acceleration: it stops twice on every
 syscall. It is reported pinned only, because an unpinned run takes about 20 s. Pass
@@ -273,7 +275,7 @@ BASELINE: list[str] = []
 
 def baseline_configs() -> list[Config]:
     """The baseline sentry's row at the default placement, if one was given."""
-    label, placement = "sentry (baseline)", "default (same)"
+    label, placement = "sentry (baseline)", "default (none)"
     return [
         Config("sentry_baseline", "sentry", label, placement, (exe, "run", "--"))
         for exe in BASELINE
@@ -297,15 +299,15 @@ def dd_configs(full: bool) -> list[Config]:
             "native_pinned",
         ),
         Config("ctracer", "ctracer", "C tracer", "unpinned", ctracer()),
-        Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        Config("sentry_default", "sentry", "sentry", "default (none)", (*SENTRY, "--")),
         *baseline_configs(),
         Config("sentry_pinned", "sentry", "sentry", "pinned", pin_sentry, "native_pinned"),
         Config(
             "sentry_unpinned",
             "sentry",
             "sentry",
-            "unpinned (none)",
-            (*SENTRY, "--cpu-affinity=none", "--"),
+            "unpinned, no polling",
+            (*SENTRY, "--cpu-affinity=none", "--spin=0", "--"),
         ),
         Config(
             "runsc_pinned",
@@ -344,7 +346,7 @@ def getppid_configs() -> list[Config]:
         Config(
             "ctracer_pinned", "ctracer", "C tracer (filter only)", "pinned", (*PIN, *ctracer())
         ),
-        Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        Config("sentry_default", "sentry", "sentry", "default (none)", (*SENTRY, "--")),
         *baseline_configs(),
     ]
 
@@ -353,7 +355,7 @@ def startup_configs() -> list[Config]:
     return [
         Config("native", "native", "native", "unpinned", ()),
         Config("ctracer_pinned", "ctracer", "C tracer", "pinned", (*PIN, *ctracer())),
-        Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        Config("sentry_default", "sentry", "sentry", "default (none)", (*SENTRY, "--")),
         *baseline_configs(),
         Config("runsc", "runsc", "runsc --platform=ptrace", "unpinned", RUNSC),
     ]
@@ -462,7 +464,7 @@ FUSE_TOOLS = {
 def fuse_configs() -> list[Config]:
     return [
         Config("native", "native", "native (host FUSE)", "unpinned", ()),
-        Config("sentry_default", "sentry", "sentry", "default (same)", (*SENTRY, "--")),
+        Config("sentry_default", "sentry", "sentry", "default (none)", (*SENTRY, "--")),
         Config("runsc", "runsc", "runsc --platform=ptrace", "unpinned", RUNSC_RW),
     ]
 
@@ -680,7 +682,7 @@ def builtin_configs() -> list[Config]:
     return [
         Config("native", "native", "native", "unpinned", ()),
         Config("kernel", "kernel", "host kernel", "unpinned", ()),
-        Config("sentry_default", "sentry", "sentry", "default (same)", SENTRY),
+        Config("sentry_default", "sentry", "sentry", "default (none)", SENTRY),
         Config("runsc", "runsc", "runsc", "unpinned", RUNSC_RW),
     ]
 
@@ -1028,8 +1030,8 @@ GNU_TIME = "/usr/bin/time"  # -f %M: the largest RSS of runsc's process tree (wa
 def cache_configs() -> list[Config]:
     return [
         Config("kernel", "native", "host kernel FUSE", "unpinned", ()),
-        Config("sentry_default", "sentry", "sentry, daemon inside", "default (same)", SENTRY),
-        Config("sentry_mount", "sentry", "sentry --mount", "default (same)", SENTRY),
+        Config("sentry_default", "sentry", "sentry, daemon inside", "default (none)", SENTRY),
+        Config("sentry_mount", "sentry", "sentry --mount", "default (none)", SENTRY),
         Config("runsc", "runsc", "runsc --platform=ptrace", "unpinned", RUNSC_RW),
     ]
 
