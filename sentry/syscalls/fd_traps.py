@@ -16,7 +16,8 @@ natively (and the kernel's seccomp action cache then skips the filter for
 them: no cost at all). A process gets its first sentry fd only through
 sentry: an open on a sentry mount (``common.install_fd``) or a placeholder
 received over a unix socket (recvmsg, which is trapped while any sentry fd
-exists). Right then, before that syscall returns, the process becomes
+exists); a chdir into a sentry mount counts too, so that its fchdir back
+out reaches sentry. Right then, before that syscall returns, the process becomes
 *precise*: its task stacks a second filter, synchronised to all its threads
 (``SECCOMP_FILTER_FLAG_TSYNC``), that traps every fd-only syscall, and the
 C fast path passes the app's own fds through as before. A dup of a sentry
