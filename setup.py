@@ -4,6 +4,9 @@ The repository's ``platform/`` folder is installed as ``sentry.platform`` and
 ``fsimpl/`` as ``sentry.fsimpl``: a top-level package named ``platform`` would
 shadow the standard library module (and break pip, setuptools and pytest), so
 ``platform/`` has no ``__init__.py`` and is only ever imported under ``sentry``.
+``sentry/platform`` and ``sentry/fsimpl`` are symlinks to those folders, so the
+source tree is itself the package: ``pip install -e .``, mypy and editors
+follow ``sentry.platform.*`` and ``sentry.fsimpl.*`` imports to their files.
 
 The cffi helper is compiled here, at install time, in API mode; nothing is
 compiled at import time.
@@ -31,10 +34,6 @@ setup(
         "sentry.fsimpl",
         "sentry.fsimpl.fuse",
     ],
-    package_dir={
-        "sentry.platform": "platform",
-        "sentry.fsimpl": "fsimpl",
-    },
     setup_requires=["cffi>=1.15"],
     cffi_modules=["platform/ptrace/helper_build.py:ffibuilder"],
     install_requires=["cffi>=1.15", "python-ptrace>=0.9.9"],

@@ -121,7 +121,7 @@ def test_rw_family(runs):
 def test_cp_r_source_tree(runs):
     tree = REPO_ROOT / "sentry"
     script = (
-        f"cp -r {tree} t && diff -r {tree} t && "
+        f"cp -rL {tree} t && diff -r {tree} t && "
         "find t -name __pycache__ -prune -o -printf '%y %m %s %P\\n' | sort && "
         "find t -type f -name '*.py' | sort | xargs sha256sum | sha256sum && "
         "rm -r t && ls -A"
