@@ -299,7 +299,7 @@ def test_cp_and_diff_a_source_tree(dirs):
     src = REPO_ROOT / "sentry"
 
     def copy(d: Path):
-        check_output(["cp", "-a", src, d / "tree"])
+        check_output(["cp", "-aL", src, d / "tree"])
         check_output(["diff", "-r", src, d / "tree"])
         return sorted(_tree_listing(d / "tree").splitlines())
 
