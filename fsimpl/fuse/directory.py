@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from sentry.abi import fuse
 from sentry.abi.linux import STATX_BASIC_STATS, Statx, pack_dirent64
 from sentry.errors import SyscallError
-from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _expiry
-from sentry.vfs.file_description import FileDescription, FileDescriptionImpl
+from sentry.fsimpl.fuse.fusefs import FuseFilesystem, HandleFile, Inode, _expiry
+from sentry.vfs.file_description import FileDescription
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 READDIR_SIZE = 32768  # what Linux 6.18 asks for
 
 
-class Directory(FileDescriptionImpl):
+class Directory(HandleFile):
     """Implements FileDescriptionImpl for a FUSE directory (fh ``fh``)."""
 
     def __init__(

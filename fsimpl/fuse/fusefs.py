@@ -13,23 +13,47 @@ import errno
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sentry.abi import fuse
-from sentry.abi.linux import S_IFDIR, S_IFMT, STATX_ATIME, STATX_BASIC_STATS, Statx, pack_statfs
+from sentry.abi.linux import (
+    S_IFDIR,
+    S_IFMT,
+    S_IFREG,
+    STATX_ATIME,
+    STATX_BASIC_STATS,
+    Statx,
+    pack_statfs,
+)
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import notify
 from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
 from sentry.fsimpl.fuse.page_cache import FileCache, PageCache
 from sentry.fsimpl.fuse.writeback import write_back
-from sentry.vfs.file_description import O_PATH
+from sentry.vfs.file_description import (
+    O_ACCMODE,
+    O_PATH,
+    O_TRUNC,
+    OPEN_ONLY,
+    FileDescriptionImpl,
+)
+from sentry.vfs.filesystem import (
+    STATX_GID,
+    STATX_MODE,
+    STATX_MTIME,
+    STATX_SIZE,
+    STATX_UID,
+    UTIME_NOW,
+    SetStat,
+)
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.regular_file import RegularFile
     from sentry.kernel.task import Task, Waiter
-    from sentry.vfs.file_description import FileDescriptionImpl
 
 log = logging.getLogger("sentry")
+
+S = TypeVar("S", bound=fuse.Struct)
 
 FUSE_SUPER_MAGIC = 0x65735546
 MAX_TIMEOUT = 365 * 24 * 3600.0  # daemons send up to 2**64 s: clamp
@@ -92,6 +116,12 @@ class Inode:
     flush_timer: bool = False  # a delayed writeback is scheduled
 
 
+class HandleFile(FileDescriptionImpl):
+    """An open file the daemon knows by a file handle (OPEN's ``fh``)."""
+
+    fh: int
+
+
 class FuseFilesystem:
     """Implements vfs.Filesystem over one FUSE connection.
 
@@ -140,7 +170,7 @@ class FuseFilesystem:
 
     def _forget_some(self) -> None:
         """Drop the oldest unused tenth of the cached inodes (BATCH_FORGET)."""
-        drop = []
+        drop: list[Inode] = []
         for inode in self.inodes.values():
             if len(drop) >= max(1, self.inode_limit // 10):
                 break
@@ -266,11 +296,24 @@ class FuseFilesystem:
 
     async def readlink(self, t: Task, inode: Inode) -> bytes:
         """Implements Filesystem.readlink."""
-        return await self.conn.call(t, fuse.FUSE_READLINK, inode.nodeid)
+        target: bytes = await self.conn.call(t, fuse.FUSE_READLINK, inode.nodeid)
+        return target
 
     async def open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl:
-        """Implements Filesystem.open: OPEN or OPENDIR (zero-message on ENOSYS);
-        nothing for O_PATH."""
+        """Implements Filesystem.open: O_TRUNC is sent in OPEN if the daemon
+        handles it (ATOMIC_O_TRUNC), else as a SETATTR of size 0 afterwards."""
+        truncate = bool(flags & O_TRUNC) and inode.mode & S_IFMT == S_IFREG
+        atomic = truncate and bool(self.conn.flags & fuse.FUSE_ATOMIC_O_TRUNC)
+        impl = await self._open(t, inode, flags if atomic else flags & ~O_TRUNC)
+        if truncate and flags & O_ACCMODE and not atomic:
+            await self.setstat(t, inode, SetStat(mask=STATX_SIZE, size=0, via=impl))
+        elif atomic:
+            inode.attr_expires = 0.0
+            self.truncated(inode, 0)
+        return impl
+
+    async def _open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl:
+        """OPEN or OPENDIR (zero-message on ENOSYS); nothing for O_PATH."""
         from sentry.fsimpl.fuse.directory import Directory
         from sentry.fsimpl.fuse.path_file import PathFile
         from sentry.fsimpl.fuse.regular_file import RegularFile
@@ -389,6 +432,8 @@ class FuseFilesystem:
                     t, fuse.FUSE_CREATE, parent.nodeid, args + name + b"\0"
                 )
             except SyscallError as err:
+                if err.errno == errno.EEXIST:
+                    self.forget_entry(parent, name)
                 if err.errno != errno.ENOSYS:
                     raise
                 self.conn.no_create = True
@@ -397,12 +442,50 @@ class FuseFilesystem:
                 opened = _unpack(fuse.OpenOut, body[fuse.EntryOut.SIZE :])
                 impl = RegularFile(self, inode, opened.fh, flags, opened.open_flags, release=True)
                 return inode, impl
-        inode = await self.mknod(t, parent, name, 0o100000 | mode, 0)
-        return inode, await self.open(t, inode, flags & ~(0o100 | 0o200 | 0o1000))
+        try:
+            inode = await self.mknod(t, parent, name, S_IFREG | mode, 0)
+        except SyscallError as err:
+            if err.errno == errno.EEXIST:
+                self.forget_entry(parent, name)
+            raise
+        return inode, await self._open(t, inode, flags & ~OPEN_ONLY)
+
+    async def setstat(self, t: Task, inode: Inode, change: SetStat) -> None:
+        """Implements Filesystem.setstat: one SETATTR, with the file handle
+        of ``change.via`` (FATTR_FH) as Linux sends it."""
+        args = fuse.SetattrIn()
+        if isinstance(change.via, HandleFile):
+            args.valid |= fuse.FATTR_FH
+            args.fh = change.via.fh
+        if change.mask & STATX_MODE:
+            args.valid |= fuse.FATTR_MODE
+            args.mode = (inode.mode & S_IFMT) | (change.mode & 0o7777)
+        if change.mask & STATX_UID:
+            args.valid |= fuse.FATTR_UID
+            args.uid = change.uid
+        if change.mask & STATX_GID:
+            args.valid |= fuse.FATTR_GID
+            args.gid = change.gid
+        if change.mask & STATX_SIZE:
+            args.valid |= fuse.FATTR_SIZE
+            args.size = change.size
+        now = divmod(time.time_ns(), 10**9)
+        if change.mask & STATX_ATIME:
+            args.atime, args.atimensec = change.atime
+            args.valid |= fuse.FATTR_ATIME
+            if args.atimensec == UTIME_NOW:
+                args.atime, args.atimensec = now
+                args.valid |= fuse.FATTR_ATIME_NOW
+        if change.mask & STATX_MTIME:
+            args.mtime, args.mtimensec = change.mtime
+            args.valid |= fuse.FATTR_MTIME
+            if args.mtimensec == UTIME_NOW:
+                args.mtime, args.mtimensec = now
+                args.valid |= fuse.FATTR_MTIME_NOW
+        await self.setattr(t, inode, args)
 
     async def setattr(self, t: Task, inode: Inode, args: fuse.SetattrIn) -> None:
-        """Implements Filesystem.setattr: the attributes the reply gives are
-        cached."""
+        """SETATTR; the attributes the reply gives are cached."""
         if args.valid & fuse.FATTR_SIZE and inode.cache is not None:
             await write_back(self, t, inode)
         body = await self.conn.call(t, fuse.FUSE_SETATTR, inode.nodeid, args.pack())
@@ -463,7 +546,8 @@ class FuseFilesystem:
             return int(_unpack(fuse.GetxattrOut, body).size)
         if len(body) > size:
             raise SyscallError(errno.ERANGE)
-        return body
+        value: bytes = body
+        return value
 
     async def setxattr(self, t: Task, inode: Inode, name: bytes, value: bytes, flags: int) -> None:
         """Implements Filesystem.setxattr (the 8-byte setxattr_in: sentry never
@@ -543,7 +627,7 @@ class FuseFilesystem:
             self.conn.abort(errno.ENOTCONN)
 
 
-def _unpack(cls: type, body: bytes):  # type: ignore[no-untyped-def]
+def _unpack(cls: type[S], body: bytes) -> S:
     """``cls.unpack(body)``; a malformed reply is EIO (and a warning)."""
     try:
         return cls.unpack(body)

@@ -43,14 +43,13 @@ from sentry.abi.linux import STATX_BASIC_STATS
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import writeback
 from sentry.fsimpl.fuse.connection import PAGE_SIZE
-from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _unpack
+from sentry.fsimpl.fuse.fusefs import FuseFilesystem, HandleFile, Inode, _unpack
 from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE, Chunk
 from sentry.kernel.task import Waiter, run_background
 from sentry.vfs.file_description import (
     O_ACCMODE,
     O_APPEND,
     FileDescription,
-    FileDescriptionImpl,
     set_offset,
 )
 
@@ -65,7 +64,7 @@ log = logging.getLogger("sentry")
 U64_MASK = 2**64 - 1
 
 
-class RegularFile(FileDescriptionImpl):
+class RegularFile(HandleFile):
     """Implements FileDescriptionImpl for a FUSE regular file (fh ``fh``)."""
 
     mappable = True

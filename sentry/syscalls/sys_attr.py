@@ -2,37 +2,41 @@
 fchmodat2, chown, lchown, fchown, fchownat, truncate, ftruncate,
 utimensat, utimes, utime, futimesat, fsync, fdatasync and fallocate.
 
-Each attribute change becomes one FUSE_SETATTR (analogous to the setstat
-calls of gVisor's ``sys_stat.go``/``sys_file.go``); an fd-based change
-carries the file handle (FATTR_FH), as Linux's does.
+Each attribute change is one vfs SetStat (analogous to the setstat calls of
+gVisor's ``sys_stat.go``/``sys_file.go``); an fd-based change names the
+open file it is made through, as Linux's does.
 """
 
 from __future__ import annotations
 
 import errno
 import struct
-import time
 from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux import S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
-from sentry.lazy import lazy_import
 from sentry.syscalls.common import c_int, c_long, check_flags, on_host, read_path, sentry_file
 from sentry.syscalls.passthrough import PASS
 from sentry.vfs.file_description import MAX_LFS_FILESIZE
+from sentry.vfs.filesystem import (
+    STATX_ATIME,
+    STATX_GID,
+    STATX_MODE,
+    STATX_MTIME,
+    STATX_SIZE,
+    STATX_UID,
+    UTIME_NOW,
+    SetStat,
+)
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
-    from sentry.abi import fuse
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescription
     from sentry.vfs.vfs import Location, Start
-else:
-    fuse = lazy_import("sentry.abi.fuse")  # only for FUSE files
 
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
-UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 # The fallocate modes Linux knows (FALLOC_FL_SUPPORTED_MASK); others are
 # EOPNOTSUPP before the file system is asked.
@@ -40,7 +44,7 @@ FALLOC_FL_SUPPORTED_MASK = 0xFF
 
 
 async def _setattr_at(
-    t: Task, start: Start, follow: bool, path_arg: int, args: fuse.SetattrIn
+    t: Task, start: Start, follow: bool, path_arg: int, args: SetStat
 ) -> int:
     location = await t.kernel.vfs.walk(t, start, follow)
     if location.mount is None:
@@ -48,43 +52,38 @@ async def _setattr_at(
     return await _setattr(t, location, args)
 
 
-async def _setattr(t: Task, location: Location, args: fuse.SetattrIn) -> int:
+async def _setattr(t: Task, location: Location, args: SetStat) -> int:
     assert location.mount is not None and location.inode is not None
-    if args.valid & fuse.FATTR_MODE:
-        args.mode = (location.inode.mode & S_IFMT) | (args.mode & 0o7777)
-    await location.mount.fs.setattr(t, location.inode, args)
+    await location.mount.fs.setstat(t, location.inode, args)
     return 0
 
 
 def _path_call(
-    t: Task, dirfd: int, path: int, follow: bool, path_arg: int, args: fuse.SetattrIn
+    t: Task, dirfd: int, path: int, follow: bool, path_arg: int, args: SetStat
 ) -> Any:
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _setattr_at(t, start, follow, path_arg, args)
 
 
-def _fd_call(t: Task, fd: int, args: fuse.SetattrIn) -> Any:
+def _fd_call(t: Task, fd: int, args: SetStat) -> Any:
     file = sentry_file(t, fd)
     if file is None:
         return PASS
-    fh = getattr(file.impl, "fh", None)
-    if fh is not None:
-        args.valid |= fuse.FATTR_FH
-        args.fh = fh
+    args.via = file.impl
     return _setattr(t, file.location, args)
 
 
-def _mode(mode: int) -> fuse.SetattrIn:
-    return fuse.SetattrIn(valid=fuse.FATTR_MODE, mode=mode & 0o7777)
+def _mode(mode: int) -> SetStat:
+    return SetStat(mask=STATX_MODE, mode=mode & 0o7777)
 
 
-def _owner(uid: int, gid: int) -> fuse.SetattrIn:
-    args = fuse.SetattrIn()
+def _owner(uid: int, gid: int) -> SetStat:
+    args = SetStat()
     if c_int(uid) != -1:
-        args.valid |= fuse.FATTR_UID
+        args.mask |= STATX_UID
         args.uid = c_int(uid) & 0xFFFFFFFF
     if c_int(gid) != -1:
-        args.valid |= fuse.FATTR_GID
+        args.mask |= STATX_GID
         args.gid = c_int(gid) & 0xFFFFFFFF
     return args
 
@@ -134,10 +133,10 @@ def fchownat(t: Task, dirfd: int, path: int, uid: int, gid: int, flags: int) -> 
     return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, _owner(uid, gid))
 
 
-def _size(length: int) -> fuse.SetattrIn:
+def _size(length: int) -> SetStat:
     if c_long(length) < 0:
         raise SyscallError(errno.EINVAL)
-    return fuse.SetattrIn(valid=fuse.FATTR_SIZE, size=c_long(length))
+    return SetStat(mask=STATX_SIZE, size=c_long(length))
 
 
 def truncate(t: Task, path: int, length: int) -> Any:
@@ -155,29 +154,22 @@ def ftruncate(t: Task, fd: int, length: int) -> Any:
     return _fd_call(t, fd, _size(length))
 
 
-def _times(atime: tuple[int, int] | None, mtime: tuple[int, int] | None) -> fuse.SetattrIn:
-    """SETATTR for new times; None means now, UTIME_OMIT leaves one as is."""
-    args = fuse.SetattrIn()
-    for which, value, flag, now_flag in (
-        ("a", atime, fuse.FATTR_ATIME, fuse.FATTR_ATIME_NOW),
-        ("m", mtime, fuse.FATTR_MTIME, fuse.FATTR_MTIME_NOW),
-    ):
-        if value is not None and value[1] == UTIME_OMIT:
-            continue
-        if value is None or value[1] == UTIME_NOW:
-            sec, nsec = divmod(time.time_ns(), 10**9)
-            args.valid |= flag | now_flag
-        else:
-            sec, nsec = value
-            if not 0 <= nsec < 10**9:
-                raise SyscallError(errno.EINVAL)
-            args.valid |= flag
-        setattr(args, which + "time", sec)
-        setattr(args, which + "timensec", nsec)
+def _times(atime: tuple[int, int] | None, mtime: tuple[int, int] | None) -> SetStat:
+    """A change of times; None means now, UTIME_OMIT leaves one as is."""
+    atime = atime or (0, UTIME_NOW)
+    mtime = mtime or (0, UTIME_NOW)
+    for _, nsec in (atime, mtime):
+        if nsec not in (UTIME_NOW, UTIME_OMIT) and not 0 <= nsec < 10**9:
+            raise SyscallError(errno.EINVAL)
+    args = SetStat(atime=atime, mtime=mtime)
+    if atime[1] != UTIME_OMIT:
+        args.mask |= STATX_ATIME
+    if mtime[1] != UTIME_OMIT:
+        args.mask |= STATX_MTIME
     return args
 
 
-def _timespecs(t: Task, addr: int) -> fuse.SetattrIn:
+def _timespecs(t: Task, addr: int) -> SetStat:
     if addr == 0:
         return _times(None, None)
     raw = t.mm.copy_in(addr, 32)
@@ -196,7 +188,7 @@ def utimensat(t: Task, dirfd: int, path: int, times: int, flags: int) -> Any:
     return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, args)
 
 
-def _timevals(t: Task, addr: int) -> fuse.SetattrIn:
+def _timevals(t: Task, addr: int) -> SetStat:
     if addr == 0:
         return _times(None, None)
     raw = t.mm.copy_in(addr, 32)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
-from sentry.lazy import lazy_import
 from sentry.syscalls.common import (
     c_int,
     install_fd,
@@ -30,8 +29,11 @@ from sentry.syscalls.passthrough import PASS, Passthrough
 from sentry.vfs.file_description import (
     O_ACCMODE,
     O_CLOEXEC,
+    O_CREAT,
+    O_EXCL,
     O_NONBLOCK,
     O_PATH,
+    O_TRUNC,
     O_WRONLY,
     SETFL_MASK,
     FileDescription,
@@ -39,15 +41,9 @@ from sentry.vfs.file_description import (
 from sentry.vfs.vfs import AT_FDCWD, Location
 
 if TYPE_CHECKING:
-    from sentry.abi import fuse
     from sentry.kernel.task import Task
     from sentry.vfs.vfs import Start
-else:
-    fuse = lazy_import("sentry.abi.fuse")  # only for FUSE files
 
-O_CREAT = 0o100
-O_EXCL = 0o200
-O_TRUNC = 0o1000
 O_DIRECTORY = 0o200000
 O_NOFOLLOW = 0o400000
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
@@ -116,7 +112,7 @@ async def _open(t: Task, start: Start, flags: int, mode: int, path_arg: int) -> 
     if kind not in (S_IFDIR, S_IFREG) and not flags & O_PATH:
         raise SyscallError(errno.ENXIO)
     if impl is None:
-        impl = await _open_existing(t, location, flags)
+        impl = await location.mount.fs.open(t, location.inode, flags)
     file = FileDescription(impl, flags, location)
     return await install_fd(t, file, bool(flags & O_CLOEXEC))
 
@@ -152,26 +148,8 @@ async def _create(
         # directory's lock across both): open that file instead, once.
         if err.errno != errno.EEXIST or flags & O_EXCL or not retry:
             raise
-        fs.forget_entry(parent.inode, name)
         return await _create(t, start, flags, mode, retry=False)
     return Location(path, parent.mount, inode), impl
-
-
-async def _open_existing(t: Task, location: Location, flags: int) -> Any:
-    """OPEN an existing file; O_TRUNC is sent in OPEN if the daemon handles
-    it (ATOMIC_O_TRUNC), else as a SETATTR of size 0 afterwards."""
-    assert location.mount is not None and location.inode is not None
-    fs = location.mount.fs
-    truncate = bool(flags & O_TRUNC) and location.inode.mode & S_IFMT == S_IFREG
-    atomic = truncate and fs.conn.flags & fuse.FUSE_ATOMIC_O_TRUNC
-    impl = await fs.open(t, location.inode, flags if atomic else flags & ~O_TRUNC)
-    if truncate and flags & O_ACCMODE and not atomic:
-        args = fuse.SetattrIn(valid=fuse.FATTR_SIZE | fuse.FATTR_FH, fh=impl.fh)
-        await fs.setattr(t, location.inode, args)
-    elif atomic:
-        location.inode.attr_expires = 0.0
-        fs.truncated(location.inode, 0)
-    return impl
 
 
 def close(t: Task, fd: int) -> Any:

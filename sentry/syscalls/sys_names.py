@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import S_IFDIR, S_IFMT
+from sentry.abi.linux import S_IFDIR, S_IFMT, S_IFREG
 from sentry.errors import SyscallError
 from sentry.syscalls.common import c_int, on_host, read_path
 from sentry.syscalls.passthrough import PASS
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 AT_REMOVEDIR = 0x200
 AT_SYMLINK_FOLLOW = 0x400
-S_IFREG = 0o100000
 
 
 async def _parent(t: Task, start: Start) -> tuple[Location, bytes]:

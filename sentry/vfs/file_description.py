@@ -25,13 +25,16 @@ if TYPE_CHECKING:
 O_ACCMODE = 0o3
 O_WRONLY = 0o1
 O_RDWR = 0o2
+O_CREAT = 0o100
+O_EXCL = 0o200
+O_TRUNC = 0o1000
 O_APPEND = 0o2000
 O_NONBLOCK = 0o4000
 O_DIRECT = 0o40000
 O_CLOEXEC = 0o2000000
 O_LARGEFILE = 0o100000
 # Open flags that act at open time only: the file keeps none of them.
-OPEN_ONLY = 0o100 | 0o200 | 0o400 | 0o1000  # O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC
+OPEN_ONLY = O_CREAT | O_EXCL | 0o400 | O_TRUNC  # and O_NOCTTY
 O_PATH = 0o10000000
 # The largest file size and offset (Linux's MAX_LFS_FILESIZE on 64-bit).
 MAX_LFS_FILESIZE = 2**63 - 1

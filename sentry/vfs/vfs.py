@@ -21,63 +21,23 @@ that points into a sentry mount is not seen as sentry's.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, STATX_BASIC_STATS, Statx
+from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT
 from sentry.errors import SyscallError
 from sentry.vfs.file_description import FileDescriptionImpl
+from sentry.vfs.filesystem import Filesystem, Inode
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task, Waiter
+    from sentry.kernel.task import Task
 
 AT_FDCWD = -100
 SYMLOOP_MAX = 40
-
-
-class Inode(Protocol):
-    """A file of a sentry file system, as the walk sees it."""
-
-    mode: int  # at least the S_IFMT type bits
-
-
-class Filesystem(Protocol):
-    """What a sentry file system implements for the VFS (a FilesystemImpl)."""
-
-    root: Inode
-
-    async def lookup(self, t: Task, parent: Inode, name: bytes) -> Inode: ...
-
-    async def readlink(self, t: Task, inode: Inode) -> bytes: ...
-
-    async def stat(self, t: Task, inode: Inode, mask: int = STATX_BASIC_STATS) -> Statx: ...
-
-    async def open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl: ...
-
-    async def statfs(self, t: Task) -> bytes: ...
-
-    async def getxattr(self, t: Task, inode: Inode, name: bytes, size: int) -> bytes | int: ...
-
-    async def listxattr(self, t: Task, inode: Inode, size: int) -> bytes | int: ...
-
-    async def setxattr(
-        self, t: Task, inode: Inode, name: bytes, value: bytes, flags: int
-    ) -> None: ...
-
-    async def removexattr(self, t: Task, inode: Inode, name: bytes) -> None: ...
-
-    async def access(self, t: Task, inode: Inode, mask: int) -> None: ...
-
-    def busy(self) -> bool: ...
-
-    def closes_in_flight(self) -> list[Waiter]: ...
-
-    def working_dirs(self, delta: int) -> None: ...
-
-    def unmount(self, lazy: bool = False) -> None: ...
 
 
 @dataclass
@@ -85,7 +45,7 @@ class Mount:
     """A sentry file system mounted over the host directory ``point``."""
 
     point: str
-    fs: Filesystem
+    fs: Filesystem[Any]  # with inodes of its own type
     source: str
     fstype: str
     options: str
@@ -180,7 +140,7 @@ class VirtualFilesystem:
     def add_mount(
         self,
         point: str,
-        fs: Filesystem,
+        fs: Filesystem[Any],
         source: str,
         fstype: str,
         options: str,
@@ -201,7 +161,7 @@ class VirtualFilesystem:
             return opener
         for pattern, by_path in self.special_patterns:
             if pattern.fullmatch(path):
-                return lambda t, flags, by_path=by_path: by_path(t, path)
+                return functools.partial(_open_by_path, by_path, path)
         return None
 
     def remove_mount(self, point: str) -> Mount:
@@ -265,7 +225,7 @@ class VirtualFilesystem:
             return t.group.cwd or Location(t.group.host_cwd())
         descriptor = t.fd_table.get(_c_int(dirfd))
         if descriptor is not None:
-            location = descriptor.file.location  # type: ignore[attr-defined]
+            location: Location = descriptor.file.location  # type: ignore[attr-defined]
             if location.inode is None or location.inode.mode & S_IFMT != S_IFDIR:
                 raise SyscallError(errno.ENOTDIR)
             return location
@@ -336,6 +296,13 @@ class VirtualFilesystem:
             joined = os.path.normpath(os.path.join(host, os.fsdecode(rest))) if rest else host
             return Location(joined)
         return await self._walk(t, start.at, start.rest, follow, links)
+
+
+def _open_by_path(
+    opener: PatternOpener, path: str, t: Task, flags: int
+) -> FileDescriptionImpl:
+    """A special pattern's file at ``path``, opened as a SpecialOpener."""
+    return opener(t, path)
 
 
 def _c_int(value: int) -> int:

@@ -1,0 +1,197 @@
+"""The contract between the VFS and a file system: FilesystemImpl.
+
+Analogous to gVisor's ``vfs/filesystem.go`` (``FilesystemImpl``) and
+``vfs/options.go`` (``SetStatOptions``). The syscall layer reaches a file
+system only through these methods, on a :class:`~sentry.vfs.vfs.Mount`'s
+``fs``, with inodes the same file system handed out (its ``root``, or what
+its ``lookup`` and the creating methods returned). A file system defines its
+own inode type; the VFS only reads ``mode``.
+
+Every method may raise SyscallError with the errno Linux gives for the same
+call; those listed are the ones the file system itself decides (a FUSE file
+system passes on whatever its daemon answers, and ENOTCONN once the daemon
+is gone). Methods that may wait for a daemon are coroutines; ``t`` is the
+task the call is made for (its credentials, its umask, and where a wait
+parks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from sentry.abi.linux import STATX_BASIC_STATS, Statx
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task, Waiter
+    from sentry.vfs.file_description import FileDescriptionImpl
+
+# The fields of a SetStat (statx(2)'s mask bits).
+STATX_MODE = 0x2
+STATX_UID = 0x8
+STATX_GID = 0x10
+STATX_ATIME = 0x20
+STATX_MTIME = 0x40
+STATX_SIZE = 0x200
+# A time's nanoseconds meaning "now" (utimensat(2)'s UTIME_NOW).
+UTIME_NOW = (1 << 30) - 1
+
+
+class Inode(Protocol):
+    """A file of a sentry file system, as the walk sees it."""
+
+    mode: int  # at least the S_IFMT type bits
+
+
+@dataclass
+class SetStat:
+    """An attribute change (gVisor's ``SetStatOptions``): only the fields
+    whose STATX_* bit is in ``mask`` change.
+
+    ``mode`` holds permission bits only. A time is (seconds, nanoseconds);
+    nanoseconds of UTIME_NOW mean the current time. ``via`` is the open file
+    the change is made through (fchmod, ftruncate, futimens), if any: a file
+    system may hand it to its server, as FUSE does with FATTR_FH.
+    """
+
+    mask: int = 0
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    atime: tuple[int, int] = (0, 0)
+    mtime: tuple[int, int] = (0, 0)
+    via: FileDescriptionImpl | None = None
+
+
+InodeT = TypeVar("InodeT", bound=Inode)
+
+
+class Filesystem(Protocol[InodeT]):
+    """What a sentry file system implements for the VFS (gVisor's
+    FilesystemImpl), over its own inode type ``InodeT``.
+
+    Invariants: ``root`` is a directory and stays valid until unmount.
+    Preconditions, for every method taking a ``parent``: it is a directory
+    of this file system and ``name`` is one component (not empty, no
+    ``/``); the VFS checks these before calling.
+    """
+
+    root: InodeT
+
+    async def lookup(self, t: Task, parent: InodeT, name: bytes) -> InodeT:
+        """The entry ``name`` in ``parent``. ENOENT if there is none."""
+        ...
+
+    async def readlink(self, t: Task, inode: InodeT) -> bytes:
+        """A symlink's target. EINVAL if ``inode`` is not a symlink."""
+        ...
+
+    async def stat(self, t: Task, inode: InodeT, mask: int = STATX_BASIC_STATS) -> Statx:
+        """The attributes of ``inode`` (``mask``: the statx fields wanted;
+        more may be given)."""
+        ...
+
+    async def open(self, t: Task, inode: InodeT, flags: int) -> FileDescriptionImpl:
+        """Open an existing file with open(2) ``flags``: O_TRUNC of a regular
+        file opened for writing truncates it. Precondition: the VFS has
+        already refused what Linux refuses before the file system is asked
+        (EISDIR, ENOTDIR, ELOOP, ENXIO)."""
+        ...
+
+    async def create(
+        self, t: Task, parent: InodeT, name: bytes, flags: int, mode: int
+    ) -> tuple[InodeT, FileDescriptionImpl]:
+        """Make and open a regular file (open(2) with O_CREAT), ``mode``
+        before the umask. EEXIST if ``name`` exists (the caller may then
+        look it up again: no stale negative entry is kept)."""
+        ...
+
+    async def mknod(self, t: Task, parent: InodeT, name: bytes, mode: int, rdev: int) -> InodeT:
+        """Make a regular file, fifo, socket or device node (``mode``
+        includes the S_IFMT type; the umask applies). EEXIST if it exists."""
+        ...
+
+    async def mkdir(self, t: Task, parent: InodeT, name: bytes, mode: int) -> InodeT:
+        """Make a directory (the umask applies). EEXIST if it exists."""
+        ...
+
+    async def symlink(self, t: Task, parent: InodeT, name: bytes, target: bytes) -> InodeT:
+        """Make a symlink to ``target``. EEXIST if ``name`` exists."""
+        ...
+
+    async def link(self, t: Task, inode: InodeT, parent: InodeT, name: bytes) -> InodeT:
+        """A new name for ``inode`` (not a directory). EEXIST if it exists."""
+        ...
+
+    async def unlink(self, t: Task, parent: InodeT, name: bytes, directory: bool) -> None:
+        """Remove a name: rmdir(2) if ``directory`` (ENOTEMPTY, ENOTDIR),
+        else unlink(2) (the VFS has refused directories with EISDIR)."""
+        ...
+
+    async def rename(
+        self,
+        t: Task,
+        parent: InodeT,
+        name: bytes,
+        new_parent: InodeT,
+        new_name: bytes,
+        flags: int,
+    ) -> None:
+        """rename(2), renameat2(2) with RENAME_* ``flags``: EINVAL for flags
+        the file system cannot honour. Both parents are of this file system."""
+        ...
+
+    async def setstat(self, t: Task, inode: InodeT, change: SetStat) -> None:
+        """Change attributes (chmod, chown, truncate, utimensat). Permission
+        and ownership rules are the file system's (EPERM); EFBIG past its
+        largest size."""
+        ...
+
+    async def statfs(self, t: Task) -> bytes:
+        """statfs(2)'s ``struct statfs``, packed."""
+        ...
+
+    async def getxattr(self, t: Task, inode: InodeT, name: bytes, size: int) -> bytes | int:
+        """An extended attribute's value, or its size when ``size`` is 0.
+        ENODATA if unset, ERANGE if larger than ``size``, EOPNOTSUPP if the
+        file system has none."""
+        ...
+
+    async def listxattr(self, t: Task, inode: InodeT, size: int) -> bytes | int:
+        """The NUL-separated attribute names, or their size when ``size`` is
+        0. ERANGE if larger than ``size``."""
+        ...
+
+    async def setxattr(
+        self, t: Task, inode: InodeT, name: bytes, value: bytes, flags: int
+    ) -> None:
+        """Set an extended attribute (XATTR_CREATE: EEXIST, XATTR_REPLACE:
+        ENODATA)."""
+        ...
+
+    async def removexattr(self, t: Task, inode: InodeT, name: bytes) -> None:
+        """Remove an extended attribute. ENODATA if unset."""
+        ...
+
+    async def access(self, t: Task, inode: InodeT, mask: int) -> None:
+        """access(2) for the task's credentials (R_OK, W_OK, X_OK bits):
+        EACCES if refused."""
+        ...
+
+    def busy(self) -> bool:
+        """Whether open files or working directories use it (umount: EBUSY)."""
+        ...
+
+    def closes_in_flight(self) -> list[Waiter]:
+        """Closes still being sent to the server; umount waits for them."""
+        ...
+
+    def working_dirs(self, delta: int) -> None:
+        """A process's working directory entered (+1) or left (-1) it."""
+        ...
+
+    def unmount(self, lazy: bool = False) -> None:
+        """It left the mount table; ``lazy`` (MNT_DETACH): it lives on while
+        busy(), then ends."""
+        ...
