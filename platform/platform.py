@@ -84,7 +84,9 @@ class AddressSpace(Protocol):
         self, iov: Sequence[tuple[int, int]], buf: bytearray | memoryview
     ) -> int: ...
 
-    def copy_out_iov(self, iov: Sequence[tuple[int, int]], data: bytes | memoryview) -> int: ...
+    def copy_out_iov(
+        self, iov: Sequence[tuple[int, int]], data: bytes | bytearray | memoryview
+    ) -> int: ...
 
     def read_string(self, addr: int, limit: int = 4096) -> bytes: ...
 
@@ -195,8 +197,10 @@ class Platform(Protocol):
     def address_space(self, tid: int) -> AddressSpace: ...
 
 
-def lookup(name: str) -> type[Platform]:
-    """The platform class registered under ``name`` (only "ptrace" today)."""
+def lookup(name: str) -> Callable[[int], Platform]:
+    """The constructor of the platform registered under ``name`` (only
+    "ptrace" today); its argument is how long, in µs, the platform may poll
+    for the next stop before it sleeps (0: never poll)."""
     if name == "ptrace":
         from sentry.platform.ptrace.ptrace import PtracePlatform
 

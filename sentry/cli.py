@@ -284,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
     # Polling on the one CPU the app needs would only delay it.
     spin = args.spin if len(os.sched_getaffinity(0)) > 1 else 0
     strace = Strace(strace_out) if args.strace or args.strace_file else None
-    kernel = Kernel(lookup("ptrace")(spin_us=spin), strace=strace, cache_size=cache_size)
+    kernel = Kernel(lookup("ptrace")(spin), strace=strace, cache_size=cache_size)
     daemons = None
     if specs:
         # The FUSE client and its daemons: imported only when asked for.

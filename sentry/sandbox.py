@@ -108,6 +108,6 @@ class Sandbox:
         )
         return RunResult(done.returncode, done.stdout, done.stderr)
 
-    def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen:
+    def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         """Start ``argv`` in the sandbox; ``kwargs`` go to subprocess.Popen."""
         return subprocess.Popen(self.command(argv), **kwargs)

@@ -40,17 +40,19 @@ def handle(fs: FuseFilesystem, code: int, body: bytes) -> None:
         if code == fuse.FUSE_NOTIFY_INVAL_INODE:
             _inval_inode(fs, fuse.NotifyInvalInodeOut.unpack(body))
         elif code == fuse.FUSE_NOTIFY_INVAL_ENTRY:
-            out = fuse.NotifyInvalEntryOut.unpack(body)
-            _forget_name(fs, out.parent, _name(body, fuse.NotifyInvalEntryOut.SIZE, out.namelen))
+            entry = fuse.NotifyInvalEntryOut.unpack(body)
+            _forget_name(
+                fs, entry.parent, _name(body, fuse.NotifyInvalEntryOut.SIZE, entry.namelen)
+            )
         elif code == fuse.FUSE_NOTIFY_DELETE:
-            out = fuse.NotifyDeleteOut.unpack(body)
-            _forget_name(fs, out.parent, _name(body, fuse.NotifyDeleteOut.SIZE, out.namelen))
+            gone = fuse.NotifyDeleteOut.unpack(body)
+            _forget_name(fs, gone.parent, _name(body, fuse.NotifyDeleteOut.SIZE, gone.namelen))
         elif code == fuse.FUSE_NOTIFY_STORE:
-            out = fuse.NotifyStoreOut.unpack(body)
+            store = fuse.NotifyStoreOut.unpack(body)
             data = body[fuse.NotifyStoreOut.SIZE :]
-            if len(data) != out.size:
+            if len(data) != store.size:
                 raise ValueError("STORE size")
-            _store(fs, out.nodeid, out.offset, data)
+            _store(fs, store.nodeid, store.offset, data)
         elif code == fuse.FUSE_NOTIFY_RETRIEVE:
             _retrieve(fs, fuse.NotifyRetrieveOut.unpack(body))
         elif code != fuse.FUSE_NOTIFY_POLL:

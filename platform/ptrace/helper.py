@@ -12,7 +12,7 @@ import errno
 
 from sentry.errors import SyscallError
 from sentry.platform.platform import TaskExited
-from sentry.platform.ptrace._helper import ffi, lib  # type: ignore[import-not-found]
+from sentry.platform.ptrace._helper import ffi, lib
 
 __all__ = ["ffi", "lib", "check", "ptrace", "peek_user"]
 

@@ -101,7 +101,9 @@ class PtraceAddressSpace:
         """Implements AddressSpace.copy_in_iov_into."""
         return memory.copy_in_iov_into(self.tid, iov, buf)
 
-    def copy_out_iov(self, iov: Sequence[tuple[int, int]], data: bytes | memoryview) -> int:
+    def copy_out_iov(
+        self, iov: Sequence[tuple[int, int]], data: bytes | bytearray | memoryview
+    ) -> int:
         """Implements AddressSpace.copy_out_iov."""
         return memory.copy_out_iov(self.tid, iov, data)
 

@@ -374,7 +374,7 @@ def _check_room(buf: Buffer, offset: int, size: int, what: str) -> None:
         raise ValueError(f"{what}: need {size} bytes at offset {offset}, have {len(buf) - offset}")
 
 
-class _Struct:
+class Struct:
     """A fixed-size wire struct: packs and unpacks its fields through ``_STRUCT``.
 
     Subclasses are ``@dataclass(slots=True)`` classes whose fields are the C
@@ -382,7 +382,7 @@ class _Struct:
     with a nested struct overrides ``_values`` and ``_from_values``.
     """
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
     _STRUCT: ClassVar[struct.Struct]
     SIZE: ClassVar[int]
@@ -455,7 +455,7 @@ _ENTRY_OUT_HEAD_FMT = "QQQQII"
 
 
 @dataclass(slots=True)
-class InHeader(_Struct):
+class InHeader(Struct):
     """struct fuse_in_header: starts every request (client to server).
 
     ``len`` counts the header, the arguments and the extensions;
@@ -476,7 +476,7 @@ class InHeader(_Struct):
 
 
 @dataclass(slots=True)
-class OutHeader(_Struct):
+class OutHeader(Struct):
     """struct fuse_out_header: starts every reply and notification.
 
     ``error`` is 0 or -errno for a reply (an error reply has no body), and
@@ -495,7 +495,7 @@ class OutHeader(_Struct):
 
 
 @dataclass(slots=True)
-class Attr(_Struct):
+class Attr(Struct):
     """struct fuse_attr: an inode's attributes, embedded in EntryOut and AttrOut.
 
     ``flags`` (FUSE_ATTR_*) was padding before 7.32; ``blksize`` came in 7.9.
@@ -523,7 +523,7 @@ class Attr(_Struct):
 
 
 @dataclass(slots=True)
-class EntryOut(_Struct):
+class EntryOut(Struct):
     """struct fuse_entry_out: reply to LOOKUP, MKNOD, MKDIR, SYMLINK, LINK (and
     the first part of CREATE's and TMPFILE's).
 
@@ -557,11 +557,13 @@ class EntryOut(_Struct):
 
     @classmethod
     def _from_values(cls, values: tuple[int, ...]) -> Self:
-        return cls(*values[:6], Attr._from_values(values[6:]))
+        nodeid, generation, entry_valid, attr_valid, entry_nsec, attr_nsec = values[:6]
+        attr = Attr._from_values(values[6:])
+        return cls(nodeid, generation, entry_valid, attr_valid, entry_nsec, attr_nsec, attr)
 
 
 @dataclass(slots=True)
-class AttrOut(_Struct):
+class AttrOut(Struct):
     """struct fuse_attr_out: reply to GETATTR and SETATTR.
 
     Below 7.9 it was FUSE_COMPAT_ATTR_OUT_SIZE bytes.
@@ -584,7 +586,7 @@ class AttrOut(_Struct):
 
 
 @dataclass(slots=True)
-class GetattrIn(_Struct):
+class GetattrIn(Struct):
     """struct fuse_getattr_in: GETATTR's argument (7.9); ``fh`` is valid with FUSE_GETATTR_FH."""
 
     getattr_flags: int = 0
@@ -595,7 +597,7 @@ class GetattrIn(_Struct):
 
 
 @dataclass(slots=True)
-class SetattrIn(_Struct):
+class SetattrIn(Struct):
     """struct fuse_setattr_in: SETATTR's argument; ``valid`` (FATTR_*) says which members count."""
 
     valid: int = 0
@@ -620,7 +622,7 @@ class SetattrIn(_Struct):
 
 
 @dataclass(slots=True)
-class InitIn(_Struct):
+class InitIn(Struct):
     """struct fuse_init_in: INIT's argument.
 
     64 bytes from 7.36 (``flags2`` and reserved space); before that only the
@@ -658,7 +660,7 @@ class InitIn(_Struct):
 
 
 @dataclass(slots=True)
-class InitOut(_Struct):
+class InitOut(Struct):
     """struct fuse_init_out: INIT's reply.
 
     Servers with an old minor send a prefix: FUSE_COMPAT_INIT_OUT_SIZE (8)
@@ -703,7 +705,7 @@ class InitOut(_Struct):
 
 
 @dataclass(slots=True)
-class CuseInitIn(_Struct):
+class CuseInitIn(Struct):
     """struct cuse_init_in: CUSE_INIT's argument."""
 
     major: int = 0
@@ -715,7 +717,7 @@ class CuseInitIn(_Struct):
 
 
 @dataclass(slots=True)
-class CuseInitOut(_Struct):
+class CuseInitOut(Struct):
     """struct cuse_init_out: CUSE_INIT's reply, followed by the device info strings."""
 
     major: int = 0
@@ -734,7 +736,7 @@ class CuseInitOut(_Struct):
 
 
 @dataclass(slots=True)
-class OpenIn(_Struct):
+class OpenIn(Struct):
     """struct fuse_open_in: OPEN's and OPENDIR's argument (open(2) flags, FUSE_OPEN_*)."""
 
     flags: int = 0
@@ -745,7 +747,7 @@ class OpenIn(_Struct):
 
 
 @dataclass(slots=True)
-class OpenOut(_Struct):
+class OpenOut(Struct):
     """struct fuse_open_out: OPEN's and OPENDIR's reply (``open_flags`` = FOPEN_*)."""
 
     fh: int = 0
@@ -756,7 +758,7 @@ class OpenOut(_Struct):
 
 
 @dataclass(slots=True)
-class CreateIn(_Struct):
+class CreateIn(Struct):
     """struct fuse_create_in: CREATE's and TMPFILE's argument, before the name."""
 
     flags: int = 0
@@ -769,7 +771,7 @@ class CreateIn(_Struct):
 
 
 @dataclass(slots=True)
-class ReleaseIn(_Struct):
+class ReleaseIn(Struct):
     """struct fuse_release_in: RELEASE's and RELEASEDIR's argument."""
 
     fh: int = 0
@@ -782,7 +784,7 @@ class ReleaseIn(_Struct):
 
 
 @dataclass(slots=True)
-class FlushIn(_Struct):
+class FlushIn(Struct):
     """struct fuse_flush_in: FLUSH's argument."""
 
     fh: int = 0
@@ -793,7 +795,7 @@ class FlushIn(_Struct):
 
 
 @dataclass(slots=True)
-class ReadIn(_Struct):
+class ReadIn(Struct):
     """struct fuse_read_in: READ's, READDIR's and READDIRPLUS's argument.
 
     ``read_flags`` is FUSE_READ_*, ``flags`` the open(2) flags.
@@ -811,7 +813,7 @@ class ReadIn(_Struct):
 
 
 @dataclass(slots=True)
-class WriteIn(_Struct):
+class WriteIn(Struct):
     """struct fuse_write_in: WRITE's argument, followed by ``size`` bytes of data.
 
     Below 7.9 it was FUSE_COMPAT_WRITE_IN_SIZE bytes (up to ``write_flags``).
@@ -830,7 +832,7 @@ class WriteIn(_Struct):
 
 
 @dataclass(slots=True)
-class WriteOut(_Struct):
+class WriteOut(Struct):
     """struct fuse_write_out: WRITE's and COPY_FILE_RANGE's reply (bytes written)."""
 
     size: int = 0
@@ -840,7 +842,7 @@ class WriteOut(_Struct):
 
 
 @dataclass(slots=True)
-class FsyncIn(_Struct):
+class FsyncIn(Struct):
     """struct fuse_fsync_in: FSYNC's and FSYNCDIR's argument (FUSE_FSYNC_FDATASYNC)."""
 
     fh: int = 0
@@ -851,7 +853,7 @@ class FsyncIn(_Struct):
 
 
 @dataclass(slots=True)
-class LseekIn(_Struct):
+class LseekIn(Struct):
     """struct fuse_lseek_in: LSEEK's argument (``whence`` SEEK_DATA or SEEK_HOLE)."""
 
     fh: int = 0
@@ -863,7 +865,7 @@ class LseekIn(_Struct):
 
 
 @dataclass(slots=True)
-class LseekOut(_Struct):
+class LseekOut(Struct):
     """struct fuse_lseek_out: LSEEK's reply."""
 
     offset: int = 0
@@ -873,7 +875,7 @@ class LseekOut(_Struct):
 
 
 @dataclass(slots=True)
-class FallocateIn(_Struct):
+class FallocateIn(Struct):
     """struct fuse_fallocate_in: FALLOCATE's argument (``mode`` as in fallocate(2))."""
 
     fh: int = 0
@@ -886,7 +888,7 @@ class FallocateIn(_Struct):
 
 
 @dataclass(slots=True)
-class CopyFileRangeIn(_Struct):
+class CopyFileRangeIn(Struct):
     """struct fuse_copy_file_range_in: COPY_FILE_RANGE's argument (nodeid is the source)."""
 
     fh_in: int = 0
@@ -902,7 +904,7 @@ class CopyFileRangeIn(_Struct):
 
 
 @dataclass(slots=True)
-class FileLock(_Struct):
+class FileLock(Struct):
     """struct fuse_file_lock: a byte-range lock, embedded in LkIn and LkOut."""
 
     start: int = 0
@@ -915,7 +917,7 @@ class FileLock(_Struct):
 
 
 @dataclass(slots=True)
-class LkIn(_Struct):
+class LkIn(Struct):
     """struct fuse_lk_in: GETLK's, SETLK's and SETLKW's argument (FUSE_LK_FLOCK)."""
 
     fh: int = 0
@@ -935,7 +937,7 @@ class LkIn(_Struct):
 
 
 @dataclass(slots=True)
-class LkOut(_Struct):
+class LkOut(Struct):
     """struct fuse_lk_out: GETLK's reply."""
 
     lk: FileLock = field(default_factory=FileLock)
@@ -952,7 +954,7 @@ class LkOut(_Struct):
 
 
 @dataclass(slots=True)
-class BmapIn(_Struct):
+class BmapIn(Struct):
     """struct fuse_bmap_in: BMAP's argument (fuseblk only)."""
 
     block: int = 0
@@ -963,7 +965,7 @@ class BmapIn(_Struct):
 
 
 @dataclass(slots=True)
-class BmapOut(_Struct):
+class BmapOut(Struct):
     """struct fuse_bmap_out: BMAP's reply."""
 
     block: int = 0
@@ -973,7 +975,7 @@ class BmapOut(_Struct):
 
 
 @dataclass(slots=True)
-class IoctlIn(_Struct):
+class IoctlIn(Struct):
     """struct fuse_ioctl_in: IOCTL's argument, followed by ``in_size`` bytes."""
 
     fh: int = 0
@@ -988,7 +990,7 @@ class IoctlIn(_Struct):
 
 
 @dataclass(slots=True)
-class IoctlIovec(_Struct):
+class IoctlIovec(Struct):
     """struct fuse_ioctl_iovec: one buffer of a FUSE_IOCTL_RETRY reply."""
 
     base: int = 0
@@ -999,7 +1001,7 @@ class IoctlIovec(_Struct):
 
 
 @dataclass(slots=True)
-class IoctlOut(_Struct):
+class IoctlOut(Struct):
     """struct fuse_ioctl_out: IOCTL's reply, followed by the output data."""
 
     result: int = 0
@@ -1012,7 +1014,7 @@ class IoctlOut(_Struct):
 
 
 @dataclass(slots=True)
-class PollIn(_Struct):
+class PollIn(Struct):
     """struct fuse_poll_in: POLL's argument (``events`` since 7.21)."""
 
     fh: int = 0
@@ -1025,7 +1027,7 @@ class PollIn(_Struct):
 
 
 @dataclass(slots=True)
-class PollOut(_Struct):
+class PollOut(Struct):
     """struct fuse_poll_out: POLL's reply."""
 
     revents: int = 0
@@ -1038,7 +1040,7 @@ class PollOut(_Struct):
 
 
 @dataclass(slots=True)
-class MknodIn(_Struct):
+class MknodIn(Struct):
     """struct fuse_mknod_in: MKNOD's argument, before the name.
 
     Below 7.12 it was FUSE_COMPAT_MKNOD_IN_SIZE bytes (no ``umask``).
@@ -1054,7 +1056,7 @@ class MknodIn(_Struct):
 
 
 @dataclass(slots=True)
-class MkdirIn(_Struct):
+class MkdirIn(Struct):
     """struct fuse_mkdir_in: MKDIR's argument, before the name."""
 
     mode: int = 0
@@ -1065,7 +1067,7 @@ class MkdirIn(_Struct):
 
 
 @dataclass(slots=True)
-class RenameIn(_Struct):
+class RenameIn(Struct):
     """struct fuse_rename_in: RENAME's argument, before the old and new names."""
 
     newdir: int = 0
@@ -1075,7 +1077,7 @@ class RenameIn(_Struct):
 
 
 @dataclass(slots=True)
-class Rename2In(_Struct):
+class Rename2In(Struct):
     """struct fuse_rename2_in: RENAME2's argument (``flags`` = RENAME_*), before the names."""
 
     newdir: int = 0
@@ -1086,7 +1088,7 @@ class Rename2In(_Struct):
 
 
 @dataclass(slots=True)
-class LinkIn(_Struct):
+class LinkIn(Struct):
     """struct fuse_link_in: LINK's argument, before the new name."""
 
     oldnodeid: int = 0
@@ -1096,7 +1098,7 @@ class LinkIn(_Struct):
 
 
 @dataclass(slots=True)
-class AccessIn(_Struct):
+class AccessIn(Struct):
     """struct fuse_access_in: ACCESS's argument (R_OK, W_OK, X_OK bits)."""
 
     mask: int = 0
@@ -1106,7 +1108,7 @@ class AccessIn(_Struct):
 
 
 @dataclass(slots=True)
-class ForgetIn(_Struct):
+class ForgetIn(Struct):
     """struct fuse_forget_in: FORGET's argument (the header's nodeid loses ``nlookup``)."""
 
     nlookup: int = 0
@@ -1116,7 +1118,7 @@ class ForgetIn(_Struct):
 
 
 @dataclass(slots=True)
-class ForgetOne(_Struct):
+class ForgetOne(Struct):
     """struct fuse_forget_one: one entry of BATCH_FORGET."""
 
     nodeid: int = 0
@@ -1127,7 +1129,7 @@ class ForgetOne(_Struct):
 
 
 @dataclass(slots=True)
-class BatchForgetIn(_Struct):
+class BatchForgetIn(Struct):
     """struct fuse_batch_forget_in: BATCH_FORGET's argument, followed by ``count`` ForgetOnes."""
 
     count: int = 0
@@ -1137,7 +1139,7 @@ class BatchForgetIn(_Struct):
 
 
 @dataclass(slots=True)
-class InterruptIn(_Struct):
+class InterruptIn(Struct):
     """struct fuse_interrupt_in: INTERRUPT's argument, the target request's ``unique``."""
 
     unique: int = 0
@@ -1147,7 +1149,7 @@ class InterruptIn(_Struct):
 
 
 @dataclass(slots=True)
-class SyncfsIn(_Struct):
+class SyncfsIn(Struct):
     """struct fuse_syncfs_in: SYNCFS's argument (only padding)."""
 
     _STRUCT = struct.Struct("<8x")
@@ -1158,7 +1160,7 @@ class SyncfsIn(_Struct):
 
 
 @dataclass(slots=True)
-class Kstatfs(_Struct):
+class Kstatfs(Struct):
     """struct fuse_kstatfs: filesystem statistics, embedded in StatfsOut."""
 
     blocks: int = 0
@@ -1175,7 +1177,7 @@ class Kstatfs(_Struct):
 
 
 @dataclass(slots=True)
-class StatfsOut(_Struct):
+class StatfsOut(Struct):
     """struct fuse_statfs_out: STATFS's reply.
 
     Below 7.4 it was FUSE_COMPAT_STATFS_SIZE bytes (no ``frsize``).
@@ -1199,7 +1201,7 @@ class StatfsOut(_Struct):
 
 
 @dataclass(slots=True)
-class SetxattrIn(_Struct):
+class SetxattrIn(Struct):
     """struct fuse_setxattr_in in its FUSE_COMPAT_SETXATTR_IN_SIZE (8-byte) form.
 
     SETXATTR's argument unless FUSE_SETXATTR_EXT was negotiated (then
@@ -1214,7 +1216,7 @@ class SetxattrIn(_Struct):
 
 
 @dataclass(slots=True)
-class SetxattrInExt(_Struct):
+class SetxattrInExt(Struct):
     """struct fuse_setxattr_in, full 16-byte form, sent when FUSE_SETXATTR_EXT was negotiated."""
 
     size: int = 0
@@ -1226,7 +1228,7 @@ class SetxattrInExt(_Struct):
 
 
 @dataclass(slots=True)
-class GetxattrIn(_Struct):
+class GetxattrIn(Struct):
     """struct fuse_getxattr_in: GETXATTR's (before the name) and LISTXATTR's argument."""
 
     size: int = 0
@@ -1236,7 +1238,7 @@ class GetxattrIn(_Struct):
 
 
 @dataclass(slots=True)
-class GetxattrOut(_Struct):
+class GetxattrOut(Struct):
     """struct fuse_getxattr_out: GETXATTR's and LISTXATTR's reply when ``size`` was 0."""
 
     size: int = 0
@@ -1249,7 +1251,7 @@ class GetxattrOut(_Struct):
 
 
 @dataclass(slots=True)
-class NotifyPollWakeupOut(_Struct):
+class NotifyPollWakeupOut(Struct):
     """struct fuse_notify_poll_wakeup_out: FUSE_NOTIFY_POLL's payload."""
 
     kh: int = 0
@@ -1259,7 +1261,7 @@ class NotifyPollWakeupOut(_Struct):
 
 
 @dataclass(slots=True)
-class NotifyInvalInodeOut(_Struct):
+class NotifyInvalInodeOut(Struct):
     """struct fuse_notify_inval_inode_out: FUSE_NOTIFY_INVAL_INODE's payload.
 
     ``off`` and ``len`` are signed: ``off`` < 0 invalidates attributes only,
@@ -1275,7 +1277,7 @@ class NotifyInvalInodeOut(_Struct):
 
 
 @dataclass(slots=True)
-class NotifyInvalEntryOut(_Struct):
+class NotifyInvalEntryOut(Struct):
     """struct fuse_notify_inval_entry_out: FUSE_NOTIFY_INVAL_ENTRY's payload, then name + NUL."""
 
     parent: int = 0
@@ -1287,7 +1289,7 @@ class NotifyInvalEntryOut(_Struct):
 
 
 @dataclass(slots=True)
-class NotifyDeleteOut(_Struct):
+class NotifyDeleteOut(Struct):
     """struct fuse_notify_delete_out: FUSE_NOTIFY_DELETE's payload, then name + NUL."""
 
     parent: int = 0
@@ -1299,7 +1301,7 @@ class NotifyDeleteOut(_Struct):
 
 
 @dataclass(slots=True)
-class NotifyStoreOut(_Struct):
+class NotifyStoreOut(Struct):
     """struct fuse_notify_store_out: FUSE_NOTIFY_STORE's payload, then ``size`` bytes."""
 
     nodeid: int = 0
@@ -1311,7 +1313,7 @@ class NotifyStoreOut(_Struct):
 
 
 @dataclass(slots=True)
-class NotifyRetrieveOut(_Struct):
+class NotifyRetrieveOut(Struct):
     """struct fuse_notify_retrieve_out: FUSE_NOTIFY_RETRIEVE's payload."""
 
     notify_unique: int = 0
@@ -1324,7 +1326,7 @@ class NotifyRetrieveOut(_Struct):
 
 
 @dataclass(slots=True)
-class NotifyRetrieveIn(_Struct):
+class NotifyRetrieveIn(Struct):
     """struct fuse_notify_retrieve_in: NOTIFY_REPLY's argument (unique = notify_unique).
 
     The ``size`` bytes of data follow; the ``dummy`` members are zero.

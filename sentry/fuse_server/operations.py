@@ -81,7 +81,7 @@ class Operations:
 
     # The INIT flags the file system wants; the reply carries those the
     # kernel offered.
-    init_flags: ClassVar[int] = BASE_INIT_FLAGS
+    init_flags: int = BASE_INIT_FLAGS
     # Seconds the kernel may cache a name's binding and an inode's attributes.
     entry_timeout: ClassVar[float] = 1.0
     attr_timeout: ClassVar[float] = 1.0

@@ -227,7 +227,7 @@ class Server:
                 continue
             if reply is None:
                 continue
-            if type(reply) is list:
+            if isinstance(reply, list):
                 size = _OUT_HEADER.size
                 for piece in reply:
                     size += len(piece)

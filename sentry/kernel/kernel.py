@@ -368,8 +368,8 @@ class Kernel:
             self.status = 128 + stop.value if killed else stop.value
             log.debug("main process exited, status %d", self.status)
             self._kill_all()
-            for observer in self.on_app_exit:
-                observer()
+            for on_exit in self.on_app_exit:
+                on_exit()
         if self._early:
             self._adopt_orphans()
 

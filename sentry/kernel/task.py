@@ -128,6 +128,12 @@ class Injection(Waiter):
         self.args = args
         self.data = data
 
+    if TYPE_CHECKING:
+
+        def __await__(self) -> Generator[Waiter, Any, int]:
+            """Awaiting an injection gives the syscall's result."""
+            ...
+
 
 @dataclass
 class Blocked:

@@ -352,4 +352,5 @@ def _fd(value: int) -> int:
 
 def _arity(handler: Any) -> int:
     """How many syscall arguments ``handler(t, ...)`` takes."""
-    return handler.__code__.co_argcount - 1
+    argcount: int = handler.__code__.co_argcount
+    return argcount - 1

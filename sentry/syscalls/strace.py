@@ -32,7 +32,8 @@ def _prototypes() -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
     20 ms to import, and only --strace needs them."""
     from ptrace.syscall import SYSCALL_PROTOTYPES
 
-    return SYSCALL_PROTOTYPES
+    prototypes: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = SYSCALL_PROTOTYPES
+    return prototypes
 
 
 AT_FDCWD = -100

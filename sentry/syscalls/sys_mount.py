@@ -124,7 +124,7 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
         "default_permissions" in options,
         t.kernel.page_cache,
     )
-    shown = [k for k in ("default_permissions", "allow_other") if k in options]
+    shown: list[str] = [k for k in ("default_permissions", "allow_other") if k in options]
     if "max_read" in options:
         shown.append(f"max_read={options['max_read']}")
     extra = ",".join(shown)

@@ -25,6 +25,7 @@ from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
+    from sentry.vfs.file_description import FileDescription
     from sentry.vfs.vfs import Location, Start
 
 AT_SYMLINK_NOFOLLOW = 0x100
@@ -216,7 +217,7 @@ def getdents64(t: Task, fd: int, dirp: int, count: int) -> Any:
     return _getdents(t, file, dirp, count)
 
 
-async def _getdents(t: Task, file: Any, dirp: int, count: int) -> int:
+async def _getdents(t: Task, file: FileDescription, dirp: int, count: int) -> int:
     def copy_out(data: bytes) -> None:
         if t.mm.copy_out(dirp, data) != len(data):
             raise SyscallError(errno.EFAULT)
