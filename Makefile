@@ -10,8 +10,11 @@ PIP ?= PIP_BREAK_SYSTEM_PACKAGES=1 $(PYTHON) -m pip
 # compilers and tools the tests drive.
 APT_PACKAGES = fuse3 libfuse3-dev squashfuse squashfs-tools bindfs gcc make libc6-dev git sqlite3 python3-venv python3-dev
 BENCH_PACKAGES = runsc proot time
+# The checkers' versions: a new release may find new things, so CI pins them.
+RUFF_VERSION = 0.17.6
+MYPY_VERSION = 2.4.1
 
-.PHONY: help install system-packages example test bench lint clean
+.PHONY: help install system-packages example test test-fast bench lint typecheck clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,14 +34,26 @@ example:  ## Run a program in the sandbox that writes and reads a file through F
 test: install  ## Install, then run the whole test suite.
 	cd tests && $(PYTHON) -m pytest -p no:cacheprovider .
 
+# Tests marked slow: those over 2 s, and the next slowest (over about 0.2 s)
+# so that the rest, the unit tests and at least one quick test of each
+# feature, take under a minute (about 40 s on 2 cores).
+test-fast: install  ## Install, then run the unit tests and one fast smoke test of each feature (under a minute).
+	cd tests && $(PYTHON) -m pytest -p no:cacheprovider -q -m "not slow" .
+
 # BENCH_ARGS: the bench's options, e.g. BENCH_ARGS="--baseline /path/to/older/sentry".
 bench: install  ## Measure sentry against native Linux, a minimal C tracer, gVisor's runsc and proot.
 	@$(call apt_install,$(BENCH_PACKAGES))
 	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
 lint:  ## Check the code with ruff.
-	$(PIP) install -q --root-user-action=ignore ruff
+	$(PIP) install -q --root-user-action=ignore $(PIP_USER) "ruff==$(RUFF_VERSION)"
 	$(PYTHON) -m ruff check sentry platform fsimpl tests setup.py
+
+# Strict (pyproject.toml's [tool.mypy]); sentry/platform and sentry/fsimpl
+# are links to platform/ and fsimpl/, so this reads the whole package.
+typecheck:  ## Check the package's types with mypy.
+	$(PIP) install -q --root-user-action=ignore $(PIP_USER) "mypy==$(MYPY_VERSION)"
+	$(PYTHON) -m mypy sentry
 
 clean:  ## Remove build outputs.
 	rm -rf build dist *.egg-info tests/bench/out

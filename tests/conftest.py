@@ -53,7 +53,7 @@ C_FLAGS = {
 def pytest_configure(config):
     # pyproject.toml registers it too; this keeps --strict-markers happy if the
     # suite is run with another rootdir.
-    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "slow: over 2 s, or too slow for make test-fast")
 
 
 # --------------------------------------------------------------- results

@@ -357,6 +357,7 @@ def lines(*text: str) -> str:
 # ------------------------------------------------------------- tests
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "server",
     [coherence(), coherence("--writeback"), coherence("--direct-io"), MEMFS, MEMFS_WRITEBACK],
@@ -386,6 +387,7 @@ STALE = "b'AAAAAAAAAAAAAAAA'"
 FRESH = "b'AAAABBBBAAAAAAAA'"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "options, same_fd, new_open, first_fd_again",
     [
@@ -427,6 +429,7 @@ def test_inval_inode_after_a_change(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_inval_inode_of_one_page(tmp_path):
     """INVAL_INODE of page 2 of a 3-page file, all cached and all changed
     behind the client's back.
@@ -462,6 +465,7 @@ def test_inval_inode_of_one_page(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_store_into_a_cached_range(tmp_path):
     """STORE changes what reads and RETRIEVE see, through every fd; the
     server's data is unchanged, as a read after INVAL_INODE shows."""
@@ -479,6 +483,7 @@ def test_store_into_a_cached_range(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_retrieve_returns_the_cached_bytes(tmp_path):
     """RETRIEVE of a cached file returns exactly the bytes asked for (not
     whole pages: Linux's fuse_retrieve sends the range), cut at the end
@@ -501,6 +506,7 @@ def test_retrieve_returns_the_cached_bytes(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_auto_inval_data_sees_a_change_on_the_host(tmp_path):
     """Passthrough asks for AUTO_INVAL_DATA with 1 s attribute timeouts:
     a change made on the host stays unseen while the attributes are
@@ -517,6 +523,7 @@ def test_auto_inval_data_sees_a_change_on_the_host(tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error", ["ENOSPC", "EIO"])
 def test_writeback_error_goes_to_the_next_fsync_or_close(tmp_path, error):
     """Under writeback caching write() succeeds; the failed writeback is
@@ -535,6 +542,7 @@ def test_writeback_error_goes_to_the_next_fsync_or_close(tmp_path, error):
     )
 
 
+@pytest.mark.slow
 def test_write_through_error_fails_the_write(tmp_path):
     """Without writeback caching the WRITE's error is write()'s, as is."""
     outputs = run_app(tmp_path, coherence(), "write_through_error", "ENOSPC", "EIO", "EDQUOT")
@@ -549,6 +557,7 @@ def test_write_through_error_fails_the_write(tmp_path):
 # ---------------------------------------------- differences from Linux
 
 
+@pytest.mark.slow
 def test_writeback_error_errno_of_fsync(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "writeback_error", "EDQUOT")
     expected = lines(
@@ -562,6 +571,7 @@ def test_writeback_error_errno_of_fsync(tmp_path):
     assert_like_linux(outputs, expected)
 
 
+@pytest.mark.slow
 def test_writeback_error_reported_by_close_reaches_a_later_fsync(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "writeback_error_later_open")
     assert_like_linux(
@@ -575,16 +585,19 @@ def test_writeback_error_reported_by_close_reaches_a_later_fsync(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_writeback_cache_keeps_the_clients_size(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "writeback_size")
     assert_like_linux(outputs, lines("write: 100", "fsync: 0", "size: 100", "read: a*100"))
 
 
+@pytest.mark.slow
 def test_writeback_error_keeps_the_written_bytes(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "writeback_error_keeps_data")
     assert_like_linux(outputs, lines("write: 100", "fsync: -1 ENOSPC", "read: x*100"))
 
 
+@pytest.mark.slow
 def test_inval_inode_writes_dirty_data_back(tmp_path):
     outputs = run_app(tmp_path, coherence("--writeback"), "inval_dirty")
     hello = "h*1 e*1 l*2 o*1 a*95"
@@ -600,16 +613,19 @@ def test_inval_inode_writes_dirty_data_back(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_store_past_eof(tmp_path):
     outputs = run_app(tmp_path, coherence(), "store_past_eof")
     assert_like_linux(outputs, lines(f"read: {STALE}", f"after store past EOF: {STALE}"))
 
 
+@pytest.mark.slow
 def test_store_into_an_uncached_page(tmp_path):
     outputs = run_app(tmp_path, coherence(), "store_uncached")
     assert_like_linux(outputs, lines("read: S*4096 a*4096"))
 
 
+@pytest.mark.slow
 def test_stat_after_a_read_asks_the_server(tmp_path):
     outputs = run_app(tmp_path, coherence(), "stat_after_read")
     assert_like_linux(outputs, lines("read: a*100", "size: 104"))

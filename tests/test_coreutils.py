@@ -62,6 +62,7 @@ def _dd_records(stderr):
     return stderr.splitlines()[:2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("size", "operands"),
     [

@@ -375,6 +375,7 @@ def test_read_only_bind_covers_the_mounts_below_it(sandbox_user, escape, token, 
         subprocess.run(["umount", "-l", str(sub)], timeout=10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("network", [None, "host"], ids=["network-none", "network-host"])
 def test_connect_to_host_listener(sandbox_user, escape, token, shared, listener, network):
     """No connection reaches a host listener on 127.0.0.1, unless the app
@@ -780,6 +781,7 @@ def test_mount_over_host_dir(sandbox_user, escape, token, shared, root):
     found.assert_none(r.stderr)
 
 
+@pytest.mark.slow
 def test_setns_into_host_namespaces(
     sandbox_user, escape, token, shared, outside, listener, host_spawn
 ):
@@ -947,6 +949,7 @@ def test_sigterm_to_sentry_ends_the_run(sandbox_user, escape, token, shared, use
     assert not left, f"processes of the sandbox survive: {describe(left)}"
 
 
+@pytest.mark.slow
 def test_fork_bomb(sandbox_user, escape, token, shared):
     """500 sleeping children, then the app exits: the run ends and none of
     them is left on the host."""
@@ -983,6 +986,7 @@ def _heartbeat_stopped(prefix: Path) -> tuple[bool, dict]:
     return first == second, second
 
 
+@pytest.mark.slow
 def test_clone_untraced_dies_with_sentry(sandbox_user, escape, token, shared, user_popen):
     """A child made with CLONE_UNTRACED (raw clone, clone3) keeps no
     heartbeat once sentry is SIGKILLed, and no process of the sandbox
@@ -1006,6 +1010,7 @@ def test_clone_untraced_dies_with_sentry(sandbox_user, escape, token, shared, us
     found.assert_none(proc.stderr.read())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.3, 1.0])
 def test_sentry_sigkilled_at_any_moment(sandbox_user, escape, token, shared, user_popen, delay):
     """SIGKILL to sentry while the app forks, execs, runs threads and tries

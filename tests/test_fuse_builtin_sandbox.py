@@ -104,6 +104,7 @@ FUSE_IO_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", FUSE_IO_CASES)
 def test_fuse_io(runs, case):
     argv = [fuse_io_exe(), runs.mnt / "f", *FUSE_IO_CASES[case]]
@@ -112,12 +113,14 @@ def test_fuse_io(runs, case):
     assert native.returncode == 0 and native.stderr == b""
 
 
+@pytest.mark.slow
 def test_rw_family(runs):
     native = run_rw_family(runs.mnt, lambda argv, timeout: runs.native(argv))
     sandboxed = run_rw_family(runs.mnt, lambda argv, timeout: runs.sandbox(argv))
     assert sandboxed == native
 
 
+@pytest.mark.slow
 def test_cp_r_source_tree(runs):
     tree = REPO_ROOT / "sentry"
     script = (
@@ -150,6 +153,7 @@ def tarball(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_tar_x(runs, tarball):
     """tar x, then the tree and tar c of it (directory sizes differ between
     file systems, so only the files' sizes are compared)."""
@@ -166,6 +170,7 @@ def test_tar_x(runs, tarball):
     assert native[0] == 0 and native[2] == ""
 
 
+@pytest.mark.slow
 def test_git_init_commit(runs):
     require_tool("git")
     script = (
@@ -180,6 +185,7 @@ def test_git_init_commit(runs):
     assert native[0] == 0, native
 
 
+@pytest.mark.slow
 def test_sqlite3(runs):
     require_tool("sqlite3")
     inserts = "".join(f"insert into t values({i}, 'row {i}');" for i in range(1000))
@@ -201,6 +207,7 @@ def test_sqlite3(runs):
     assert native[0] == 0, native
 
 
+@pytest.mark.slow
 def test_mount_target_need_not_exist_on_the_host(tmp_path):
     target = tmp_path / "no" / "such" / "dir"
     res = Sandbox(binds=SHARED_BINDS, mounts=[f"{target}=memfs"]).run(
@@ -211,6 +218,7 @@ def test_mount_target_need_not_exist_on_the_host(tmp_path):
     assert not target.exists() and not (tmp_path / "no").exists()
 
 
+@pytest.mark.slow
 def test_passthrough_writes_reach_the_host_dir_and_ro_refuses(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -232,6 +240,7 @@ def test_passthrough_writes_reach_the_host_dir_and_ro_refuses(tmp_path):
     assert sorted(p.name for p in src.iterdir()) == ["d", "new"]
 
 
+@pytest.mark.slow
 def test_server_killed_mid_run(tmp_path):
     """The app gets ENOTCONN, sentry reports the death, nothing hangs. The
     server runs outside the sandbox, where the app cannot see it: the test
@@ -271,6 +280,7 @@ def test_main_example_from_the_readme():
     assert lines[2].startswith("-rw-r--r-- 1 root root 588895 ")
 
 
+@pytest.mark.slow
 def test_two_servers_and_a_daemon_in_one_run(tmp_path):
     src = tmp_path / "src"
     src.mkdir()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import run_both, run_native, run_sandbox
 from fuse.helpers import read_log, require_fuse, testfs_argv, unmount
 
@@ -31,6 +32,7 @@ def test_device_and_mount_rules_match_linux(tmp_path: Path) -> None:
     assert b"read after umount: ENODEV" in native.stdout
 
 
+@pytest.mark.slow
 def test_evicted_inodes_are_forgotten(tmp_path: Path) -> None:
     mnt, log = tmp_path / "mnt", tmp_path / "testfs.log"
     mnt.mkdir()
@@ -69,6 +71,7 @@ def _fd_semantics(tmp_path: Path, runner: Any, name: str) -> tuple[bytes, list[s
     return done.stdout, read_log(log, "FLUSH", "RELEASE")
 
 
+@pytest.mark.slow
 def test_file_descriptions_are_shared_like_linux(tmp_path: Path) -> None:
     require_fuse()
     native_out, native_log = _fd_semantics(tmp_path, run_native, "native")
@@ -98,6 +101,7 @@ def _interrupted(tmp_path: Path, runner: Any, name: str) -> tuple[bytes, list[st
     return done.stdout, read_log(log, "READ", "INTERRUPTED")
 
 
+@pytest.mark.slow
 def test_signal_interrupts_a_request_like_linux(tmp_path: Path) -> None:
     require_fuse()
     native = _interrupted(tmp_path, run_native, "native")

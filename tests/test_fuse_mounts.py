@@ -48,6 +48,7 @@ def squashfuse_spec(image, target="/img", *flags):
     return f"{target}={exe} {' '.join(flags)} {image} {{}}"
 
 
+@pytest.mark.slow
 def test_fuse_squashfuse_reads_what_the_kernel_mount_shows(tmp_path, image):
     require_fuse()
     target = tmp_path / "mnt"
@@ -81,6 +82,7 @@ def test_fuse_daemon_is_stopped_when_the_app_exits(image, foreground):
     assert left.stdout == b""
 
 
+@pytest.mark.slow
 def test_fuse_daemon_killed_mid_run_gives_enotconn(image, tmp_path):
     """The daemon runs outside the sandbox, where the app cannot see it: the
     test kills it from the host once the app has read a file."""
@@ -105,6 +107,7 @@ def test_fuse_daemon_killed_mid_run_gives_enotconn(image, tmp_path):
     assert "the FUSE daemon was killed by signal 9; files under /img now fail with ENOTCONN" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "option, spec, message",
     [
@@ -137,6 +140,7 @@ def test_bad_spec_is_one_line_and_exit_2(option, spec, message):
     assert "Traceback" not in res.stderr.decode()
 
 
+@pytest.mark.slow
 def test_daemon_that_never_answers_init_times_out():
     res = run_cli(["run", "--fuse=/img=sh -c 'sleep 100' {}", "--", "true"], timeout=40)
     assert res.returncode == 2
@@ -160,6 +164,7 @@ def test_relative_targets_and_dirs_resolve_from_cwd(tmp_path):
     assert specs[2].fstype == "fuse.d"
 
 
+@pytest.mark.slow
 def test_mmap_of_fuse_file_matches_linux(tmp_path, image, c_program):
     """Private, shared read-only, offset, SIGBUS past EOF, private writes
     that stay in the mapping, and the errors: as on the kernel's mount."""

@@ -149,6 +149,7 @@ def writes(log):
 # ------------------------------------------------------------ testfs tree
 
 
+@pytest.mark.slow
 def test_testfs_tree(both):
     """Mirrors test_testfs_tree: names, types, modes, sizes, the link, the
     data, statfs; create, truncate (down and up), chmod, utime, unlink, and
@@ -226,6 +227,7 @@ def test_testfs_log_lines(both):
     assert pair.sandbox["io"].lines[1] == read_result("pread:10:20", testfs_data(20, 10))
 
 
+@pytest.mark.slow
 def test_testfs_multithreaded(both):
     """Mirrors test_testfs_multithreaded: without -s, libfuse serves on
     several threads; 4 readers of 1 MiB at once all get the right data."""
@@ -439,6 +441,7 @@ IO_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(IO_CASES))
 def test_testfs_io(both, case):
     """Mirrors the native test of the same name (test_<case>, or the
@@ -747,6 +750,7 @@ def build_rw_family(kind):
     return build
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["testfs", "testfs-direct_io", "bindfs"])
 def test_rw_family(both, kind):
     """Mirrors test_rw_family_is_stable: rw_family prints in the sandbox what
@@ -862,6 +866,7 @@ def test_crash_during_only_read(both, mode, first):
 # ---------------------------------------------------------------- unmount
 
 
+@pytest.mark.slow
 def test_unmount_from_inside_shows_host_dir(tmp_path, sandbox_popen):
     """`fusermount3 -u` in the sandbox unmounts; the mountpoint then shows
     the host's (empty) folder again. While the sandbox has it mounted, the
@@ -969,6 +974,7 @@ def squash_image(tmp_path_factory):
     return make_squashfs(tmp_path_factory.mktemp("squash"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lowlevel", [False, True], ids=["squashfuse", "squashfuse_ll"])
 def test_squashfuse_listing(both, squash_image, lowlevel):
     """Mirrors test_squashfuse: sha256sum of every file, ls -laR and find
@@ -1048,6 +1054,7 @@ def _check_dd(pair, sums, expected):
             assert dd_counts(res[name].stderr) == counts, (kind, name)
 
 
+@pytest.mark.slow
 def test_squashfuse_big_file(both, big_squash_image):
     """A 20 MB file on squashfuse reads whole (sha256sum) and with dd at
     bs=4k, 128k and 1M: the record and byte counts are Linux's."""
@@ -1115,6 +1122,7 @@ def _snapshot(top: Path) -> dict[str, tuple]:
     return snap
 
 
+@pytest.mark.slow
 def test_bindfs_read_write(both):
     """bindfs read-write over a folder: cp -r of a tree in and out, tar of
     the mount, mkdir, rename, unlink, symlink, chmod, rmdir, then libfuse 2's

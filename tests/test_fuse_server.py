@@ -329,6 +329,7 @@ def _make_tar_source(src: Path) -> None:
     os.utime(src, ns=(1_600_000_000_000_000_000, 1_500_000_000_000_000_000))
 
 
+@pytest.mark.slow
 def test_tar_extract_and_archive(dirs, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -365,6 +366,7 @@ def test_tar_extract_and_archive(dirs, tmp_path):
     assert "-rwsr-xr-x 0/0" in listing
 
 
+@pytest.mark.slow
 def test_git_init_add_commit(dirs, tmp_path):
     git = require_tool("git")
     home = tmp_path / "home"
@@ -534,6 +536,7 @@ def test_statfs(mounts):
     )
 
 
+@pytest.mark.slow
 def test_timestamps_change_as_in_tmpfs(dirs):
     """Which of atime, mtime and ctime each operation changes (tmpfs with relatime)."""
 
@@ -729,6 +732,7 @@ def test_sparse_files_fallocate_and_seek(dirs):
 # ---------------------------------------------------------- readdir
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(SYS_GETDENTS64 is None, reason="getdents64 number unknown here")
 def test_readdir_offsets_survive_changes(dirs):
     """Every entry that stays is seen exactly once while others come and go,
@@ -772,6 +776,7 @@ def test_readdir_offsets_survive_changes(dirs):
 # ------------------------------------------------------ many files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["memfs", "passthrough"])
 def test_ten_thousand_files(mounts, kind):
     root = getattr(mounts, kind) / "many"
@@ -812,6 +817,7 @@ def test_passthrough_shows_changes_both_ways(mounts, request):
     )
 
 
+@pytest.mark.slow
 def test_passthrough_of_a_disk_folder(mounts, tmp_path):
     """O_DIRECT works on any host file system: the server opens host files
     without it (the caller's unaligned buffers and offsets would fail on most
@@ -873,6 +879,7 @@ def test_sigterm_ends_the_server_and_unmounts(tmp_path):
         assert proc.output() == ""
 
 
+@pytest.mark.slow
 def test_bad_usage(tmp_path):
     (tmp_path / "file").touch()
     (tmp_path / "sub").mkdir()

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).parent
 HOSTILE_ARGS = HERE / "c" / "hostile_args.c"
 BUGS = HERE / "bugs"
@@ -28,6 +30,7 @@ def test_hostile_args_match_linux(run_both, sandbox, compile_c, tmp_path: Path) 
     assert "sentry bug" not in debug_log.read_text()
 
 
+@pytest.mark.slow
 def test_bugs_fail_the_call_with_eio_and_the_sandbox_goes_on(
     compile_c, tmp_path: Path
 ) -> None:

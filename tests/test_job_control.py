@@ -82,6 +82,7 @@ def test_ctrl_z_fg_ctrl_c(terminal):
     terminal.expect(b"status=130")
 
 
+@pytest.mark.slow
 def test_app_reads_the_terminal(terminal):
     sentry = " ".join(sentry_cli())
     terminal.send(f"{sentry} run -- sh -c 'read x; echo got=$x'\n".encode())

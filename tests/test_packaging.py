@@ -28,6 +28,7 @@ def test_platform_folder_does_not_shadow_stdlib():
     assert not Path(path).resolve().is_relative_to(REPO_ROOT)
 
 
+@pytest.mark.slow
 def test_pip_runs_from_the_root():
     """pip and setuptools import `platform`; a shadowing folder would break
     them when run from the root."""

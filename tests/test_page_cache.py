@@ -132,6 +132,7 @@ def shm_dir(tmp_path_factory):
     subprocess.run(["rm", "-rf", str(path)], timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", ["memfs", "memfs:writeback"])
 @settings(
     max_examples=25,
@@ -169,6 +170,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("options", "ops"), CASES.values(), ids=CASES.keys())
 def test_case(options, ops, shm_dir):
     """``sentry run OPTIONS`` of the program prints what it prints on tmpfs
@@ -197,6 +199,7 @@ def test_writeback_cache_keeps_what_a_later_process_reads():
     assert lines[0] == lines[2] and lines[1] == str(20 * 65536)
 
 
+@pytest.mark.slow
 def test_cache_stays_within_cache_size():
     """Reading a 96 MiB file twice with --cache-size 16M keeps sentry's
     peak RSS within what it is without the file plus the bound plus a fixed

@@ -35,6 +35,7 @@ def _kernel(delay: float | str, *argv: str, **kwargs: object) -> subprocess.Pope
     )
 
 
+@pytest.mark.slow
 def test_parked_task_gets_result_and_signals_follow_linux_rules(park_app: str) -> None:
     proc = _kernel(0.3, park_app)
     out, err = proc.communicate(timeout=30)

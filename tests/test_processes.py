@@ -18,6 +18,7 @@ from conftest import (
 )
 
 
+@pytest.mark.slow
 def test_fork200(c_program):
     exe = c_program("fork200")
     native, sandboxed = run_both([exe])
@@ -33,6 +34,7 @@ def test_exec_chain(c_program, n):
     assert_same(native, sandboxed)
 
 
+@pytest.mark.slow
 def test_exec_from_non_leader_thread(c_program):
     exe = c_program("threads_exec")
     native, sandboxed = run_both([exe])
@@ -90,6 +92,7 @@ THREADS_IO = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_python_threads_file_io(tmp_path):
     (tmp_path / "n").mkdir()
     (tmp_path / "s").mkdir()
@@ -267,6 +270,7 @@ def test_daemon_native_half(tmp_path):
         kill_leftovers(marker)
 
 
+@pytest.mark.slow
 def test_many_short_processes():
     script = "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done; echo $i"
     native, sandboxed = run_both(["sh", "-c", script])

@@ -93,6 +93,7 @@ def test_run_both_memfs_syscalls_match(pytester):
     assert leftovers(pytester.path) == []
 
 
+@pytest.mark.slow
 @needs_fuse
 def test_run_both_passthrough_gets_two_copies(pytester, tmp_path):
     """Each run sees its own copy of DIR: the native run's append does not
@@ -120,6 +121,7 @@ def test_run_both_passthrough_gets_two_copies(pytester, tmp_path):
     assert leftovers(pytester.path) == []
 
 
+@pytest.mark.slow
 def test_sandbox_fixture_follows_the_marker(pytester):
     """The marker mounts memfs at /data, a path the host need not have; the
     nearest marker wins, and a test without one gets a plain sandbox."""
@@ -151,6 +153,7 @@ def test_sandbox_fixture_follows_the_marker(pytester):
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_bad_markers_fail_in_one_line(pytester):
     """Misused markers fail the test with a one-line reason, no traceback."""
     result = run_inner(
@@ -182,6 +185,7 @@ def test_bad_markers_fail_in_one_line(pytester):
     result.stdout.no_fnmatch_line("*pytest_plugin.py*")
 
 
+@pytest.mark.slow
 def test_compile_c_compiles_each_snippet_once(pytester, monkeypatch):
     """A gcc that logs its calls shows one compile per distinct (source,
     flags), across tests; a compile error fails with gcc's message."""
@@ -228,6 +232,7 @@ def test_compile_c_compiles_each_snippet_once(pytester, monkeypatch):
     assert sum(c.endswith(" -O0") for c in calls) == 1
 
 
+@pytest.mark.slow
 @needs_fuse
 def test_assert_same_shows_a_diff(pytester):
     """A program that sees the sandbox (its PID namespace is not the host's)
@@ -255,6 +260,7 @@ def test_assert_same_shows_a_diff(pytester):
     assert leftovers(pytester.path) == []
 
 
+@pytest.mark.slow
 @needs_fuse
 def test_run_both_failures_clean_up(pytester):
     """A bad server fails in one line; a run that times out fails too, and

@@ -42,6 +42,7 @@ def test_rootfs_is_the_root(rootfs):
     assert sorted(p.name for p in rootfs.iterdir()) == ["bin", "etc"]
 
 
+@pytest.mark.slow
 def test_rootfs_command_is_found_in_the_rootfs(rootfs):
     """CMD is looked up in DIR's tree (PATH included), not the host's."""
     res = sentry(["run", f"--rootfs={rootfs}", "--", "probe", "/"], env={"PATH": "/bin"})

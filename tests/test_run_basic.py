@@ -119,6 +119,7 @@ def test_command_returns_cli_argv():
     assert (result.returncode, result.stdout, result.stderr) == (5, b"via-command\n", b"")
 
 
+@pytest.mark.slow
 def test_python_api_timeout_kills_sentry_and_app():
     from sentry import Sandbox
 

@@ -11,6 +11,7 @@ sentry fd (see ``sentry.syscalls.fd_traps``).
 import os
 import re
 
+import pytest
 from conftest import SHARED_BINDS, run_cli, run_native
 
 from sentry import Sandbox
@@ -64,6 +65,7 @@ def test_fd_syscalls_on_host_files_do_not_stop(tmp_path):
     assert total < 200
 
 
+@pytest.mark.slow
 def test_a_process_with_a_sentry_fd_stops_on_its_fds(tmp_path):
     """Once the shell opened a file on a sentry mount, its fd syscalls stop
     (and its children's, which inherit its fd table): dd's 2,000 calls are
@@ -88,6 +90,7 @@ def test_a_process_with_a_sentry_fd_stops_on_its_fds(tmp_path):
     assert total >= 2000
 
 
+@pytest.mark.slow
 def test_sentry_fds_reached_without_an_open_match_linux(c_program, tmp_path):
     """A running thread, a child forked earlier that receives the fd over a
     unix socket, its dup2 onto stdin and an exec'd grandchild: each reads
@@ -121,6 +124,7 @@ def test_host_path_syscalls_are_decided_without_python(tmp_path):
     assert python < 50
 
 
+@pytest.mark.slow
 def test_relative_paths_into_a_mount_still_reach_it(tmp_path):
     """The C side walks relative paths lexically as the kernel's vfs does:
     from the cwd, through "..", from a dirfd, and from a cwd that is the
@@ -135,6 +139,7 @@ def test_relative_paths_into_a_mount_still_reach_it(tmp_path):
     assert (r.returncode, r.stdout, r.stderr) == (0, b"hi\nhi\nhi\nhi\n3\n", b"")
 
 
+@pytest.mark.slow
 def test_mount_tables_through_any_path_are_sentrys(tmp_path):
     """The C side sends a path that ends in a mount table's name to Python
     (whatever its directory); other /proc paths stay the host's."""

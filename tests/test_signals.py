@@ -159,6 +159,7 @@ STOP_CONT_APP = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sigstop_sigcont(launch):
     token = f"stopcont-{os.getpid()}"
     app = launch([sys.executable, "-c", STOP_CONT_APP, token])

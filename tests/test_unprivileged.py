@@ -55,6 +55,7 @@ def test_coreutils_pipeline(sandbox_user):
     assert_same(native, sandboxed)
 
 
+@pytest.mark.slow
 def test_memfs_write_read(sandbox_user):
     script = (
         "seq 100000 > /data/n && wc -l < /data/n && tail -1 /data/n"
@@ -76,6 +77,7 @@ def test_app_identity(sandbox_user, root):
     assert r.stdout == (b"0\n" if root else f"{sandbox_user.uid}\n".encode())
 
 
+@pytest.mark.slow
 def test_python_api(sandbox_user):
     code = (
         "from sentry import Sandbox\n"
@@ -128,6 +130,7 @@ def test_fuse_daemon_outside(sandbox_user, squashfs_image):
     assert (r.returncode, r.stdout) == (0, b"hello from squashfs\n"), r.stderr
 
 
+@pytest.mark.slow
 def test_passthrough_mount(sandbox_user, squashfs_image):
     src = squashfs_image / "src"
     script = "cat /src/hello.txt && echo new > /src/new"
@@ -140,6 +143,7 @@ def test_passthrough_mount(sandbox_user, squashfs_image):
     assert (src / "new").read_text() == "new\n"
 
 
+@pytest.mark.slow
 def test_pytest_plugin_sandbox_fixture(sandbox_user):
     """The plugin's sandbox marker and fixture, in a pytest run as this user."""
     code = (
