@@ -33,7 +33,7 @@ from collections.abc import Callable
 from sentry.abi import fuse
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
-from sentry.kernel.task import Waiter
+from sentry.waiter import Waiter
 
 log = logging.getLogger("sentry")
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentry.abi import fuse
 from sentry.errors import ERESTARTSYS, SyscallError
-from sentry.kernel.task import Waiter
+from sentry.waiter import Waiter
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task

@@ -25,8 +25,8 @@ from sentry.abi import fuse
 from sentry.abi.linux import STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.connection import Connection
-from sentry.kernel.task import Waiter
 from sentry.vfs.file_description import O_NONBLOCK, FileDescription, FileDescriptionImpl
+from sentry.waiter import Waiter
 
 S_IFCHR = stat_module.S_IFCHR
 PAGE_SIZE = 4096

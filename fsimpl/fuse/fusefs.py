@@ -49,7 +49,8 @@ from sentry.vfs.filesystem import (
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.regular_file import RegularFile
-    from sentry.kernel.task import Task, Waiter
+    from sentry.kernel.task import Task
+    from sentry.waiter import Waiter
 
 log = logging.getLogger("sentry")
 

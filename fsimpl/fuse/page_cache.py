@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Waiter
+    from sentry.waiter import Waiter
 
 CHUNK_SIZE = 128 * 1024
 DEFAULT_CACHE_SIZE = 256 * 2**20

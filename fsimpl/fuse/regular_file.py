@@ -45,13 +45,13 @@ from sentry.fsimpl.fuse import writeback
 from sentry.fsimpl.fuse.connection import PAGE_SIZE
 from sentry.fsimpl.fuse.fusefs import FuseFilesystem, HandleFile, Inode, _unpack
 from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE, Chunk
-from sentry.kernel.task import Waiter, run_background
 from sentry.vfs.file_description import (
     O_ACCMODE,
     O_APPEND,
     FileDescription,
     set_offset,
 )
+from sentry.waiter import Waiter, run_background
 
 if TYPE_CHECKING:
     from sentry.abi.linux import Statx

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from sentry.abi import fuse
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE
-from sentry.kernel.task import Waiter, run_background
+from sentry.waiter import Waiter, run_background
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode

@@ -30,7 +30,7 @@ from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.page_cache import DEFAULT_CACHE_SIZE, PageCache
 from sentry.kernel.fd_table import FDTable
 from sentry.kernel.job_control import JobControl
-from sentry.kernel.task import Task, Waiter, log_bug
+from sentry.kernel.task import Task
 from sentry.kernel.task_syscall import SyscallDispatcher
 from sentry.kernel.thread_group import ThreadGroup
 from sentry.platform.namespaces import MNT_DETACH, Plan, Sandbox
@@ -39,6 +39,7 @@ from sentry.syscalls import fd_traps, linux64, policy
 from sentry.syscalls.strace import Strace
 from sentry.syscalls.sys_mount import register_specials
 from sentry.vfs.vfs import VirtualFilesystem
+from sentry.waiter import Waiter, log_bug
 
 log = logging.getLogger("sentry")
 

@@ -51,19 +51,12 @@ from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import ERESTARTSYS, SyscallError
-from sentry.kernel.task import (
-    SCRATCH,
-    Blocked,
-    Injection,
-    Task,
-    Waiter,
-    close_quietly,
-    log_bug,
-)
+from sentry.kernel.task import SCRATCH, Blocked, Injection, Task
 from sentry.platform.platform import Stop, TaskExited
 from sentry.syscalls.linux64 import Syscall
 from sentry.syscalls.passthrough import ExitHook, Passthrough
 from sentry.syscalls.strace import Strace, format_call
+from sentry.waiter import Waiter, close_quietly, log_bug
 
 if TYPE_CHECKING:
     from sentry.kernel.kernel import Kernel

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux import STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
-from sentry.kernel.task import run_background
+from sentry.waiter import run_background
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from sentry.abi.linux import STATX_BASIC_STATS, Statx
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task, Waiter
+    from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescriptionImpl
+    from sentry.waiter import Waiter
 
 # The fields of a SetStat (statx(2)'s mask bits).
 STATX_MODE = 0x2

@@ -11,9 +11,9 @@ import sys
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.kernel.kernel import Kernel
-from sentry.kernel.task import run_background
 from sentry.platform.platform import lookup
 from sentry.syscalls.passthrough import Passthrough
+from sentry.waiter import run_background
 
 log = logging.getLogger("sentry")
 log.setLevel(logging.DEBUG)
