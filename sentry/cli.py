@@ -223,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
     from sentry.boot import isolation
     from sentry.boot.mount_spec import SpecError
     from sentry.boot.mount_spec import parse as parse_specs
+    from sentry.fsimpl.fuse.filesystem_type import register as register_fuse
     from sentry.kernel.kernel import ExecFailed, Kernel
     from sentry.platform.namespaces import SandboxError
     from sentry.platform.platform import lookup
@@ -284,13 +285,14 @@ def run(args: argparse.Namespace) -> int:
     # Polling on the one CPU the app needs would only delay it.
     spin = args.spin if len(os.sched_getaffinity(0)) > 1 else 0
     strace = Strace(strace_out) if args.strace or args.strace_file else None
-    kernel = Kernel(lookup("ptrace")(spin), strace=strace, cache_size=cache_size)
+    kernel = Kernel(lookup("ptrace")(spin), strace=strace)
+    fuse = register_fuse(kernel.vfs, cache_size)
     daemons = None
     if specs:
-        # The FUSE client and its daemons: imported only when asked for.
+        # The daemons outside the sandbox: imported only when asked for.
         from sentry.boot.fuse_daemons import BootError, FuseDaemons
 
-        daemons = FuseDaemons(kernel, env, all_cpus)
+        daemons = FuseDaemons(kernel, fuse, env, all_cpus)
         try:
             daemons.start(specs)
         except BootError as err:

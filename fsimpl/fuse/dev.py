@@ -31,6 +31,7 @@ from sentry.waiter import Waiter
 S_IFCHR = stat_module.S_IFCHR
 PAGE_SIZE = 4096
 FUSE_DEVICE = os.makedev(10, 229)  # Documentation/admin-guide/devices.txt
+FUSE_DEV_IOC_CLONE = 0x8004E500  # _IOR(229, 0, uint32_t)
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -45,6 +46,7 @@ class DeviceFile(FileDescriptionImpl):
     """
 
     seekable = False
+    tracks_readiness = True
 
     def __init__(self) -> None:
         self.conn: Connection | None = None
@@ -52,8 +54,7 @@ class DeviceFile(FileDescriptionImpl):
         self._buffer = bytearray()  # replies land here, one at a time
 
     def watch(self, event: int) -> None:
-        """Keep the placeholder eventfd ``event`` (sentry's dup) readable
-        exactly when a read would not block."""
+        """Implements FileDescriptionImpl.watch."""
         os.set_blocking(event, False)
         self._event = event
 
@@ -158,12 +159,27 @@ class DeviceFile(FileDescriptionImpl):
             dev=st.st_dev if st else 0,
         )
 
-    def clone(self, source: FileDescriptionImpl) -> None:
-        """FUSE_DEV_IOC_CLONE: serve ``source``'s connection too (EINVAL if
-        ``source`` is not a connected device or this one is connected)."""
-        if not isinstance(source, DeviceFile) or source.conn is None or self.conn is not None:
+    def ioctl(self, t: Task, cmd: int, arg: int) -> int | None:
+        """Implements FileDescriptionImpl.ioctl: FUSE_DEV_IOC_CLONE, whose
+        argument points to the fd of another device: serve its connection
+        too (EINVAL if that is not a connected device or this one is
+        connected)."""
+        if cmd != FUSE_DEV_IOC_CLONE:
+            return None
+        raw = t.mm.copy_in(arg, 4)
+        if len(raw) < 4:
+            raise SyscallError(errno.EFAULT)
+        descriptor = t.fd_table.get(int.from_bytes(raw, "little", signed=True))
+        source = descriptor.file if descriptor is not None else None
+        if (
+            not isinstance(source, FileDescription)
+            or not isinstance(source.impl, DeviceFile)
+            or source.impl.conn is None
+            or self.conn is not None
+        ):
             raise SyscallError(errno.EINVAL)
-        self.attach(source.conn)
+        self.attach(source.impl.conn)
+        return 0
 
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: the daemon let go."""

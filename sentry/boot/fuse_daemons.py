@@ -35,7 +35,7 @@ from sentry.abi.linux import S_IFDIR
 from sentry.boot.mount_spec import DEVICE_PLACEHOLDER, MountSpec
 from sentry.fsimpl.fuse.channel import SocketChannel, max_message, socketpair
 from sentry.fsimpl.fuse.connection import Connection
-from sentry.fsimpl.fuse.fusefs import FuseFilesystem
+from sentry.fsimpl.fuse.filesystem_type import UNLIMITED_READ, FuseFilesystemType
 from sentry.platform.platform import Stop, StopKind
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ log = logging.getLogger("sentry")
 
 INIT_TIMEOUT = 10.0  # seconds for a daemon to answer FUSE_INIT
 STOP_TIMEOUT = 5.0  # seconds from SIGTERM to SIGKILL
-UNLIMITED_READ = 2**32 - 1
 
 
 class BootError(Exception):
@@ -90,11 +89,15 @@ class FuseDaemons:
     to that daemon; after :meth:`stop`, no daemon is reported as dead.
     """
 
-    def __init__(self, kernel: Kernel, env: dict[str, str], cpus: set[int]) -> None:
-        """``cpus``: where the daemons run. They are not pinned with sentry:
-        they talk to it over sockets, not ptrace, and on another CPU a daemon
-        works while the app copies."""
+    def __init__(
+        self, kernel: Kernel, fuse: FuseFilesystemType, env: dict[str, str], cpus: set[int]
+    ) -> None:
+        """``fuse``: the FUSE type registered in the kernel's VFS. ``cpus``:
+        where the daemons run. They are not pinned with sentry: they talk to
+        it over sockets, not ptrace, and on another CPU a daemon works while
+        the app copies."""
         self.kernel = kernel
+        self.fuse = fuse
         self.env = env
         self.cpus = cpus
         self.daemons: list[Daemon] = []
@@ -157,7 +160,7 @@ class FuseDaemons:
         vfs = self.kernel.vfs
         dev = vfs.new_dev()
         builtin = spec.kind != "fuse"
-        fs = FuseFilesystem(conn, S_IFDIR | 0o755, dev, builtin, self.kernel.page_cache)
+        fs = self.fuse.new_filesystem(conn, S_IFDIR | 0o755, dev, builtin)
         options = "default_permissions,allow_other" if builtin else ""
         vfs.add_mount(spec.target, fs, spec.fsname, spec.fstype, options, dev)
         conn.start()

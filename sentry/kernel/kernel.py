@@ -27,7 +27,6 @@ from dataclasses import replace
 from sentry.abi.linux import CLONE_FILES, CLONE_THREAD
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, SYSCALL_NUMBERS, syscall_name
 from sentry.errors import SyscallError
-from sentry.fsimpl.fuse.page_cache import DEFAULT_CACHE_SIZE, PageCache
 from sentry.kernel.fd_table import FDTable
 from sentry.kernel.job_control import JobControl
 from sentry.kernel.task import Task
@@ -66,14 +65,12 @@ class Kernel:
         platform: Platform,
         strace: Strace | None = None,
         handlers: Mapping[str, linux64.Handler] | None = None,
-        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         """Args:
         platform: where the app runs.
         strace: print every trapped syscall there.
         handlers: syscall handlers by name, added to or replacing the table's
             (a name not in the table becomes trapped).
-        cache_size: the bound of the FUSE files' buffer cache, in bytes.
         """
         self.platform = platform
         self.syscalls = dict(linux64.TABLE)
@@ -86,7 +83,6 @@ class Kernel:
         # (sentry.syscalls.fd_traps); none under --strace, which traps all.
         self.precise_filter = b""
         self.vfs = VirtualFilesystem()
-        self.page_cache = PageCache(cache_size)
         register_specials(self.vfs)
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}

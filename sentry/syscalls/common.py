@@ -96,14 +96,14 @@ def sentry_file(t: Task, fd: int) -> FileDescription | None:
 
 async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
     """Give ``file`` a new fd in ``t``'s table (a placeholder); the number."""
-    watcher = getattr(file.impl, "watch", None)
+    watched = file.impl.tracks_readiness
     try:
         await make_precise(t)
     except SyscallError:
         file.impl.release()  # it never had an fd
         raise
     fd = await t.inject(
-        SYSCALL_NUMBERS["eventfd2"], 0 if watcher else 1, EFD_CLOEXEC if cloexec else 0
+        SYSCALL_NUMBERS["eventfd2"], 0 if watched else 1, EFD_CLOEXEC if cloexec else 0
     )
     if fd < 0:
         file.impl.release()  # it never had an fd
@@ -112,8 +112,8 @@ async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
     identity = placeholder_id(t.tid, fd)
     if identity is not None:
         PLACEHOLDERS[identity] = file
-    if watcher is not None:
-        watcher(t.kernel.platform.take_fd(t.group.tgid, fd))
+    if watched:
+        file.impl.watch(t.kernel.platform.take_fd(t.group.tgid, fd))
     return fd
 
 

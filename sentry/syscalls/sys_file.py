@@ -242,14 +242,14 @@ def fcntl(t: Task, fd: int, cmd: int, arg: int) -> Any:
     return PASS
 
 
-FUSE_DEV_IOC_CLONE = 0x8004E500  # _IOR(229, 0, uint32_t)
 FIONCLEX, FIOCLEX, FIONBIO = 0x5450, 0x5451, 0x5421
 
 
 def ioctl(t: Task, fd: int, cmd: int, arg: int) -> Any:
-    """ioctl(2): FUSE_DEV_IOC_CLONE on a /dev/fuse fd; FIOCLEX, FIONCLEX and
-    FIONBIO are recorded and run on the placeholder too; others pass through
-    (they reach the placeholder: ENOTTY for tty requests)."""
+    """ioctl(2): FIOCLEX, FIONCLEX and FIONBIO are recorded and run on the
+    placeholder too; a request of the file's own (FUSE_DEV_IOC_CLONE on
+    /dev/fuse) is the file's; others pass through (they reach the
+    placeholder: ENOTTY for tty requests)."""
     file = sentry_file(t, fd)
     if file is None:
         return PASS
@@ -265,16 +265,5 @@ def ioctl(t: Task, fd: int, cmd: int, arg: int) -> Any:
             on = int.from_bytes(raw, "little") != 0
             file.flags = file.flags | O_NONBLOCK if on else file.flags & ~O_NONBLOCK
         return PASS
-    if cmd != FUSE_DEV_IOC_CLONE:
-        return PASS
-    clone = getattr(file.impl, "clone", None)
-    if clone is None:
-        raise SyscallError(errno.ENOTTY)
-    raw = t.mm.copy_in(arg, 4)
-    if len(raw) < 4:
-        raise SyscallError(errno.EFAULT)
-    source = sentry_file(t, int.from_bytes(raw, "little"))
-    if source is None:
-        raise SyscallError(errno.EINVAL)
-    clone(source.impl)
-    return 0
+    result = file.impl.ioctl(t, cmd, arg)
+    return PASS if result is None else result

@@ -1,16 +1,15 @@
-"""mount(2) and umount2(2) of FUSE file systems, ``/dev/fuse``, and the
-mount tables the app reads (``/proc/self/mounts``, ``mountinfo``,
-``/etc/mtab``), which list sentry's mounts after the host's.
+"""mount(2) and umount2(2) of sentry's file systems, and the mount tables
+the app reads (``/proc/self/mounts``, ``mountinfo``, ``/etc/mtab``), which
+list sentry's mounts after the host's.
 
-Analogous to gVisor's ``sys_mount.go`` and ``fuse/fusefs.go``. A mount of
-type ``fuse`` or ``fuse.<subtype>`` whose ``fd=N`` is an open ``/dev/fuse``
-of the caller creates a connection and mounts it over a host directory; the
-daemon's INIT reply is awaited by the first request, not by mount(2), as in
-Linux. Unmounting ends the connection (pending requests fail; the daemon's
-next read gets ENODEV). Other mounts fail with EPERM, as for an unprivileged
-caller: the app mounts nothing on the host's side of its tree. Each FUSE
-mount point gets a guard in the app's mount namespace (see
-``sentry.platform.namespaces.Plan.guard``).
+Analogous to gVisor's ``sys_mount.go``. A mount's type must be one
+registered with the VFS (today ``fuse`` and ``fuse.<subtype>``, see
+``sentry.fsimpl.fuse.filesystem_type``); the type makes the file system,
+and sentry mounts it over a host directory. Unmounting ends it (for FUSE:
+pending requests fail; the daemon's next read gets ENODEV). Other mounts
+fail with EPERM, as for an unprivileged caller: the app mounts nothing on
+the host's side of its tree. Each mount point gets a guard in the app's
+mount namespace (see ``sentry.platform.namespaces.Plan.guard``).
 """
 
 from __future__ import annotations
@@ -21,36 +20,26 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from sentry.errors import SyscallError
-from sentry.lazy import lazy_import
 from sentry.platform.namespaces import GUARD_SOURCE
-from sentry.syscalls.common import c_int, read_path, sentry_file
+from sentry.syscalls.common import c_int, read_path
 from sentry.vfs.static_file import StaticFile
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
-    from sentry.fsimpl.fuse import connection, fusefs
-    from sentry.fsimpl.fuse import dev as fuse_dev
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescriptionImpl
     from sentry.vfs.vfs import VirtualFilesystem
-else:
-    # The FUSE client: loaded when /dev/fuse is opened or mount(2) called.
-    connection = lazy_import("sentry.fsimpl.fuse.connection")
-    fuse_dev = lazy_import("sentry.fsimpl.fuse.dev")
-    fusefs = lazy_import("sentry.fsimpl.fuse.fusefs")
 
 MNT_DETACH = 2
 CAP_SYS_ADMIN = 21
 GUARD = f" {GUARD_SOURCE} ".encode()
-UNLIMITED_READ = 2**32 - 1
 _PROC_MOUNTS = re.compile(
     r"/proc/(self|thread-self|\d+)/(mounts|mountinfo)|/proc/mounts|/etc/mtab"
 )
 
 
 def register_specials(vfs: VirtualFilesystem) -> None:
-    """Serve ``/dev/fuse`` and the mount tables from sentry."""
-    vfs.add_special("/dev/fuse", lambda t, flags: fuse_dev.DeviceFile())
+    """Serve the mount tables from sentry."""
     vfs.add_special_pattern(("mounts", "mountinfo", "mtab"), _PROC_MOUNTS, _mount_table)
 
 
@@ -91,46 +80,30 @@ def _host_path(t: Task, path: bytes) -> str:
 
 
 def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int) -> Any:
-    """mount(2)."""
+    """mount(2): of a file system type registered with the VFS."""
     kind = read_path(t, fstype).decode(errors="replace") if fstype else ""
-    if kind != "fuse" and not kind.startswith("fuse."):
+    vfs = t.kernel.vfs
+    fs_type = vfs.filesystem_type(kind)
+    if fs_type is None:
         # sentry emulates FUSE mounts only; the app may mount nothing on
         # the host's side of its tree (the errno of an unprivileged caller).
         raise SyscallError(errno.EPERM)
-    text = t.mm.read_string(data, 4096).decode(errors="replace") if data else ""
-    options = fusefs.parse_options(text)
-    device = sentry_file(t, int(options["fd"]))
-    if (
-        device is None
-        or not isinstance(device.impl, fuse_dev.DeviceFile)
-        or device.impl.conn is not None
-    ):
-        raise SyscallError(errno.EINVAL)
+    text = t.mm.read_string(data, 4096) if data else b""
     point = _host_path(t, read_path(t, target))
     in_app_view = f"/proc/{t.tid}/root{point}"
     if not os.path.exists(in_app_view):
         raise SyscallError(errno.ENOENT)
     if not os.path.isdir(in_app_view):
         raise SyscallError(errno.ENOTDIR)
-    t.kernel.guard(point, True)
-    conn = connection.Connection(max_read=int(options.get("max_read", 0)) or UNLIMITED_READ)
-    device.impl.attach(conn)
-    vfs = t.kernel.vfs
-    dev = vfs.new_dev()
-    fs = fusefs.FuseFilesystem(
-        conn,
-        int(options["rootmode"], 8),
-        dev,
-        "default_permissions" in options,
-        t.kernel.page_cache,
-    )
-    shown: list[str] = [k for k in ("default_permissions", "allow_other") if k in options]
-    if "max_read" in options:
-        shown.append(f"max_read={options['max_read']}")
-    extra = ",".join(shown)
     name = read_path(t, source).decode(errors="replace") if source else kind
-    vfs.add_mount(point, fs, name, kind, extra, dev, owner=t.credentials().fsuid)
-    conn.start()
+    dev = vfs.new_dev()
+    t.kernel.guard(point, True)
+    try:
+        fs, shown = fs_type.get_filesystem(t, kind, name, text, dev)
+    except SyscallError:
+        t.kernel.guard(point, False)
+        raise
+    vfs.add_mount(point, fs, name, kind, shown, dev, owner=t.credentials().fsuid)
     return 0
 
 

@@ -61,6 +61,9 @@ class FileDescriptionImpl:
 
     seekable = True  # pread/pwrite/lseek allowed (else ESPIPE)
     mappable = False  # mmap(2) of it is served (else ENODEV)
+    # poll/select/epoll: the file says when it is readable (watch), else
+    # its fd always polls readable and writable.
+    tracks_readiness = False
 
     async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
         """Read into ``dst`` from ``offset``; the count (partial reads are
@@ -135,6 +138,20 @@ class FileDescriptionImpl:
     async def allocate(self, t: Task, mode: int, offset: int, length: int) -> int:
         """fallocate(2); 0 on success."""
         raise SyscallError(errno.EOPNOTSUPP)
+
+    def watch(self, event: int) -> None:
+        """For a file that ``tracks_readiness``: called once, when it gets
+        its first fd, with sentry's own dup of the fd's placeholder eventfd.
+        The file keeps its count at 1 exactly while a read would not block
+        (poll/select/epoll in the app see the placeholder)."""
+        raise NotImplementedError
+
+    def ioctl(self, t: Task, cmd: int, arg: int) -> int | None:
+        """A request of the file's own (a device's): its result, or None if
+        the file has no request ``cmd`` (it then reaches the fd's
+        placeholder on the host, which answers ENOTTY as Linux does for a
+        request a file lacks)."""
+        return None
 
     async def flush(self, t: Task | None) -> None:
         """Called whenever an fd referring to this file is closed (``t`` is

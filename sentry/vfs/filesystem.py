@@ -18,7 +18,7 @@ parks it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sentry.abi.linux import STATX_BASIC_STATS, Statx
 
@@ -195,4 +195,25 @@ class Filesystem(Protocol[InodeT]):
     def unmount(self, lazy: bool = False) -> None:
         """It left the mount table; ``lazy`` (MNT_DETACH): it lives on while
         busy(), then ends."""
+        ...
+
+
+class FilesystemType(Protocol):
+    """A kind of file system mount(2) can make (gVisor's
+    ``vfs.FilesystemType``), registered with
+    :meth:`~sentry.vfs.vfs.VirtualFilesystem.register_filesystem_type`.
+
+    ``has_subtype``: the type also answers to ``<name>.<subtype>`` (Linux's
+    FS_HAS_SUBTYPE, as ``fuse.sshfs``).
+    """
+
+    has_subtype: bool
+
+    def get_filesystem(
+        self, t: Task, fstype: str, source: str, data: bytes, dev: int
+    ) -> tuple[Filesystem[Any], str]:
+        """A new file system for ``t``'s mount(2) of type ``fstype`` with
+        option string ``data`` (mount's last argument), whose device number
+        will be ``dev``; with the options the mount tables show for it.
+        Raises SyscallError: EINVAL for bad options or a bad source."""
         ...

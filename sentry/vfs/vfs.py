@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT
 from sentry.errors import SyscallError
 from sentry.vfs.file_description import FileDescriptionImpl
-from sentry.vfs.filesystem import Filesystem, Inode
+from sentry.vfs.filesystem import Filesystem, FilesystemType, Inode
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -96,6 +96,7 @@ class VirtualFilesystem:
 
     def __init__(self) -> None:
         self.mounts: dict[str, list[Mount]] = {}
+        self._types: dict[str, FilesystemType] = {}
         self.specials: dict[str, SpecialOpener] = {}
         self.special_patterns: list[tuple[re.Pattern[str], PatternOpener]] = []
         self._pattern_names: list[str] = []
@@ -131,6 +132,19 @@ class VirtualFilesystem:
         self.special_patterns.append((pattern, opener))
         self._pattern_names.extend(names)
         self.on_change()
+
+    def register_filesystem_type(self, name: str, fstype: FilesystemType) -> None:
+        """Let mount(2) make file systems of type ``name``."""
+        self._types[name] = fstype
+
+    def filesystem_type(self, name: str) -> FilesystemType | None:
+        """The registered type mount(2)'s ``name`` asks for, if any."""
+        fstype = self._types.get(name)
+        if fstype is None and "." in name:
+            fstype = self._types.get(name.split(".", 1)[0])
+            if fstype is not None and not fstype.has_subtype:
+                return None
+        return fstype
 
     def new_dev(self) -> int:
         """A device number for a new mount (an anonymous one, major 0)."""
