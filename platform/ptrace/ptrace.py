@@ -80,7 +80,13 @@ _NEW_TASK_EVENTS = {
 
 
 class PtraceAddressSpace:
-    """Implements AddressSpace for one tracee (by its tid)."""
+    """Implements AddressSpace for one tracee (by its tid).
+
+    Copies use process_vm_readv/writev, with ``/proc/<pid>/mem`` for the
+    writable pages that process_vm_writev refuses (see ``memory.py``); they
+    need no ptrace stop. A tracee that is gone gives SyscallError(ESRCH),
+    not TaskExited; more than 1024 ranges, SyscallError(EINVAL).
+    """
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -108,7 +114,8 @@ class PtraceAddressSpace:
         return memory.copy_out_iov(self.tid, iov, data)
 
     def read_string(self, addr: int, limit: int = memory.PATH_MAX) -> bytes:
-        """Implements AddressSpace.read_string."""
+        """Implements AddressSpace.read_string: page by page, so that a string
+        ending just before an unmapped page is still read."""
         return memory.read_string(self.tid, addr, limit)
 
 
@@ -116,6 +123,8 @@ class PtracePlatform:
     """Implements Platform with ptrace and a seccomp filter.
 
     Must be created, and used, from one thread only (see the module notes).
+    A ptrace request that needs a stop fails with ESRCH when the tracee is
+    not in one, so a call made outside its precondition raises TaskExited.
     """
 
     def __init__(self, spin_us: int = 0) -> None:
@@ -142,15 +151,14 @@ class PtracePlatform:
         global_fds: bool = False,
         paths: Sequence[tuple[int, int]] = (),
     ) -> None:
-        """Implements Platform.set_policy: which stops of syscall ``nr`` pass
-        through without reaching the kernel.
+        """Implements Platform.set_policy.
 
-        A stop reaches the kernel if ``slow``, if ``global_fds`` and any fd
-        table has a sentry fd, if the caller's fd table has a sentry fd
-        (any of them if ``any_fd``, else one named by an argument at a
-        position in ``fd_args``), or if a path of ``paths`` (its argument
-        position, and its dirfd's or -1 for the cwd) enters one of the
-        prefixes (see ``set_prefixes``) or cannot be decided in C.
+        The C helper decides, in its wait loop: a path is read from the
+        tracee and walked lexically, from its dirfd or cwd through
+        ``/proc/<tid>``, as ``vfs.locate`` would (see ``_helper.c``); one
+        that cannot be decided in C (unreadable, or relative to a sentry fd)
+        goes to the kernel. Numbers from 1024 up always reach the kernel.
+        Raises ValueError for more than two paths.
         """
         if len(paths) > 2:
             raise ValueError("at most two paths per syscall")
@@ -165,7 +173,9 @@ class PtracePlatform:
         lib.sentry_set_policy(nr, value)
 
     def set_prefixes(self, prefixes: Iterable[str], names: Iterable[str] = ()) -> None:
-        """Implements Platform.set_prefixes."""
+        """Implements Platform.set_prefixes: each prefix's last name joins
+        ``names``, so that a relative path naming none of them is decided
+        without reading its base; each list may take about 64 KiB."""
         prefixes = list(prefixes)
         last = {os.path.basename(p) for p in prefixes} | set(names)
         blob = b"".join(os.fsencode(p) + b"\0" for p in prefixes)
@@ -177,23 +187,28 @@ class PtracePlatform:
         lib.sentry_set_cwd_elsewhere(tid, int(elsewhere))
 
     def new_fd_table(self) -> int:
-        """A new, empty table of sentry-owned fds for the fast path; its slot."""
+        """Implements Platform.new_fd_table: a bitmap in the C helper's fast
+        path; freed slots are reused, up to 65534 tables."""
         return check(lib.sentry_table_new())
 
     def free_fd_table(self, slot: int) -> None:
-        """Release the table in ``slot``."""
+        """Implements Platform.free_fd_table."""
         lib.sentry_table_free(slot)
 
     def mark_fd(self, slot: int, fd: int, owned: bool) -> None:
-        """Record whether ``fd`` in table ``slot`` is a sentry file."""
+        """Implements Platform.mark_fd: fds from 4096 up are not tracked one
+        by one: any such fd argument counts as sentry's in a table that holds
+        a sentry fd, and marking one keeps the table counted as holding one
+        until it is freed (more stops, never fewer)."""
         lib.sentry_table_set(slot, fd, int(owned))
 
     def bind_task(self, tid: int, slot: int) -> None:
-        """Task ``tid`` now uses fd table ``slot``."""
+        """Implements Platform.bind_task."""
         lib.sentry_bind_tid(tid, slot)
 
     def catch_signal(self, signo: int) -> None:
-        """Report ``signo`` sent to sentry as a HOST_SIGNAL stop."""
+        """Implements Platform.catch_signal: a handler in the C helper, which
+        makes the wait return at once, race-free (see ``sentry_wait``)."""
         check(lib.sentry_catch_signal(signo))
 
     # -- processes ------------------------------------------------------
@@ -207,17 +222,16 @@ class PtracePlatform:
         policy: Mapping[int, Rule],
         sandbox: Sandbox | None = None,
     ) -> int:
-        """Implements Platform.spawn: start ``path``, traced; its pid.
+        """Implements Platform.spawn.
 
-        The syscalls ``traced`` stop (see :meth:`set_policy` for which of them
-        reach the kernel); every other syscall is allowed, refused or checked
-        as ``policy`` says, and one in neither fails with ENOSYS (see
-        ``seccomp.py``). The child execs only after it is seized. If execve fails,
-        the child exits with status 127 before any EXEC stop and
-        :meth:`exec_error` gives the errno. With ``sandbox``, the app starts
-        in its namespaces under the sandbox's init (see ``_sandbox.c``).
-
-        Raises SandboxError if the namespaces, the plan or the seize fail.
+        The child waits until it is seized (PTRACE_SEIZE, TRACESECCOMP among
+        the options), then installs the seccomp filter (see ``seccomp.py``)
+        and execs, so that no trapped syscall runs untraced (RET_TRACE without
+        a tracer fails it with ENOSYS). A failed execve's errno comes back on
+        a close-on-exec pipe.
+        With ``sandbox``, the sandbox's init forks the app (see
+        ``_sandbox.c``). If the seize fails (sentry itself traced, or Yama's
+        ``ptrace_scope``), the app is killed and SandboxError raised.
         """
         filt = seccomp.build_filter(traced, policy)
         go_r, go_w = os.pipe()
@@ -329,10 +343,8 @@ class PtracePlatform:
         return app
 
     def run_plan(self, plan: Plan) -> None:
-        """Have the sandbox's init run ``plan`` (in the app's namespaces).
-
-        Raises SyscallError with the errno of the step that failed.
-        """
+        """Implements Platform.run_plan: the plan goes to init over its
+        control socket, and init answers with the result."""
         if self._ctl is None:
             raise SyscallError(errno.ENOSYS)
         self._ctl.send(bytes(plan))
@@ -340,19 +352,24 @@ class PtracePlatform:
         check(result)
 
     def exec_error(self) -> int:
-        """The errno with which the spawned child's execve failed, or 0."""
+        """Implements Platform.exec_error: reads the pipe that the child
+        writes a failed execve's errno to (a successful execve closes it),
+        then closes it."""
         data = os.read(self._err_r, 4)
         os.close(self._err_r)
         return int.from_bytes(data, "little") if len(data) == 4 else 0
 
     def stop_counts(self) -> tuple[int, int]:
-        """Implements Platform.stop_counts."""
+        """Implements Platform.stop_counts: every ptrace stop waited for, of
+        any kind, and the seccomp stops resumed in C (pass-through)."""
         counts = ffi.new("long[2]")
         lib.sentry_stop_counts(counts, counts + 1)
         return int(counts[0]), int(counts[1])
 
     def wait(self) -> Stop:
-        """Implements Platform.wait."""
+        """Implements Platform.wait: the loop runs in the C helper, which
+        resumes pass-through seccomp stops itself and polls for up to
+        ``spin_us`` (see ``lookup``) before it sleeps."""
         while True:
             result = lib.sentry_wait(self._event)
             if result == -errno.EINTR:
@@ -428,63 +445,63 @@ class PtracePlatform:
     # -- resuming -------------------------------------------------------
 
     def resume(self, tid: int, signal: int = 0) -> None:
-        """Implements Platform.resume: run on, delivering ``signal`` if nonzero."""
+        """Implements Platform.resume: PTRACE_CONT."""
         ptrace(helper.PTRACE_CONT, tid, 0, signal)
 
     def resume_to_exit(self, tid: int, signal: int = 0) -> None:
-        """Implements Platform.resume_to_exit: run on to the syscall-exit stop."""
+        """Implements Platform.resume_to_exit: PTRACE_SYSCALL."""
         ptrace(helper.PTRACE_SYSCALL, tid, 0, signal)
 
     def listen(self, tid: int) -> None:
-        """Implements Platform.listen: hold a group-stop until SIGCONT."""
+        """Implements Platform.listen: PTRACE_LISTEN (PTRACE_CONT would end
+        the group-stop)."""
         ptrace(helper.PTRACE_LISTEN, tid, 0, 0)
 
     def skip_and_resume(self, tid: int, result: int) -> None:
-        """Implements Platform.skip_and_resume: skip_syscall, then resume."""
+        """Implements Platform.skip_and_resume: one call into the C helper
+        (two POKEUSERs and PTRACE_CONT). Only ESRCH is reported (as
+        TaskExited); another failure is ignored."""
         if lib.sentry_skip_resume(tid, result) == -errno.ESRCH:
             raise TaskExited(tid)
 
     def skip_syscall(self, tid: int, result: int) -> None:
-        """Implements Platform.skip_syscall: at a SYSCALL stop, don't run it;
-        the app sees ``result``. The task stays stopped."""
+        """Implements Platform.skip_syscall: orig_rax = -1, rax = ``result``."""
         ptrace(helper.PTRACE_POKEUSER, tid, arch.ORIG_RAX, arch.SKIP_SYSCALL & (2**64 - 1))
         ptrace(helper.PTRACE_POKEUSER, tid, arch.RAX, result & (2**64 - 1))
 
     def set_result(self, tid: int, result: int, nr: int) -> None:
-        """Implements Platform.set_result: at a SYSCALL_EXIT stop, make the
-        result ``result`` for syscall ``nr`` (which the host restarts if
-        ``result`` is a restart code and a signal says so)."""
+        """Implements Platform.set_result: orig_rax = ``nr`` (the call that a
+        restart re-executes), rax = ``result``."""
         ptrace(helper.PTRACE_POKEUSER, tid, arch.ORIG_RAX, nr)
         ptrace(helper.PTRACE_POKEUSER, tid, arch.RAX, result & (2**64 - 1))
 
     def syscall_result(self, tid: int) -> int:
-        """Implements Platform.syscall_result: rax at a SYSCALL_EXIT stop."""
+        """Implements Platform.syscall_result: rax, read as signed."""
         value = peek_user(tid, arch.RAX)
         return value - 2**64 if value >= 2**63 else value
 
     def park(self, tid: int) -> None:
-        """Implements Platform.park: at a SYSCALL stop, let the task sleep
-        interruptibly until :meth:`interrupt` or a signal; either gives a
-        SYSCALL_EXIT stop."""
+        """Implements Platform.park: the syscall is replaced by ``pause()``
+        and the task resumed with PTRACE_SYSCALL (see the module notes)."""
         ptrace(helper.PTRACE_POKEUSER, tid, arch.ORIG_RAX, arch.PARK_SYSCALL)
         ptrace(helper.PTRACE_SYSCALL, tid, 0, 0)
 
     def save_regs(self, tid: int) -> list[int]:
-        """Implements Platform.save_regs: the task's registers, to restore later."""
+        """Implements Platform.save_regs: PTRACE_GETREGS, the words of
+        ``struct user_regs_struct``."""
         regs = ffi.new("uint64_t[]", arch.REGS_WORDS)
         self._check_task(tid, lib.sentry_getregs(tid, regs))
         return list(regs)
 
     def inject(self, tid: int, nr: int, args: Sequence[int], rewind: bool) -> None:
-        """Implements Platform.inject: make the task call syscall ``nr``.
+        """Implements Platform.inject.
 
-        At a SYSCALL stop (``rewind`` false) the app's syscall is replaced;
-        at a syscall-exit stop (``rewind`` true) the task re-executes its
-        syscall instruction with ``nr``. Either way it stops at the injected
-        call's exit (SYSCALL_EXIT; a SYSCALL_ENTRY comes first when
-        rewinding; a trapped ``nr`` also gives its SYSCALL stop, which the
-        kernel must let run to its exit, so the fast path holds the task's
-        stops for Python until then).
+        Sets orig_rax to ``nr`` (and the argument registers) and resumes with
+        PTRACE_SYSCALL. At a seccomp stop, seccomp then runs again on ``nr``
+        (hence the SYSCALL stop of a trapped one); at a syscall-exit stop,
+        rip goes back over the syscall instruction (and rax = ``nr``), which
+        the task re-executes. The fast path holds the task's stops for Python
+        until the exit (``sentry_hold_tid``).
         """
         lib.sentry_hold_tid(tid, 1)
         regs = self.save_regs(tid)
@@ -498,23 +515,24 @@ class PtracePlatform:
         ptrace(helper.PTRACE_SYSCALL, tid, 0, 0)
 
     def restore_regs(self, tid: int, regs: list[int], nr: int, result: int) -> None:
-        """Implements Platform.restore_regs: at a syscall-exit stop, put back
-        ``regs`` (saved during syscall ``nr``) with ``result`` as its result."""
+        """Implements Platform.restore_regs: one PTRACE_SETREGS, with
+        orig_rax = ``nr`` and rax = ``result``."""
         regs = list(regs)
         regs[arch.I_ORIG_RAX] = nr
         regs[arch.I_RAX] = result & (2**64 - 1)
         self._set_regs(tid, regs)
 
     def scratch(self, tid: int, regs: list[int], data: Scratch) -> int:
-        """Implements Platform.scratch: copy ``data`` below the red zone of
-        the task's stack (``regs`` saved at a stop); its address there."""
+        """Implements Platform.scratch: ``data`` goes below the red zone of
+        the task's stack (the 128 bytes under rsp), 16-byte aligned."""
         blob = data(0) if callable(data) else data
         addr = (regs[arch.I_RSP] - arch.RED_ZONE - len(blob)) & ~15
         memory.copy_out(tid, addr, data(addr) if callable(data) else blob)
         return addr
 
     def filter_program(self, traced: Iterable[int], policy: Mapping[int, Rule]) -> bytes:
-        """Implements Platform.filter_program."""
+        """Implements Platform.filter_program: the filter of ``spawn`` (see
+        ``seccomp.py``), but SECCOMP_RET_ALLOW for the numbers in neither."""
         return seccomp.build_filter(traced, policy, default=SECCOMP_RET_ALLOW)
 
     def _set_regs(self, tid: int, regs: list[int]) -> None:
@@ -527,21 +545,23 @@ class PtracePlatform:
         check(result)
 
     def interrupt(self, tid: int) -> None:
-        """Implements Platform.interrupt: wake a parked task (SYSCALL_EXIT)."""
+        """Implements Platform.interrupt: PTRACE_INTERRUPT ends the task's
+        ``pause()``, whose exit stop is then reported."""
         ptrace(helper.PTRACE_INTERRUPT, tid, 0, 0)
 
     def kill(self, pid: int, signo: int) -> None:
-        """Send ``signo`` to process ``pid``; nothing if it is gone."""
+        """Implements Platform.kill: kill(2); a failure other than ESRCH
+        raises OSError (not SyscallError)."""
         try:
             os.kill(pid, signo)
         except ProcessLookupError:
             pass
 
     def take_fd(self, pid: int, fd: int) -> int:
-        """Implements Platform.take_fd: a dup in sentry of fd ``fd`` of
-        process ``pid`` (the same open file), close-on-exec."""
+        """Implements Platform.take_fd: pidfd_open and pidfd_getfd (Linux
+        5.6); a process that is gone gives SyscallError(ESRCH)."""
         return check(lib.sentry_getfd(pid, fd))
 
     def address_space(self, tid: int) -> PtraceAddressSpace:
-        """Implements Platform.address_space."""
+        """Implements Platform.address_space: no syscall."""
         return PtraceAddressSpace(tid)
