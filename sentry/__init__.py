@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 from sentry.errors import SyscallError  # noqa: E402
 
 if TYPE_CHECKING:
-    from sentry.sandbox import RunResult, Sandbox
+    from sentry.sandbox import RunResult, Sandbox, run_native
 
-__all__ = ["RunResult", "Sandbox", "SyscallError", "__version__"]
+__all__ = ["RunResult", "Sandbox", "SyscallError", "__version__", "run_native"]
 
 
 def __getattr__(name: str) -> Any:
     """The Python API on first use: ``sentry run`` itself never needs it
     (it imports subprocess, tempfile and pathlib)."""
-    if name in ("RunResult", "Sandbox"):
+    if name in ("RunResult", "Sandbox", "run_native"):
         from sentry import sandbox
 
         return getattr(sandbox, name)

@@ -46,7 +46,7 @@ import pytest
 
 from sentry.boot.mount_spec import SpecError, parse, parse_mount
 from sentry.fuse_server import libc
-from sentry.sandbox import RunResult, Sandbox
+from sentry.sandbox import RunResult, Sandbox, run_native
 
 __all__ = ["Both", "CompileC", "RunBoth", "sandbox_from_marker"]
 
@@ -263,6 +263,7 @@ class RunBoth:
         timeout: float = 60,
         input: bytes | None = None,
         env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> Both:
         """Run *argv* natively, then in the sandbox; return both results.
 
@@ -279,6 +280,7 @@ class RunBoth:
             timeout: seconds for each run.
             input: bytes for stdin (stdin is /dev/null otherwise).
             env: the environment of both runs (default: pytest's).
+            cwd: the directory both runs start in (default: pytest's).
 
         Skips the test if a server is asked for without root or /dev/fuse
         (native FUSE mounts need both). Fails it if the server spec is bad,
@@ -290,10 +292,10 @@ class RunBoth:
         mnt.mkdir(parents=True)
         args = [os.fspath(a).replace(MNT, str(mnt)) for a in argv]
         if server is None:
-            native = _run_native(args, timeout, input, env)
+            native = _run_native(args, timeout, input, env, cwd)
             shutil.rmtree(mnt)
             mnt.mkdir()
-            return Both(native, _run_sandbox(self.box, args, timeout, input, env))
+            return Both(native, _run_sandbox(self.box, args, timeout, input, env, cwd))
         text = f"{mnt}={server}"
         try:
             spec = parse_mount(text, os.getcwd())
@@ -316,8 +318,8 @@ class RunBoth:
             command += [str(native_dir), *(["--ro"] if spec.read_only else [])]
             box.mounts = [*self.box.mounts, f"{mnt}=passthrough:{sandbox_dir}{ro}"]
         with _native_mount([*command, str(mnt)], mnt, server):
-            native = _run_native(args, timeout, input, env)
-        return Both(native, _run_sandbox(box, args, timeout, input, env))
+            native = _run_native(args, timeout, input, env, cwd)
+        return Both(native, _run_sandbox(box, args, timeout, input, env, cwd))
 
 
 @pytest.fixture
@@ -327,25 +329,20 @@ def run_both(sandbox: Sandbox, tmp_path: Path) -> RunBoth:
 
 
 def _run_native(
-    argv: list[str], timeout: float, input: bytes | None, env: Mapping[str, str] | None
+    argv: list[str],
+    timeout: float,
+    input: bytes | None,
+    env: Mapping[str, str] | None,
+    cwd: str | os.PathLike[str] | None,
 ) -> RunResult:
-    """Run *argv* on the host; a signal death is reported as 128+N, as sentry does."""
+    """:func:`sentry.sandbox.run_native`; a timeout or a missing program
+    fails the test."""
     try:
-        done = subprocess.run(
-            argv,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            env=env,
-            timeout=timeout,
-            check=False,
-        )
+        return run_native(argv, timeout, input, cwd, env)
     except subprocess.TimeoutExpired:
         _fail(f"run_both: {argv[0]} did not finish within {timeout} s natively")
     except OSError as err:
         _fail(f"run_both: cannot run {argv[0]}: {err.strerror}")
-    status = 128 - done.returncode if done.returncode < 0 else done.returncode
-    return RunResult(status, done.stdout, done.stderr)
 
 
 def _run_sandbox(
@@ -354,10 +351,11 @@ def _run_sandbox(
     timeout: float,
     input: bytes | None,
     env: Mapping[str, str] | None,
+    cwd: str | os.PathLike[str] | None,
 ) -> RunResult:
     """Run *argv* with *box*; a timeout fails the test."""
     try:
-        return box.run(argv, timeout=timeout, input=input, env=env)
+        return box.run(argv, timeout=timeout, input=input, cwd=cwd, env=env)
     except subprocess.TimeoutExpired:
         _fail(f"run_both: {argv[0]} did not finish within {timeout} s in the sandbox")
 

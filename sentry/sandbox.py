@@ -7,6 +7,7 @@ subreaper), started with the current interpreter.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,34 @@ class RunResult:
     returncode: int
     stdout: bytes
     stderr: bytes
+
+
+def run_native(
+    argv: Sequence[str | os.PathLike[str]],
+    timeout: float = 60,
+    input: bytes | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunResult:
+    """Run ``argv`` on the host as :meth:`Sandbox.run` runs it in the
+    sandbox (stdin is /dev/null unless ``input`` is given; a signal death
+    is 128+N), for differential tests.
+
+    Raises subprocess.TimeoutExpired after ``timeout`` seconds, OSError if
+    the program cannot be run.
+    """
+    done = subprocess.run(
+        [os.fspath(a) for a in argv],
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    status = 128 - done.returncode if done.returncode < 0 else done.returncode
+    return RunResult(status, done.stdout, done.stderr)
 
 
 class Sandbox:
@@ -89,7 +118,7 @@ class Sandbox:
         argv: Sequence[str],
         timeout: float = 60,
         input: bytes | None = None,
-        cwd: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> RunResult:
         """Run ``argv`` in the sandbox and wait for it, capturing its output.

@@ -10,12 +10,18 @@ shadow the installed package):
 
     cd tests && python3 -m pytest -q
 
+One harness: the suite runs programs with what sentry ships, the pytest
+plugin (``sentry.pytest_plugin``: the ``sandbox`` and ``run_both`` fixtures,
+``Both.assert_same``, ``compile_c``) and ``sentry.Sandbox``. This file only
+configures them for the suite (its sandboxes share SHARED_BINDS); other
+native runs use ``sentry.sandbox.run_native``.
+
 Habits:
 - real processes and real files, no mocks;
 - every child process has a timeout, and every Popen is killed and reaped by
   a finalizer;
 - C programs live in tests/c/ and are compiled once per session by the
-  ``c_program`` fixture.
+  ``c_program`` fixture (the plugin's ``compile_c``).
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from sentry.sandbox import RunResult, Sandbox, run_native
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -56,61 +63,13 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: over 2 s, or too slow for make test-fast")
 
 
-# --------------------------------------------------------------- results
-
-
-@dataclass
-class Result:
-    """The outcome of a process, with the exit status in shell convention."""
-
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-
-
-def shell_status(returncode: int) -> int:
-    """Convert Python's -N ("killed by signal N") to a shell's 128+N."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
-def assert_same(native, sandboxed, *, stderr=True):
-    """Assert that two runs produced the same exit status, stdout and stderr.
-
-    ``native`` may use Python's -N convention for a signal death; it is
-    compared as 128+N, which is what sentry reports.
-    """
-    n_rc = shell_status(native.returncode)
-    s_rc = sandboxed.returncode
-    assert s_rc == n_rc, (
-        f"exit status differs: native {n_rc}, sandboxed {s_rc}\n"
-        f"sandboxed stderr: {sandboxed.stderr[-2000:]!r}"
-    )
-    assert sandboxed.stdout == native.stdout, (
-        f"stdout differs:\nnative:    {native.stdout[:2000]!r}\n"
-        f"sandboxed: {sandboxed.stdout[:2000]!r}"
-    )
-    if stderr:
-        assert sandboxed.stderr == native.stderr, (
-            f"stderr differs:\nnative:    {native.stderr[:2000]!r}\n"
-            f"sandboxed: {sandboxed.stderr[:2000]!r}"
-        )
-
-
 # ------------------------------------------------------------ running
 
 
-def run_native(argv, *, timeout=DEFAULT_TIMEOUT, input=None, cwd=None, env=None) -> Result:
-    """Run argv natively; capture everything. Raises TimeoutExpired."""
-    p = subprocess.run(
-        [str(a) for a in argv],
-        input=input,
-        stdin=None if input is not None else subprocess.DEVNULL,
-        capture_output=True,
-        cwd=cwd,
-        env=env,
-        timeout=timeout,
-    )
-    return Result(shell_status(p.returncode), p.stdout, p.stderr)
+def shell_status(returncode: int) -> int:
+    """Convert Python's -N ("killed by signal N") to a shell's 128+N, as
+    sentry and the plugin's RunResult report it (for the suite's Popens)."""
+    return 128 - returncode if returncode < 0 else returncode
 
 
 # Host directories every sandboxed run of the suite shares (--bind): the
@@ -125,6 +84,20 @@ def _shared_binds(tmp_path_factory):
     yield
 
 
+def suite_sandbox(*, strace=False, cpu_affinity="none") -> Sandbox:
+    """The suite's sandbox: a ``sentry.Sandbox`` that shares SHARED_BINDS."""
+    return Sandbox(strace=strace, cpu_affinity=cpu_affinity, binds=SHARED_BINDS)
+
+
+@pytest.fixture
+def sandbox(sandbox: Sandbox) -> Sandbox:
+    """The plugin's ``sandbox`` fixture (configured by a ``sandbox`` marker),
+    sharing SHARED_BINDS like every sandboxed run of the suite; the plugin's
+    ``run_both`` runs its sandbox half with it."""
+    sandbox.binds = [*SHARED_BINDS, *sandbox.binds]
+    return sandbox
+
+
 def run_sandbox(
     argv,
     *,
@@ -134,14 +107,15 @@ def run_sandbox(
     env=None,
     strace=False,
     cpu_affinity="none",
-):
-    """Run argv under sentry through the Python API (at sentry's default
-    placement unless ``cpu_affinity`` says); returns its RunResult."""
-    from sentry import Sandbox
-
-    return Sandbox(strace=strace, cpu_affinity=cpu_affinity, binds=SHARED_BINDS).run(
+) -> RunResult:
+    """Run argv under sentry with ``Sandbox.run`` (at sentry's default
+    placement unless ``cpu_affinity`` says). Raises TimeoutExpired."""
+    return suite_sandbox(strace=strace, cpu_affinity=cpu_affinity).run(
         [str(a) for a in argv], timeout=timeout, input=input, cwd=cwd, env=env
     )
+
+
+# ------------------------------------------------------------------ CLI
 
 
 def sentry_cli() -> list[str]:
@@ -155,18 +129,13 @@ def sentry_cli() -> list[str]:
     pytest.fail("the sentry console script is not installed (run `make install`)")
 
 
-def run_cli(args, *, timeout=DEFAULT_TIMEOUT, input=None, cwd=None, env=None) -> Result:
+def run_cli(args, *, timeout=DEFAULT_TIMEOUT, input=None, cwd=None, env=None) -> RunResult:
     """Run ``sentry ARGS...`` (the CLI itself, for option and usage tests);
     ``sentry run`` shares SHARED_BINDS."""
     args = [str(a) for a in args]
     if args[:1] == ["run"]:
         args[1:1] = [f"--bind={path}" for path in SHARED_BINDS]
     return run_native(sentry_cli() + args, timeout=timeout, input=input, cwd=cwd, env=env)
-
-
-def run_both(argv, **kw):
-    """Run argv natively and under sentry; returns (native, sandboxed)."""
-    return run_native(argv, **kw), run_sandbox(argv, **kw)
 
 
 # ------------------------------------------------------------- processes
@@ -235,9 +204,7 @@ def sandbox_popen():
     procs = []
 
     def _popen(argv, *, strace=False, cpu_affinity="none", **kw):
-        from sentry import Sandbox
-
-        proc = Sandbox(strace=strace, cpu_affinity=cpu_affinity, binds=SHARED_BINDS).popen(
+        proc = suite_sandbox(strace=strace, cpu_affinity=cpu_affinity).popen(
             [str(a) for a in argv], **kw
         )
         procs.append(proc)
@@ -328,28 +295,18 @@ def kill_leftovers(cmdline: bytes):
 
 
 @pytest.fixture(scope="session")
-def c_program(tmp_path_factory):
-    """Factory: c_program("NAME") compiles tests/c/NAME.c (once per session)
-    and returns the path of the binary. Skips if gcc is missing."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc is not installed")
-    outdir = tmp_path_factory.mktemp("cbin")
-    built: dict[str, Path] = {}
+def c_program(compile_c):
+    """Factory: c_program("NAME") compiles tests/c/NAME.c with its C_FLAGS,
+    with the plugin's ``compile_c`` (once per session), and returns the path
+    of the binary. Skips if gcc is missing."""
 
     def _build(name: str) -> Path:
-        if name in built:
-            return built[name]
-        src = C_DIR / f"{name}.c"
-        exe = outdir / name
-        cmd = [gcc, "-O1", "-Wall", "-o", str(exe), str(src)] + C_FLAGS.get(name, [])
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if p.returncode != 0:
-            if name == "int80" and "-static" in cmd and "cannot find -lc" in p.stderr:
+        try:
+            return compile_c(C_DIR / f"{name}.c", *C_FLAGS.get(name, []))
+        except pytest.fail.Exception as err:
+            if name == "int80" and "cannot find -lc" in str(err):
                 pytest.skip("static libc (libc6-dev) is not installed")
-            pytest.fail(f"compiling {src} failed:\n{' '.join(cmd)}\n{p.stderr}")
-        built[name] = exe
-        return exe
+            raise
 
     return _build
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_BINDS, Result, run_native
+from conftest import SHARED_BINDS, run_native
 from fuse.helpers import fuse_daemon
 
 from sentry import Sandbox
@@ -326,7 +326,7 @@ def run_app(tmp_path: Path, server: tuple[str, ...], scenario: str, *args: str) 
         argv = [sys.executable, "-P", "-c", APP, scenario, str(mnt), str(ctl), str(src), *args]
         if where == "native":
             with fuse_daemon(native_argv(server, mnt, ctl, src), mnt, what=server[0]) as daemon:
-                res: Result | RunResult = run_native(argv, timeout=APP_TIMEOUT)
+                res: RunResult = run_native(argv, timeout=APP_TIMEOUT)
                 server_log = daemon.output()
         else:
             res = sandbox(server, mnt, ctl, src).run(argv, timeout=APP_TIMEOUT)

@@ -4,7 +4,9 @@ import hashlib
 import os
 
 import pytest
-from conftest import assert_same, run_both, run_native, run_sandbox
+from conftest import run_native, run_sandbox
+
+from sentry.pytest_plugin import Both
 
 MIB = 1024 * 1024
 
@@ -18,43 +20,42 @@ def random_file(tmp_path_factory):
 
 
 @pytest.mark.parametrize("directory", ["/usr/bin", "/etc", "/usr/include/linux"])
-def test_ls_la(directory):
+def test_ls_la(run_both, directory):
     """Every entry as on the host. The directories themselves (``.``,
     ``..``) are the sandbox's: the top of each overlay layer over the host's
     tree reports its own link count, size and times, as in any container."""
     if not os.path.isdir(directory):
         pytest.skip(f"{directory} does not exist")
-    native, sandboxed = run_both(["ls", "-lA", "--time-style=full-iso", directory])
-    assert native.returncode == 0
-    assert_same(native, sandboxed)
+    both = run_both(["ls", "-lA", "--time-style=full-iso", directory])
+    assert both.native.returncode == 0
+    both.assert_same()
 
 
-def test_ls_missing_and_present(tmp_path):
+def test_ls_missing_and_present(run_both, tmp_path):
     (tmp_path / "a").write_text("a")
-    native, sandboxed = run_both(["ls", "-la", "a", "missing"], cwd=tmp_path)
-    assert native.returncode == 2
-    assert_same(native, sandboxed)
+    both = run_both(["ls", "-la", "a", "missing"], cwd=tmp_path)
+    assert both.native.returncode == 2
+    both.assert_same()
 
 
-def test_cat_file(random_file):
-    native, sandboxed = run_both(["cat", random_file])
-    assert native.stdout == random_file.read_bytes()
-    assert_same(native, sandboxed)
+def test_cat_file(run_both, random_file):
+    both = run_both(["cat", random_file])
+    assert both.native.stdout == random_file.read_bytes()
+    both.assert_same()
 
 
-def test_cat_several_files(tmp_path):
+def test_cat_several_files(run_both, tmp_path):
     for i in range(5):
         (tmp_path / f"f{i}").write_bytes(b"file %d\n" % i * (i * 1000 + 1))
     argv = ["cat"] + [f"f{i}" for i in range(5)]
-    native, sandboxed = run_both(argv, cwd=tmp_path)
-    assert_same(native, sandboxed)
+    run_both(argv, cwd=tmp_path).assert_same()
 
 
-def test_sha256sum(random_file):
-    native, sandboxed = run_both(["sha256sum", random_file])
+def test_sha256sum(run_both, random_file):
+    both = run_both(["sha256sum", random_file])
     expected = hashlib.sha256(random_file.read_bytes()).hexdigest()
-    assert native.stdout == f"{expected}  {random_file}\n".encode()
-    assert_same(native, sandboxed)
+    assert both.native.stdout == f"{expected}  {random_file}\n".encode()
+    both.assert_same()
 
 
 def _dd_records(stderr):
@@ -88,11 +89,11 @@ def test_dd(tmp_path, size, operands):
     assert out_sandbox.read_bytes() == out_native.read_bytes()
 
 
-def test_dd_to_stdout(random_file):
+def test_dd_to_stdout(run_both, random_file):
     argv = ["dd", f"if={random_file}", "bs=64k", "status=none"]
-    native, sandboxed = run_both(argv)
-    assert native.stdout == random_file.read_bytes()
-    assert_same(native, sandboxed)
+    both = run_both(argv)
+    assert both.native.stdout == random_file.read_bytes()
+    both.assert_same()
 
 
 @pytest.mark.parametrize(
@@ -111,9 +112,8 @@ def test_dd_to_stdout(random_file):
     ],
     ids=["seq-grep-sort-sed", "seq-grep-sort-head", "yes-head", "loop-tac-tr-wc", "subshell"],
 )
-def test_bash_pipeline(script):
-    native, sandboxed = run_both(["bash", "-c", script])
-    assert_same(native, sandboxed)
+def test_bash_pipeline(run_both, script):
+    run_both(["bash", "-c", script]).assert_same()
 
 
 def test_pipeline_expected_output():
@@ -124,15 +124,15 @@ def test_pipeline_expected_output():
     assert r.stdout == b"9997\n9987\n9979\n9978\n9977\n0 0 0 0\n"
 
 
-def test_find_and_stat(tmp_path):
+def test_find_and_stat(run_both, tmp_path):
     for i in range(20):
         d = tmp_path / f"d{i % 4}"
         d.mkdir(exist_ok=True)
         (d / f"f{i}").write_bytes(b"x" * i)
     argv = ["sh", "-c", "find . -type f | sort | xargs stat -c '%n %s %a'"]
-    native, sandboxed = run_both(argv, cwd=tmp_path)
-    assert native.stdout.count(b"\n") == 20
-    assert_same(native, sandboxed)
+    both = run_both(argv, cwd=tmp_path)
+    assert both.native.stdout.count(b"\n") == 20
+    both.assert_same()
 
 
 def test_files_written_under_sandbox(tmp_path):
@@ -146,4 +146,4 @@ def test_files_written_under_sandbox(tmp_path):
     (tmp_path / "s").mkdir()
     native = run_native(["sh", "-c", script], cwd=tmp_path / "n")
     sandboxed = run_sandbox(["sh", "-c", script], cwd=tmp_path / "s")
-    assert_same(native, sandboxed)
+    Both(native, sandboxed).assert_same()

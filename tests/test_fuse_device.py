@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_both, run_native, run_sandbox
+from conftest import run_native, run_sandbox
 from fuse.helpers import read_log, require_fuse, testfs_argv, unmount
 
 HERE = Path(__file__).parent
@@ -112,13 +112,14 @@ def test_signal_interrupts_a_request_like_linux(tmp_path: Path) -> None:
     assert _interrupted(tmp_path, run_sandbox, "sandbox") == native
 
 
-def test_fstat_of_the_device_is_the_hosts():
+def test_fstat_of_the_device_is_the_hosts(run_both):
     """fstat of an open /dev/fuse shows the character device 10:229 with the
     host's mode (the built-in servers check it before serving)."""
     code = (
         "import os; s = os.fstat(os.open('/dev/fuse', os.O_RDWR)); "
         "print(oct(s.st_mode), os.major(s.st_rdev), os.minor(s.st_rdev))"
     )
-    native, sandboxed = run_both([sys.executable, "-P", "-c", code])
+    both = run_both([sys.executable, "-P", "-c", code])
+    native, sandboxed = both.native, both.sandbox
     assert (sandboxed.returncode, sandboxed.stdout) == (0, native.stdout)
     assert native.stdout.split()[1:] == [b"10", b"229"]

@@ -13,7 +13,9 @@ import os
 import re
 
 import pytest
-from conftest import assert_same, run_native, run_sandbox
+from conftest import run_native, run_sandbox
+
+from sentry.pytest_plugin import Both
 
 ENOSYS = 38
 
@@ -89,5 +91,5 @@ def test_partial_read_matches_native(c_program, big_file, tmp_path):
     exe = c_program("partial_read")
     native = run_native([exe, big_file, tmp_path / "out-native"])
     sandboxed = run_sandbox([exe, big_file, tmp_path / "out-sandbox"])
-    assert_same(native, sandboxed)
+    Both(native, sandboxed).assert_same()
     assert (tmp_path / "out-sandbox").read_bytes() == (tmp_path / "out-native").read_bytes()

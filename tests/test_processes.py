@@ -8,46 +8,46 @@ import time
 
 import pytest
 from conftest import (
-    assert_same,
     kill_leftovers,
     pids_with_cmdline,
-    run_both,
     run_native,
     run_sandbox,
     wait_for,
 )
 
+from sentry.pytest_plugin import Both
+
 
 @pytest.mark.slow
-def test_fork200(c_program):
+def test_fork200(c_program, run_both):
     exe = c_program("fork200")
-    native, sandboxed = run_both([exe])
-    assert native.stdout == b"reaped 200 sum %d\n" % sum(i % 256 for i in range(200))
-    assert_same(native, sandboxed)
+    both = run_both([exe])
+    assert both.native.stdout == b"reaped 200 sum %d\n" % sum(i % 256 for i in range(200))
+    both.assert_same()
 
 
 @pytest.mark.parametrize("n", [1, 25])
-def test_exec_chain(c_program, n):
+def test_exec_chain(c_program, run_both, n):
     exe = c_program("exec_chain")
-    native, sandboxed = run_both([exe, str(n)])
-    assert native.stdout == b"done %d\n" % n
-    assert_same(native, sandboxed)
+    both = run_both([exe, str(n)])
+    assert both.native.stdout == b"done %d\n" % n
+    both.assert_same()
 
 
 @pytest.mark.slow
-def test_exec_from_non_leader_thread(c_program):
+def test_exec_from_non_leader_thread(c_program, run_both):
     exe = c_program("threads_exec")
-    native, sandboxed = run_both([exe])
-    assert native.stdout == b"before exec\nexec-from-thread\n"
-    assert native.returncode == 0
-    assert_same(native, sandboxed)
+    both = run_both([exe])
+    assert both.native.stdout == b"before exec\nexec-from-thread\n"
+    assert both.native.returncode == 0
+    both.assert_same()
 
 
-def test_shell_forks_and_execs():
+def test_shell_forks_and_execs(run_both):
     script = "{ for i in 1 2 3 4 5; do (echo sub $i; /bin/echo exec $i) & done; wait; } | sort"
-    native, sandboxed = run_both(["sh", "-c", script + "; echo all"])
-    assert native.stdout.count(b"\n") == 11
-    assert_same(native, sandboxed)
+    both = run_both(["sh", "-c", script + "; echo all"])
+    assert both.native.stdout.count(b"\n") == 11
+    both.assert_same()
 
 
 THREADS_IO = textwrap.dedent(
@@ -101,7 +101,7 @@ def test_python_threads_file_io(tmp_path):
     sandboxed = run_sandbox(argv, cwd=tmp_path / "s")
     assert native.returncode == 0, native.stderr
     assert native.stdout.count(b" True ") == 8
-    assert_same(native, sandboxed)
+    Both(native, sandboxed).assert_same()
     for i in range(8):
         name = f"file{i}.bin"
         assert (tmp_path / "s" / name).read_bytes() == (tmp_path / "n" / name).read_bytes()
@@ -163,7 +163,7 @@ def test_make_gcc(tmp_path):
     sandboxed = run_sandbox(argv, cwd=dirs["sandbox"], timeout=120)
     assert native.returncode == 0, native.stderr
     assert native.stdout.startswith(b"fib 0\nfib 13\nfib 377\nfib 10946\nfib 317811\n")
-    assert_same(native, sandboxed)
+    Both(native, sandboxed).assert_same()
     # gcc is deterministic here: the objects must be byte for byte the same.
     for obj in ("main.o", "util.o", "fib.o"):
         assert (dirs["sandbox"] / obj).read_bytes() == (dirs["native"] / obj).read_bytes(), obj
@@ -271,8 +271,8 @@ def test_daemon_native_half(tmp_path):
 
 
 @pytest.mark.slow
-def test_many_short_processes():
+def test_many_short_processes(run_both):
     script = "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done; echo $i"
-    native, sandboxed = run_both(["sh", "-c", script])
-    assert native.stdout == b"300\n"
-    assert_same(native, sandboxed)
+    both = run_both(["sh", "-c", script])
+    assert both.native.stdout == b"300\n"
+    both.assert_same()

@@ -13,16 +13,16 @@ import time
 import pytest
 from conftest import (
     SHARED_BINDS,
-    assert_same,
     kill_leftovers,
     pids_with_cmdline,
-    run_both,
     run_cli,
     run_native,
     run_sandbox,
     sentry_cli,
     wait_for,
 )
+
+from sentry.pytest_plugin import Both
 
 # ------------------------------------------------------------ exit status
 
@@ -41,9 +41,8 @@ from conftest import (
     ],
     ids=["true", "false", "exit42", "exit255", "out-err-7", "sigterm", "sigusr1", "cat-enoent"],
 )
-def test_exit_status_and_output(argv):
-    native, sandboxed = run_both(argv)
-    assert_same(native, sandboxed)
+def test_exit_status_and_output(run_both, argv):
+    run_both(argv).assert_same()
 
 
 @pytest.mark.parametrize(
@@ -56,44 +55,46 @@ def test_killed_by_signal(c_program, program, status):
     assert native.returncode == status  # run_native converts -N to 128+N
     assert native.stdout == b"before\n"
     sandboxed = run_sandbox([exe])
-    assert_same(native, sandboxed)
+    Both(native, sandboxed).assert_same()
 
 
-def test_stdin_is_passed_through():
+def test_stdin_is_passed_through(run_both):
     data = b"".join(b"line %d\n" % i for i in range(5000))
-    native, sandboxed = run_both(["cat"], input=data)
-    assert native.stdout == data
-    assert_same(native, sandboxed)
+    both = run_both(["cat"], input=data)
+    assert both.native.stdout == data
+    both.assert_same()
 
 
-def test_large_output():
-    native, sandboxed = run_both(["seq", "1", "200000"])
-    assert len(native.stdout) > 1_000_000
-    assert_same(native, sandboxed)
+def test_large_output(run_both):
+    both = run_both(["seq", "1", "200000"])
+    assert len(both.native.stdout) > 1_000_000
+    both.assert_same()
 
 
-def test_cwd_and_env(tmp_path):
+def test_cwd_and_env(run_both, tmp_path):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SENTRY_TEST_VAR": "a b\tc"}
     argv = ["sh", "-c", 'pwd; printf "%s\\n" "$SENTRY_TEST_VAR"; env | sort']
-    native, sandboxed = run_both(argv, cwd=tmp_path, env=env)
-    assert native.stdout.startswith(str(tmp_path).encode() + b"\na b\tc\n")
-    assert_same(native, sandboxed)
+    both = run_both(argv, cwd=tmp_path, env=env)
+    assert both.native.stdout.startswith(str(tmp_path).encode() + b"\na b\tc\n")
+    both.assert_same()
 
 
-def test_environment_is_unchanged():
+def test_environment_is_unchanged(run_both):
     """The app sees exactly the environment it would natively."""
     # An explicit env: the C-level environment of this process can differ
     # from os.environ (a library's setenv), and that is not sentry's doing.
-    native, sandboxed = run_both(["env", "-0"], env=dict(os.environ))
+    both = run_both(["env", "-0"], env=dict(os.environ))
+    native, sandboxed = both.native, both.sandbox
     assert sorted(sandboxed.stdout.split(b"\0")) == sorted(native.stdout.split(b"\0"))
     assert sandboxed.returncode == native.returncode == 0
 
 
-def test_signal_state_is_native():
+def test_signal_state_is_native(run_both):
     """sentry is a Python program: Python ignores SIGPIPE, and a helper thread
     may block signals. The app must start with what it would get natively."""
     argv = ["grep", "-E", "^(SigBlk|SigIgn|SigCgt|NoNewPrivs|Seccomp):", "/proc/self/status"]
-    native, sandboxed = run_both(argv)
+    both = run_both(argv)
+    native, sandboxed = both.native, both.sandbox
     keep = (b"SigBlk", b"SigIgn", b"SigCgt")
     assert [ln for ln in sandboxed.stdout.splitlines() if ln.startswith(keep)] == [
         ln for ln in native.stdout.splitlines() if ln.startswith(keep)
@@ -105,7 +106,7 @@ def test_app_arguments_after_double_dash_are_not_options():
     native = run_native(argv)
     cli = run_cli(["run", "--"] + argv)
     assert native.stdout == b"[--strace][--help][-h][--][run]"
-    assert_same(native, cli)
+    Both(native, cli).assert_same()
 
 
 def test_command_returns_cli_argv():
@@ -262,10 +263,9 @@ def test_debug_log(tmp_path):
     assert log.exists()
 
 
-def test_python_child_under_sandbox():
+def test_python_child_under_sandbox(run_both):
     argv = [sys.executable, "-c", "import sys; print(sys.argv[1:]); sys.exit(3)", "a", "b"]
-    native, sandboxed = run_both(argv)
-    assert_same(native, sandboxed)
+    run_both(argv).assert_same()
 
 
 @pytest.mark.parametrize(("limit", "name"), [("user", "user"), ("net", "network")])

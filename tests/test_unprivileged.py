@@ -12,7 +12,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import assert_same
+
+from sentry.pytest_plugin import Both
 
 # Loaded as a plugin below: let pytest rewrite its asserts before this import.
 pytest.register_assert_rewrite("unprivileged")
@@ -52,7 +53,7 @@ def test_coreutils_pipeline(sandbox_user):
     native = run_host_as(sandbox_user, ["sh", "-c", PIPELINE], timeout=TIMEOUT)
     sandboxed = run_as(sandbox_user, ["run", "--", "sh", "-c", PIPELINE], timeout=TIMEOUT)
     assert native.returncode == 0, native.stderr
-    assert_same(native, sandboxed)
+    Both(native, sandboxed).assert_same()
 
 
 @pytest.mark.slow

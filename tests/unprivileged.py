@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, Result, kill_and_reap, sentry_cli, shell_status
+from conftest import REPO_ROOT, kill_and_reap, run_native, sentry_cli, shell_status
+
+from sentry.sandbox import RunResult
 
 USERS = ("root", "nobody")
 
@@ -157,7 +159,7 @@ class SandboxUser:
         return subprocess.Popen(self.sentry_argv(sentry_args), **kw)
 
 
-def _popen_result(proc: subprocess.Popen, *, timeout: float, input: bytes | None) -> Result:
+def _popen_result(proc: subprocess.Popen, *, timeout: float, input: bytes | None) -> RunResult:
     try:
         out, err = proc.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -166,7 +168,7 @@ def _popen_result(proc: subprocess.Popen, *, timeout: float, input: bytes | None
     finally:
         if proc.poll() is None:
             kill_and_reap(proc)
-    return Result(shell_status(proc.returncode), out, err)
+    return RunResult(shell_status(proc.returncode), out, err)
 
 
 def run_as(
@@ -178,7 +180,7 @@ def run_as(
     cwd: str | None = None,
     env: dict | None = None,
     pass_fds: Sequence[int] = (),
-) -> Result:
+) -> RunResult:
     """Run ``sentry ARGS...`` as user and wait for it (capturing everything).
 
     The timeout is mandatory: past it sentry is killed and TimeoutExpired
@@ -196,7 +198,7 @@ def run_as(
     return _popen_result(proc, timeout=timeout, input=input)
 
 
-def run_host_as(user: SandboxUser, argv: Sequence, *, timeout: float, **kw) -> Result:
+def run_host_as(user: SandboxUser, argv: Sequence, *, timeout: float, **kw) -> RunResult:
     """Run argv natively on the host as user (no sandbox)."""
     kw.setdefault("cwd", "/")
     kw.setdefault("start_new_session", True)
@@ -211,7 +213,7 @@ def run_host_as(user: SandboxUser, argv: Sequence, *, timeout: float, **kw) -> R
     return _popen_result(proc, timeout=timeout, input=None)
 
 
-def run_python_as(user: SandboxUser, code: str, *, timeout: float) -> Result:
+def run_python_as(user: SandboxUser, code: str, *, timeout: float) -> RunResult:
     """Run ``python -c code`` as user with the interpreter that has sentry."""
     return run_host_as(user, [user.python, "-P", "-c", code], timeout=timeout)
 
@@ -233,13 +235,14 @@ def _userns_refusal() -> str | None:
     """Why uid 65534 cannot create a user namespace here, or None if it can."""
     probe = setpriv_prefix(NOBODY_UID, NOBODY_GID) + [SYSTEM_PYTHON, "-c", _UNSHARE_PROBE]
     try:
-        p = subprocess.run(probe, capture_output=True, text=True, timeout=30, cwd="/")
+        p = run_native(probe, timeout=30, cwd="/")
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"cannot run setpriv: {err}"
+    stderr = p.stderr.decode(errors="replace")
     if p.returncode == 3:
-        return f"the kernel refuses unprivileged user namespaces: unshare: {p.stderr.strip()}"
+        return f"the kernel refuses unprivileged user namespaces: unshare: {stderr.strip()}"
     if p.returncode != 0:
-        pytest.fail(f"the user namespace probe failed:\n{p.stderr}")
+        pytest.fail(f"the user namespace probe failed:\n{stderr}")
     return None
 
 
