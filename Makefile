@@ -14,7 +14,7 @@ BENCH_PACKAGES = runsc proot time
 RUFF_VERSION = 0.17.6
 MYPY_VERSION = 2.4.1
 
-.PHONY: help install system-packages example test test-fast bench lint typecheck clean
+.PHONY: help install system-packages example test test-fast bench lint typecheck clean syscall-table check-syscall-table
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,6 +48,15 @@ bench: install  ## Measure sentry against native Linux, a minimal C tracer, gVis
 lint:  ## Check the code with ruff.
 	$(PIP) install -q --root-user-action=ignore $(PIP_USER) "ruff==$(RUFF_VERSION)"
 	$(PYTHON) -m ruff check sentry platform fsimpl tests setup.py
+	@$(MAKE) --no-print-directory check-syscall-table
+
+# The syscall table in README.md is made from sentry/syscalls/linux64.py (run
+# from here, so that the source tree's table is the one read).
+syscall-table:  ## Rewrite the README's table of supported syscalls from the code.
+	$(PYTHON) -m sentry.syscalls.support --write README.md
+
+check-syscall-table:  ## Fail if the README's table of supported syscalls is stale.
+	@$(PYTHON) -m sentry.syscalls.support --check README.md
 
 # Strict (pyproject.toml's [tool.mypy]); sentry/platform and sentry/fsimpl
 # are links to platform/ and fsimpl/, so this reads the whole package.

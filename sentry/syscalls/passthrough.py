@@ -1,10 +1,18 @@
-"""A handler's answer that the host should run the syscall after all."""
+"""What a syscall handler may return: a result, or the host's turn.
+
+A handler (see :mod:`sentry.syscalls.linux64`) returns a
+:data:`SyscallResult`: the syscall's result (a non-negative value; an error
+is raised as ``SyscallError(errno)``); :data:`PASS` or a
+:class:`Passthrough`, when the call is not sentry's after all and the host
+runs it; or a coroutine that gives the result, when it must wait (for a
+FUSE daemon, a lock, or a syscall the task is made to run).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 # Sees the host's result at the syscall's exit; may return a coroutine that
 # runs with the task held in its exit stop (to inject syscalls), whose value
@@ -24,3 +32,7 @@ class Passthrough:
 
 
 PASS = Passthrough()
+
+# A handler's answer: the result, the host's turn, or an ``async def``'s
+# coroutine (it awaits Waiters; its value is the result).
+SyscallResult: TypeAlias = int | Passthrough | Coroutine[Any, Any, int]

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
 from sentry.syscalls.common import c_int, c_long, check_flags, on_host, read_path, sentry_file
-from sentry.syscalls.passthrough import PASS
+from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.file_description import MAX_LFS_FILESIZE
 from sentry.vfs.filesystem import (
     STATX_ATIME,
@@ -60,12 +60,12 @@ async def _setattr(t: Task, location: Location, args: SetStat) -> int:
 
 def _path_call(
     t: Task, dirfd: int, path: int, follow: bool, path_arg: int, args: SetStat
-) -> Any:
+) -> SyscallResult:
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _setattr_at(t, start, follow, path_arg, args)
 
 
-def _fd_call(t: Task, fd: int, args: SetStat) -> Any:
+def _fd_call(t: Task, fd: int, args: SetStat) -> SyscallResult:
     file = sentry_file(t, fd)
     if file is None:
         return PASS
@@ -88,43 +88,43 @@ def _owner(uid: int, gid: int) -> SetStat:
     return args
 
 
-def chmod(t: Task, path: int, mode: int) -> Any:
+def chmod(t: Task, path: int, mode: int) -> SyscallResult:
     """chmod(2)."""
     return _path_call(t, AT_FDCWD, path, True, 0, _mode(mode))
 
 
-def fchmod(t: Task, fd: int, mode: int) -> Any:
+def fchmod(t: Task, fd: int, mode: int) -> SyscallResult:
     """fchmod(2)."""
     return _fd_call(t, fd, _mode(mode))
 
 
-def fchmodat(t: Task, dirfd: int, path: int, mode: int) -> Any:
+def fchmodat(t: Task, dirfd: int, path: int, mode: int) -> SyscallResult:
     """fchmodat(2)."""
     return _path_call(t, dirfd, path, True, 1, _mode(mode))
 
 
-def fchmodat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Any:
+def fchmodat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> SyscallResult:
     """fchmodat2(2)."""
     check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
     return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, _mode(mode))
 
 
-def chown(t: Task, path: int, uid: int, gid: int) -> Any:
+def chown(t: Task, path: int, uid: int, gid: int) -> SyscallResult:
     """chown(2)."""
     return _path_call(t, AT_FDCWD, path, True, 0, _owner(uid, gid))
 
 
-def lchown(t: Task, path: int, uid: int, gid: int) -> Any:
+def lchown(t: Task, path: int, uid: int, gid: int) -> SyscallResult:
     """lchown(2)."""
     return _path_call(t, AT_FDCWD, path, False, 0, _owner(uid, gid))
 
 
-def fchown(t: Task, fd: int, uid: int, gid: int) -> Any:
+def fchown(t: Task, fd: int, uid: int, gid: int) -> SyscallResult:
     """fchown(2)."""
     return _fd_call(t, fd, _owner(uid, gid))
 
 
-def fchownat(t: Task, dirfd: int, path: int, uid: int, gid: int, flags: int) -> Any:
+def fchownat(t: Task, dirfd: int, path: int, uid: int, gid: int, flags: int) -> SyscallResult:
     """fchownat(2)."""
     flags = check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
     name = read_path(t, path) if path else b""
@@ -139,12 +139,12 @@ def _size(length: int) -> SetStat:
     return SetStat(mask=STATX_SIZE, size=c_long(length))
 
 
-def truncate(t: Task, path: int, length: int) -> Any:
+def truncate(t: Task, path: int, length: int) -> SyscallResult:
     """truncate(2)."""
     return _path_call(t, AT_FDCWD, path, True, 0, _size(length))
 
 
-def ftruncate(t: Task, fd: int, length: int) -> Any:
+def ftruncate(t: Task, fd: int, length: int) -> SyscallResult:
     """ftruncate(2): the fd must be open for writing (else EINVAL)."""
     file = sentry_file(t, fd)
     if file is None:
@@ -179,7 +179,7 @@ def _timespecs(t: Task, addr: int) -> SetStat:
     return _times((a_sec, a_nsec), (m_sec, m_nsec))
 
 
-def utimensat(t: Task, dirfd: int, path: int, times: int, flags: int) -> Any:
+def utimensat(t: Task, dirfd: int, path: int, times: int, flags: int) -> SyscallResult:
     """utimensat(2) (and futimens: a NULL path)."""
     args = _timespecs(t, times)
     flags = check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
@@ -198,17 +198,17 @@ def _timevals(t: Task, addr: int) -> SetStat:
     return _times((a_sec, a_usec * 1000), (m_sec, m_usec * 1000))
 
 
-def utimes(t: Task, path: int, times: int) -> Any:
+def utimes(t: Task, path: int, times: int) -> SyscallResult:
     """utimes(2)."""
     return _path_call(t, AT_FDCWD, path, True, 0, _timevals(t, times))
 
 
-def futimesat(t: Task, dirfd: int, path: int, times: int) -> Any:
+def futimesat(t: Task, dirfd: int, path: int, times: int) -> SyscallResult:
     """futimesat(2)."""
     return _path_call(t, dirfd, path, True, 1, _timevals(t, times))
 
 
-def utime(t: Task, path: int, times: int) -> Any:
+def utime(t: Task, path: int, times: int) -> SyscallResult:
     """utime(2): struct utimbuf {actime, modtime}."""
     if times == 0:
         args = _times(None, None)
@@ -221,13 +221,13 @@ def utime(t: Task, path: int, times: int) -> Any:
     return _path_call(t, AT_FDCWD, path, True, 0, args)
 
 
-def fsync(t: Task, fd: int) -> Any:
+def fsync(t: Task, fd: int) -> SyscallResult:
     """fsync(2)."""
     file = sentry_file(t, fd)
     return PASS if file is None else _sync(t, file, False)
 
 
-def fdatasync(t: Task, fd: int) -> Any:
+def fdatasync(t: Task, fd: int) -> SyscallResult:
     """fdatasync(2)."""
     file = sentry_file(t, fd)
     return PASS if file is None else _sync(t, file, True)
@@ -238,7 +238,7 @@ async def _sync(t: Task, file: FileDescription, datasync: bool) -> int:
     return 0
 
 
-def fallocate(t: Task, fd: int, mode: int, offset: int, length: int) -> Any:
+def fallocate(t: Task, fd: int, mode: int, offset: int, length: int) -> SyscallResult:
     """fallocate(2): FUSE_FALLOCATE (EOPNOTSUPP if the daemon lacks it)."""
     file = sentry_file(t, fd)
     if file is None:

@@ -5,13 +5,13 @@ sentry resolves relative paths from its own record; see ThreadGroup.cwd)."""
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
 from sentry.syscalls.common import read_path, sentry_file
 from sentry.syscalls.fd_traps import make_precise
-from sentry.syscalls.passthrough import Passthrough
+from sentry.syscalls.passthrough import Passthrough, SyscallResult
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _set_cwd(t: Task, location: Location) -> int:
     return 0
 
 
-def chdir(t: Task, path: int) -> Any:
+def chdir(t: Task, path: int) -> SyscallResult:
     """chdir(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return _host_cwd(t) if start is None else _chdir(t, start)
@@ -55,13 +55,13 @@ async def _chdir(t: Task, start: Start) -> int:
     return _set_cwd(t, location)
 
 
-def fchdir(t: Task, fd: int) -> Any:
+def fchdir(t: Task, fd: int) -> SyscallResult:
     """fchdir(2)."""
     file = sentry_file(t, fd)
     return _host_cwd(t) if file is None else _set_cwd(t, file.location)
 
 
-def getcwd(t: Task, buf: int, size: int) -> Any:
+def getcwd(t: Task, buf: int, size: int) -> SyscallResult:
     """getcwd(2)."""
     if t.group.cwd is None:
         return Passthrough()

@@ -20,13 +20,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.task import SCRATCH
 from sentry.syscalls.common import TASK_SIZE_MAX, sentry_file
-from sentry.syscalls.passthrough import PASS
+from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.file_description import MAX_LFS_FILESIZE
 from sentry.vfs.iov import BufferSequence
 
@@ -42,7 +42,9 @@ MFD_CLOEXEC, MFD_ALLOW_SEALING = 0x1, 0x2
 F_SEAL_ALL = 0x1 | 0x2 | 0x4 | 0x8  # SEAL, SHRINK, GROW, WRITE
 
 
-def mmap(t: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> Any:
+def mmap(
+    t: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int
+) -> SyscallResult:
     """mmap(2)."""
     file = sentry_file(t, fd)
     if file is None or flags & MAP_ANONYMOUS:

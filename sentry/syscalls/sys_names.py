@@ -11,12 +11,12 @@ it does across mounts in Linux.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFDIR, S_IFMT, S_IFREG
 from sentry.errors import SyscallError
 from sentry.syscalls.common import c_int, on_host, read_path
-from sentry.syscalls.passthrough import PASS
+from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
@@ -35,17 +35,17 @@ async def _parent(t: Task, start: Start) -> tuple[Location, bytes]:
     return parent, name
 
 
-def mkdir(t: Task, path: int, mode: int) -> Any:
+def mkdir(t: Task, path: int, mode: int) -> SyscallResult:
     """mkdir(2)."""
     return _mkdirat(t, AT_FDCWD, path, mode, 0)
 
 
-def mkdirat(t: Task, dirfd: int, path: int, mode: int) -> Any:
+def mkdirat(t: Task, dirfd: int, path: int, mode: int) -> SyscallResult:
     """mkdirat(2)."""
     return _mkdirat(t, dirfd, path, mode, 1)
 
 
-def _mkdirat(t: Task, dirfd: int, path: int, mode: int, path_arg: int) -> Any:
+def _mkdirat(t: Task, dirfd: int, path: int, mode: int, path_arg: int) -> SyscallResult:
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _mkdir(t, start, mode & 0o7777, path_arg)
 
@@ -60,17 +60,17 @@ async def _mkdir(t: Task, start: Start, mode: int, path_arg: int) -> int:
     return 0
 
 
-def mknod(t: Task, path: int, mode: int, dev: int) -> Any:
+def mknod(t: Task, path: int, mode: int, dev: int) -> SyscallResult:
     """mknod(2)."""
     return _mknodat(t, AT_FDCWD, path, mode, dev, 0)
 
 
-def mknodat(t: Task, dirfd: int, path: int, mode: int, dev: int) -> Any:
+def mknodat(t: Task, dirfd: int, path: int, mode: int, dev: int) -> SyscallResult:
     """mknodat(2)."""
     return _mknodat(t, dirfd, path, mode, dev, 1)
 
 
-def _mknodat(t: Task, dirfd: int, path: int, mode: int, dev: int, path_arg: int) -> Any:
+def _mknodat(t: Task, dirfd: int, path: int, mode: int, dev: int, path_arg: int) -> SyscallResult:
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _mknod(t, start, c_int(mode), dev, path_arg)
 
@@ -87,22 +87,22 @@ async def _mknod(t: Task, start: Start, mode: int, dev: int, path_arg: int) -> i
     return 0
 
 
-def unlink(t: Task, path: int) -> Any:
+def unlink(t: Task, path: int) -> SyscallResult:
     """unlink(2)."""
     return _unlinkat(t, AT_FDCWD, path, 0, 0)
 
 
-def rmdir(t: Task, path: int) -> Any:
+def rmdir(t: Task, path: int) -> SyscallResult:
     """rmdir(2)."""
     return _unlinkat(t, AT_FDCWD, path, AT_REMOVEDIR, 0)
 
 
-def unlinkat(t: Task, dirfd: int, path: int, flags: int) -> Any:
+def unlinkat(t: Task, dirfd: int, path: int, flags: int) -> SyscallResult:
     """unlinkat(2)."""
     return _unlinkat(t, dirfd, path, flags, 1)
 
 
-def _unlinkat(t: Task, dirfd: int, path: int, flags: int, path_arg: int) -> Any:
+def _unlinkat(t: Task, dirfd: int, path: int, flags: int, path_arg: int) -> SyscallResult:
     if flags & ~AT_REMOVEDIR:
         raise SyscallError(errno.EINVAL)
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
@@ -125,17 +125,19 @@ async def _unlink(t: Task, start: Start, directory: bool, path_arg: int) -> int:
     return 0
 
 
-def rename(t: Task, old: int, new: int) -> Any:
+def rename(t: Task, old: int, new: int) -> SyscallResult:
     """rename(2)."""
     return renameat2(t, AT_FDCWD, old, AT_FDCWD, new, 0)
 
 
-def renameat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int) -> Any:
+def renameat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int) -> SyscallResult:
     """renameat(2)."""
     return renameat2(t, olddirfd, old, newdirfd, new, 0)
 
 
-def renameat2(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int) -> Any:
+def renameat2(
+    t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int
+) -> SyscallResult:
     """renameat2(2)."""
     vfs = t.kernel.vfs
     src = vfs.locate(t, olddirfd, read_path(t, old))
@@ -160,12 +162,12 @@ async def _rename(t: Task, src: Start, dst: Start, flags: int) -> int:
     return 0
 
 
-def link(t: Task, old: int, new: int) -> Any:
+def link(t: Task, old: int, new: int) -> SyscallResult:
     """link(2)."""
     return linkat(t, AT_FDCWD, old, AT_FDCWD, new, 0)
 
 
-def linkat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int) -> Any:
+def linkat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int) -> SyscallResult:
     """linkat(2)."""
     vfs = t.kernel.vfs
     src = vfs.locate(t, olddirfd, read_path(t, old))
@@ -190,17 +192,17 @@ async def _link(t: Task, src: Start, dst: Start, follow: bool) -> int:
     return 0
 
 
-def symlink(t: Task, target: int, path: int) -> Any:
+def symlink(t: Task, target: int, path: int) -> SyscallResult:
     """symlink(2)."""
     return _symlinkat(t, target, AT_FDCWD, path, 1)
 
 
-def symlinkat(t: Task, target: int, dirfd: int, path: int) -> Any:
+def symlinkat(t: Task, target: int, dirfd: int, path: int) -> SyscallResult:
     """symlinkat(2)."""
     return _symlinkat(t, target, dirfd, path, 2)
 
 
-def _symlinkat(t: Task, target: int, dirfd: int, path: int, path_arg: int) -> Any:
+def _symlinkat(t: Task, target: int, dirfd: int, path: int, path_arg: int) -> SyscallResult:
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _symlink(t, start, read_path(t, target), path_arg)
 

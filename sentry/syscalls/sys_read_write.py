@@ -16,12 +16,11 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sentry.errors import SyscallError
 from sentry.syscalls.common import access_ok, c_int, c_long, sentry_file
-from sentry.syscalls.passthrough import PASS, Passthrough
+from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.file_description import O_APPEND, FileDescription
 from sentry.vfs.iov import IOSequence
 
@@ -33,8 +32,6 @@ IOV_MAX = 1024
 SSIZE_MAX = 2**63 - 1
 RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND, RWF_NOAPPEND = 1, 2, 4, 8, 16, 32
 RWF_SUPPORTED = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND
-
-Result = int | Passthrough | Coroutine[Any, Any, int]
 
 
 def _readable(t: Task, fd: int) -> FileDescription | None:
@@ -112,7 +109,7 @@ def _rwf(flags: int) -> int:
 # -- read -------------------------------------------------------------------
 
 
-def read(t: Task, fd: int, buf: int, count: int) -> Result:
+def read(t: Task, fd: int, buf: int, count: int) -> SyscallResult:
     """read(2)."""
     file = _readable(t, fd)
     if file is None:
@@ -128,7 +125,7 @@ def read(t: Task, fd: int, buf: int, count: int) -> Result:
     return file.impl.read(t, file, dst)
 
 
-def pread64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
+def pread64(t: Task, fd: int, buf: int, count: int, offset: int) -> SyscallResult:
     """pread64(2)."""
     file = _readable(t, fd)
     if file is None:
@@ -142,7 +139,7 @@ def pread64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
     return done if done is not None else file.impl.pread(t, file, dst, pos)
 
 
-def readv(t: Task, fd: int, iov: int, iovcnt: int) -> Result:
+def readv(t: Task, fd: int, iov: int, iovcnt: int) -> SyscallResult:
     """readv(2)."""
     file = _readable(t, fd)
     if file is None:
@@ -151,7 +148,7 @@ def readv(t: Task, fd: int, iov: int, iovcnt: int) -> Result:
     return file.impl.read(t, file, dst) if dst.size else 0
 
 
-def preadv(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> Result:
+def preadv(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> SyscallResult:
     """preadv(2) (x86_64 passes the whole offset in pos_l)."""
     file = _readable(t, fd)
     if file is None:
@@ -164,7 +161,7 @@ def preadv(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> Result:
 
 def preadv2(
     t: Task, fd: int, iov: int, iovcnt: int, offset: int, pos_h: int, flags: int
-) -> Result:
+) -> SyscallResult:
     """preadv2(2): offset -1 reads at the file offset; flags in argument 5."""
     file = _readable(t, fd)
     if file is None:
@@ -181,7 +178,7 @@ def preadv2(
 # -- write ------------------------------------------------------------------
 
 
-def write(t: Task, fd: int, buf: int, count: int) -> Result:
+def write(t: Task, fd: int, buf: int, count: int) -> SyscallResult:
     """write(2)."""
     file = _writable(t, fd)
     if file is None:
@@ -197,7 +194,7 @@ def write(t: Task, fd: int, buf: int, count: int) -> Result:
     return file.impl.write(t, file, src)
 
 
-def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
+def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> SyscallResult:
     """pwrite64(2)."""
     file = _writable(t, fd)
     if file is None:
@@ -211,7 +208,7 @@ def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> Result:
     return done if done is not None else file.impl.pwrite(t, file, src, pos)
 
 
-def writev(t: Task, fd: int, iov: int, iovcnt: int) -> Result:
+def writev(t: Task, fd: int, iov: int, iovcnt: int) -> SyscallResult:
     """writev(2)."""
     file = _writable(t, fd)
     if file is None:
@@ -220,7 +217,7 @@ def writev(t: Task, fd: int, iov: int, iovcnt: int) -> Result:
     return file.impl.write(t, file, src) if src.size else 0
 
 
-def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> Result:
+def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> SyscallResult:
     """pwritev(2)."""
     file = _writable(t, fd)
     if file is None:
@@ -233,7 +230,7 @@ def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> Result:
 
 def pwritev2(
     t: Task, fd: int, iov: int, iovcnt: int, offset: int, pos_h: int, flags: int
-) -> Result:
+) -> SyscallResult:
     """pwritev2(2): offset -1 writes at the file offset; RWF_APPEND appends."""
     file = _writable(t, fd)
     if file is None:
@@ -263,7 +260,7 @@ async def _append_once(t: Task, file: FileDescription, src: IOSequence) -> int:
 # -- lseek ------------------------------------------------------------------
 
 
-def lseek(t: Task, fd: int, offset: int, whence: int) -> Result:
+def lseek(t: Task, fd: int, offset: int, whence: int) -> SyscallResult:
     """lseek(2)."""
     file = sentry_file(t, fd)
     if file is None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentry.syscalls.common import PLACEHOLDERS, c_int, placeholder_id, sentry_file
 from sentry.syscalls.fd_traps import make_precise
-from sentry.syscalls.passthrough import Passthrough
+from sentry.syscalls.passthrough import Passthrough, SyscallResult
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -57,7 +57,7 @@ def _passed_fds(t: Task, msg: int) -> list[int]:
     return fds
 
 
-def sendmsg(t: Task, sockfd: int, msg: int, flags: int) -> Any:
+def sendmsg(t: Task, sockfd: int, msg: int, flags: int) -> SyscallResult:
     """sendmsg(2): sentry files sent gain an in-flight reference."""
     files = [f for fd in _passed_fds(t, msg) if (f := sentry_file(t, fd)) is not None]
     for file in files:
@@ -73,7 +73,7 @@ def sendmsg(t: Task, sockfd: int, msg: int, flags: int) -> Any:
     return Passthrough(on_exit)
 
 
-def recvmsg(t: Task, sockfd: int, msg: int, flags: int) -> Any:
+def recvmsg(t: Task, sockfd: int, msg: int, flags: int) -> SyscallResult:
     """recvmsg(2): received placeholders become sentry fds of the receiver."""
 
     def on_exit(result: int) -> Coroutine[Any, Any, int] | None:

@@ -1,14 +1,18 @@
 """File attributes and names on sentry files: stat, lstat, fstat,
 newfstatat, statx, statfs, fstatfs, readlink, readlinkat, access,
-faccessat, faccessat2 and getdents64.
+faccessat, faccessat2, getdents and getdents64.
 
 Analogous to gVisor's ``syscalls/linux/sys_stat.go``, ``sys_getdents.go``.
+A directory's impl produces ``struct linux_dirent64`` records; the legacy
+getdents gets the same records as ``struct linux_dirent``, which has the
+same size for every name (d_type moves to the record's last byte).
 """
 
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+import struct
+from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFLNK, S_IFMT, STATX_BASIC_STATS, pack_stat, pack_statx
 from sentry.errors import SyscallError
@@ -20,7 +24,7 @@ from sentry.syscalls.common import (
     read_path,
     sentry_file,
 )
-from sentry.syscalls.passthrough import PASS
+from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
@@ -68,29 +72,29 @@ def _fields(mask: int | None) -> int:
     return STATX_BASIC_STATS if mask is None else c_int(mask)
 
 
-def stat(t: Task, path: int, buf: int) -> Any:
+def stat(t: Task, path: int, buf: int) -> SyscallResult:
     """stat(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _stat_to(t, start, True, buf, 0)
 
 
-def lstat(t: Task, path: int, buf: int) -> Any:
+def lstat(t: Task, path: int, buf: int) -> SyscallResult:
     """lstat(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _stat_to(t, start, False, buf, 0)
 
 
-def fstat(t: Task, fd: int, buf: int) -> Any:
+def fstat(t: Task, fd: int, buf: int) -> SyscallResult:
     """fstat(2)."""
     return PASS if sentry_file(t, fd) is None else _fstat_to(t, fd, buf)
 
 
-def newfstatat(t: Task, dirfd: int, path: int, buf: int, flags: int) -> Any:
+def newfstatat(t: Task, dirfd: int, path: int, buf: int, flags: int) -> SyscallResult:
     """newfstatat(2) (fstatat)."""
     return _statat(t, dirfd, path, buf, flags, None)
 
 
-def statx(t: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -> Any:
+def statx(t: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -> SyscallResult:
     """statx(2): the basic stats."""
     flags, mask = c_int(flags), mask & 0xFFFFFFFF
     if flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE or mask & STATX__RESERVED:
@@ -98,7 +102,9 @@ def statx(t: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -> An
     return _statat(t, dirfd, path, buf, flags, mask)
 
 
-def _statat(t: Task, dirfd: int, path: int, buf: int, flags: int, mask: int | None) -> Any:
+def _statat(
+    t: Task, dirfd: int, path: int, buf: int, flags: int, mask: int | None
+) -> SyscallResult:
     flags = check_flags(c_int(flags), STAT_FLAGS)
     name = read_path(t, path) if path else b""
     if not name and flags & AT_EMPTY_PATH:
@@ -110,7 +116,7 @@ def _statat(t: Task, dirfd: int, path: int, buf: int, flags: int, mask: int | No
     return PASS if start is None else _stat_to(t, start, follow, buf, 1, mask)
 
 
-def statfs(t: Task, path: int, buf: int) -> Any:
+def statfs(t: Task, path: int, buf: int) -> SyscallResult:
     """statfs(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _statfs_to(t, start, buf)
@@ -123,7 +129,7 @@ async def _statfs_to(t: Task, start: Start, buf: int) -> int:
     return _copy_out(t, buf, await location.mount.fs.statfs(t))
 
 
-def fstatfs(t: Task, fd: int, buf: int) -> Any:
+def fstatfs(t: Task, fd: int, buf: int) -> SyscallResult:
     """fstatfs(2)."""
     file = sentry_file(t, fd)
     if file is None:
@@ -139,17 +145,19 @@ async def _fstatfs_to(t: Task, location: Location, buf: int) -> int:
     return _copy_out(t, buf, await location.mount.fs.statfs(t))
 
 
-def readlink(t: Task, path: int, buf: int, size: int) -> Any:
+def readlink(t: Task, path: int, buf: int, size: int) -> SyscallResult:
     """readlink(2)."""
     return _readlinkat(t, AT_FDCWD, path, buf, size, 0)
 
 
-def readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int) -> Any:
+def readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int) -> SyscallResult:
     """readlinkat(2)."""
     return _readlinkat(t, dirfd, path, buf, size, 1)
 
 
-def _readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int, path_arg: int) -> Any:
+def _readlinkat(
+    t: Task, dirfd: int, path: int, buf: int, size: int, path_arg: int
+) -> SyscallResult:
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
     if start is None:
         return PASS
@@ -168,22 +176,24 @@ async def _readlink(t: Task, start: Start, buf: int, size: int, path_arg: int) -
     return t.mm.copy_out(buf, target)
 
 
-def access(t: Task, path: int, mode: int) -> Any:
+def access(t: Task, path: int, mode: int) -> SyscallResult:
     """access(2)."""
     return _faccessat(t, AT_FDCWD, path, mode, 0, 0)
 
 
-def faccessat(t: Task, dirfd: int, path: int, mode: int) -> Any:
+def faccessat(t: Task, dirfd: int, path: int, mode: int) -> SyscallResult:
     """faccessat(2)."""
     return _faccessat(t, dirfd, path, mode, 0, 1)
 
 
-def faccessat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Any:
+def faccessat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> SyscallResult:
     """faccessat2(2)."""
     return _faccessat(t, dirfd, path, mode, flags, 1)
 
 
-def _faccessat(t: Task, dirfd: int, path: int, mode: int, flags: int, path_arg: int) -> Any:
+def _faccessat(
+    t: Task, dirfd: int, path: int, mode: int, flags: int, path_arg: int
+) -> SyscallResult:
     """The file must exist; the daemon is asked (FUSE_ACCESS) unless the
     mount has default_permissions (sentry runs the app as root)."""
     if c_int(mode) & ~0o7:
@@ -203,9 +213,19 @@ async def _access(t: Task, start: Start, follow: bool, mode: int, path_arg: int)
     return 0
 
 
-def getdents64(t: Task, fd: int, dirp: int, count: int) -> Any:
+def getdents64(t: Task, fd: int, dirp: int, count: int) -> SyscallResult:
     """getdents64(2): EINVAL for a count past INT_MAX, EFAULT for a buffer
     outside the address space."""
+    return _getdents_checked(t, fd, dirp, count, False)
+
+
+def getdents(t: Task, fd: int, dirp: int, count: int) -> SyscallResult:
+    """getdents(2), the legacy ``struct linux_dirent`` records (same checks
+    as getdents64)."""
+    return _getdents_checked(t, fd, dirp, count, True)
+
+
+def _getdents_checked(t: Task, fd: int, dirp: int, count: int, legacy: bool) -> SyscallResult:
     file = sentry_file(t, fd)
     if file is None:
         return PASS
@@ -214,11 +234,33 @@ def getdents64(t: Task, fd: int, dirp: int, count: int) -> Any:
         raise SyscallError(errno.EINVAL)
     if not access_ok(dirp, count):
         raise SyscallError(errno.EFAULT)
-    return _getdents(t, file, dirp, count)
+    return _getdents(t, file, dirp, count, legacy)
 
 
-async def _getdents(t: Task, file: FileDescription, dirp: int, count: int) -> int:
+_DIRENT64 = struct.Struct("<QqHB")  # struct linux_dirent64, up to d_name
+_DIRENT = struct.Struct("<QQH")  # struct linux_dirent, up to d_name
+
+
+def legacy_dirents(records: bytes) -> bytes:
+    """``struct linux_dirent64`` records as ``struct linux_dirent`` ones:
+    d_ino, d_off, d_reclen, d_name and its NUL, zero padding, and d_type in
+    the last byte; each record keeps its size (both are
+    ALIGN(20 + strlen(d_name), 8))."""
+    out = bytearray()
+    at = 0
+    while at < len(records):
+        ino, off, reclen, d_type = _DIRENT64.unpack_from(records, at)
+        name = records[at + _DIRENT64.size : at + reclen].split(b"\0", 1)[0]
+        record = _DIRENT.pack(ino, off & 0xFFFFFFFFFFFFFFFF, reclen) + name + b"\0"
+        out += record + bytes(reclen - len(record) - 1) + bytes((d_type,))
+        at += reclen
+    return bytes(out)
+
+
+async def _getdents(t: Task, file: FileDescription, dirp: int, count: int, legacy: bool) -> int:
     def copy_out(data: bytes) -> None:
+        if legacy:
+            data = legacy_dirents(data)
         if t.mm.copy_out(dirp, data) != len(data):
             raise SyscallError(errno.EFAULT)
 

@@ -1,18 +1,27 @@
 """Extended attributes of sentry files: getxattr, lgetxattr, fgetxattr,
 listxattr, llistxattr, flistxattr, setxattr, lsetxattr, fsetxattr,
 removexattr, lremovexattr and fremovexattr (analogous to gVisor's
-``sys_xattr.go``). With a size of 0 the get and list calls return the size
+``sys_xattr.go``), and Linux 6.13's getxattrat, listxattrat, setxattrat
+and removexattrat. With a size of 0 the get and list calls return the size
 needed; a value larger than the buffer is ERANGE. A daemon without xattr
-support (ENOSYS) gives EOPNOTSUPP."""
+support (ENOSYS) gives EOPNOTSUPP.
+
+The ``*at`` calls name the file as the other ``*at`` calls do: ``dfd`` and
+a path, followed unless AT_SYMLINK_NOFOLLOW; with AT_EMPTY_PATH an empty
+(or NULL) path is the file ``dfd`` itself. The value and its size come in a
+``struct xattr_args`` of ``usize`` bytes (EINVAL if under 16, E2BIG if over
+a page, or if the bytes past the 16 this kernel knows are not all zero),
+as Linux's ``copy_struct_from_user`` reads it (``fs/xattr.c``)."""
 
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+import struct
+from typing import TYPE_CHECKING, TypeAlias
 
 from sentry.errors import SyscallError
-from sentry.syscalls.common import read_path, sentry_file
-from sentry.syscalls.passthrough import PASS
+from sentry.syscalls.common import c_int, read_path, sentry_file
+from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
@@ -72,19 +81,19 @@ def _name(t: Task, addr: int) -> bytes:
     return name
 
 
-def getxattr(t: Task, path: int, name: int, value: int, size: int) -> Any:
+def getxattr(t: Task, path: int, name: int, value: int, size: int) -> SyscallResult:
     """getxattr(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _get(t, start, None, True, _name(t, name), value, size)
 
 
-def lgetxattr(t: Task, path: int, name: int, value: int, size: int) -> Any:
+def lgetxattr(t: Task, path: int, name: int, value: int, size: int) -> SyscallResult:
     """lgetxattr(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _get(t, start, None, False, _name(t, name), value, size)
 
 
-def fgetxattr(t: Task, fd: int, name: int, value: int, size: int) -> Any:
+def fgetxattr(t: Task, fd: int, name: int, value: int, size: int) -> SyscallResult:
     """fgetxattr(2)."""
     file = sentry_file(t, fd)
     return (
@@ -92,19 +101,19 @@ def fgetxattr(t: Task, fd: int, name: int, value: int, size: int) -> Any:
     )
 
 
-def listxattr(t: Task, path: int, out: int, size: int) -> Any:
+def listxattr(t: Task, path: int, out: int, size: int) -> SyscallResult:
     """listxattr(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _list(t, start, None, True, out, size)
 
 
-def llistxattr(t: Task, path: int, out: int, size: int) -> Any:
+def llistxattr(t: Task, path: int, out: int, size: int) -> SyscallResult:
     """llistxattr(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _list(t, start, None, False, out, size)
 
 
-def flistxattr(t: Task, fd: int, out: int, size: int) -> Any:
+def flistxattr(t: Task, fd: int, out: int, size: int) -> SyscallResult:
     """flistxattr(2)."""
     file = sentry_file(t, fd)
     return PASS if file is None else _list(t, None, file.location, True, out, size)
@@ -146,7 +155,7 @@ def _value(t: Task, addr: int, size: int, flags: int) -> bytes:
     return value
 
 
-def setxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -> Any:
+def setxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -> SyscallResult:
     """setxattr(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     if start is None:
@@ -154,7 +163,7 @@ def setxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -
     return _set(t, start, None, True, _name(t, name), _value(t, value, size, flags), flags)
 
 
-def lsetxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -> Any:
+def lsetxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -> SyscallResult:
     """lsetxattr(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     if start is None:
@@ -162,7 +171,7 @@ def lsetxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) 
     return _set(t, start, None, False, _name(t, name), _value(t, value, size, flags), flags)
 
 
-def fsetxattr(t: Task, fd: int, name: int, value: int, size: int, flags: int) -> Any:
+def fsetxattr(t: Task, fd: int, name: int, value: int, size: int, flags: int) -> SyscallResult:
     """fsetxattr(2)."""
     file = sentry_file(t, fd)
     if file is None:
@@ -171,19 +180,111 @@ def fsetxattr(t: Task, fd: int, name: int, value: int, size: int, flags: int) ->
     return _set(t, None, file.location, True, _name(t, name), value_bytes, flags)
 
 
-def removexattr(t: Task, path: int, name: int) -> Any:
+def removexattr(t: Task, path: int, name: int) -> SyscallResult:
     """removexattr(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _remove(t, start, None, True, _name(t, name))
 
 
-def lremovexattr(t: Task, path: int, name: int) -> Any:
+def lremovexattr(t: Task, path: int, name: int) -> SyscallResult:
     """lremovexattr(2)."""
     start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _remove(t, start, None, False, _name(t, name))
 
 
-def fremovexattr(t: Task, fd: int, name: int) -> Any:
+def fremovexattr(t: Task, fd: int, name: int) -> SyscallResult:
     """fremovexattr(2)."""
     file = sentry_file(t, fd)
     return PASS if file is None else _remove(t, None, file.location, True, _name(t, name))
+
+
+# -- the *at calls (Linux 6.13) ------------------------------------------------
+
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+XATTR_ARGS = struct.Struct("<QII")  # struct xattr_args: value, size, flags
+PAGE_SIZE = 4096
+
+# The target of an *at call, as _get, _list, _set and _remove take it:
+# (start, location, follow).
+_Target: TypeAlias = "tuple[Start | None, Location | None, bool]"
+
+
+def _xattr_args(t: Task, uargs: int, usize: int) -> tuple[int, int, int]:
+    """The ``struct xattr_args`` at ``uargs``, ``usize`` bytes long, as
+    (value, size, flags)."""
+    if usize < XATTR_ARGS.size:
+        raise SyscallError(errno.EINVAL)
+    if usize > PAGE_SIZE:
+        raise SyscallError(errno.E2BIG)
+    raw = t.mm.copy_in(uargs, usize)
+    if len(raw) < usize:
+        raise SyscallError(errno.EFAULT)
+    if any(raw[XATTR_ARGS.size :]):
+        raise SyscallError(errno.E2BIG)
+    value, size, flags = XATTR_ARGS.unpack_from(raw)
+    return value, size, flags
+
+
+def _at_flags(at_flags: int) -> int:
+    at_flags &= 0xFFFFFFFF
+    if at_flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise SyscallError(errno.EINVAL)
+    return at_flags
+
+
+def _at_target(t: Task, dfd: int, path: int, at_flags: int) -> _Target | None:
+    """Which file an *at call names (Linux's ``getname_maybe_null``, then
+    the fd or a walk); None if it is the host's (the call passes
+    through)."""
+    name = b""
+    if path or not at_flags & AT_EMPTY_PATH:
+        name = read_path(t, path)  # EFAULT for a NULL path
+    if not name and at_flags & AT_EMPTY_PATH:
+        file = sentry_file(t, dfd) if c_int(dfd) >= 0 else None
+        return None if file is None else (None, file.location, True)
+    start = t.kernel.vfs.locate(t, dfd, name)
+    return None if start is None else (start, None, not at_flags & AT_SYMLINK_NOFOLLOW)
+
+
+def getxattrat(
+    t: Task, dfd: int, path: int, at_flags: int, name: int, uargs: int, usize: int
+) -> SyscallResult:
+    """getxattrat(2): the value goes to ``uargs->value``, at most
+    ``uargs->size`` bytes; ``uargs->flags`` must be 0."""
+    value, size, flags = _xattr_args(t, uargs, usize)
+    if flags:
+        raise SyscallError(errno.EINVAL)
+    at_flags = _at_flags(at_flags)
+    key = _name(t, name)
+    target = _at_target(t, dfd, path, at_flags)
+    return PASS if target is None else _get(t, *target, key, value, size)
+
+
+def listxattrat(t: Task, dfd: int, path: int, at_flags: int, out: int, size: int) -> SyscallResult:
+    """listxattrat(2)."""
+    target = _at_target(t, dfd, path, _at_flags(at_flags))
+    return PASS if target is None else _list(t, *target, out, size)
+
+
+def setxattrat(
+    t: Task, dfd: int, path: int, at_flags: int, name: int, uargs: int, usize: int
+) -> SyscallResult:
+    """setxattrat(2): the value and its size from ``uargs``, and the
+    XATTR_CREATE/XATTR_REPLACE flags from ``uargs->flags``."""
+    value, size, flags = _xattr_args(t, uargs, usize)
+    at_flags = _at_flags(at_flags)
+    if flags & ~(XATTR_CREATE | XATTR_REPLACE):
+        raise SyscallError(errno.EINVAL)
+    key = _name(t, name)
+    data = _value(t, value, size, flags)
+    target = _at_target(t, dfd, path, at_flags)
+    return PASS if target is None else _set(t, *target, key, data, flags)
+
+
+def removexattrat(t: Task, dfd: int, path: int, at_flags: int, name: int) -> SyscallResult:
+    """removexattrat(2)."""
+    at_flags = _at_flags(at_flags)
+    key = _name(t, name)
+    target = _at_target(t, dfd, path, at_flags)
+    return PASS if target is None else _remove(t, *target, key)
