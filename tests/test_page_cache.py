@@ -5,7 +5,9 @@ pread, pwrite, readv, writev, ftruncate, fsync, lseek and fstat from two
 processes with their own open files on one file give the same results as a
 plain byte-array model, as the same program on a host tmpfs, and in the
 sandbox on memfs with the writeback cache off and on. Plus: the cache stays
-within --cache-size (sentry's RSS), and its options are checked.
+within --cache-size (sentry's RSS), its options are checked, and
+FileCache's chunk walking (spans, STORE, RETRIEVE, writeback runs) is unit
+tested.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sentry import Sandbox
+from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE, FileCache, PageCache
 
 MODEL = Path(__file__).resolve().parent / "fuse" / "cache_model.py"
 CHUNK = 128 * 1024
@@ -231,3 +234,46 @@ def test_bad_cache_size(value):
     assert res.stderr.decode() == (
         f"sentry: run: bad --cache-size {value!r} (see 'sentry run --help')\n"
     )
+
+
+# -- FileCache's chunk walking (unit tests) ---------------------------------
+
+
+def test_spans_cut_a_range_at_chunk_boundaries():
+    assert list(FileCache.spans(CHUNK_SIZE - 10, 30)) == [(0, CHUNK_SIZE - 10, 10), (1, 0, 20)]
+    assert list(FileCache.spans(5, 0)) == []
+    assert list(FileCache.spans(2 * CHUNK_SIZE, CHUNK_SIZE)) == [(2, 0, CHUNK_SIZE)]
+    assert FileCache.index_bounds(CHUNK_SIZE - 1, CHUNK_SIZE + 1) == (0, 1)
+    assert FileCache.index_bounds(CHUNK_SIZE, 2 * CHUNK_SIZE) == (1, 1)
+
+
+def test_store_then_retrieve_give_back_the_contiguous_bytes():
+    cache = FileCache(PageCache())
+    data = pattern(CHUNK_SIZE + 100, 1)
+    cache.store(0, data)
+    assert cache.contiguous(0, 2 * CHUNK_SIZE) == data  # the short chunk ends them
+    assert cache.contiguous(10, 20) == data[10:20]
+    # A STORE that starts past a chunk's cached bytes leaves the chunk alone.
+    cache.store(CHUNK_SIZE + 200, b"x")
+    assert cache.contiguous(CHUNK_SIZE, 2 * CHUNK_SIZE) == data[CHUNK_SIZE:]
+    assert cache.contiguous(3 * CHUNK_SIZE, 4 * CHUNK_SIZE) == b""
+
+
+def test_write_through_drops_a_chunk_it_would_leave_a_gap_in():
+    cache = FileCache(PageCache())
+    cache.store(0, b"a" * 10)
+    cache.write_through(5, b"bb")
+    assert cache.contiguous(0, 100) == b"aaaaabbaaa"
+    cache.write_through(20, b"c")
+    assert cache.contiguous(0, 100) == b""
+
+
+def test_take_dirty_run_joins_chunks_whose_dirty_bytes_meet():
+    cache = FileCache(PageCache())
+    cache.store(0, bytes(3 * CHUNK_SIZE))
+    cache.chunks[0].mark_dirty(100, CHUNK_SIZE)
+    cache.chunks[1].mark_dirty(0, 50)
+    cache.chunks[2].mark_dirty(10, 20)
+    assert cache.take_dirty_run() == (100, bytes(CHUNK_SIZE - 100 + 50))
+    assert cache.take_dirty_run() == (2 * CHUNK_SIZE + 10, bytes(10))
+    assert not cache.dirty

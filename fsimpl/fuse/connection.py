@@ -38,7 +38,7 @@ from sentry.errors import ERESTARTSYS, SyscallError
 from sentry.waiter import Waiter
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
 
 log = logging.getLogger("sentry")
 
@@ -167,7 +167,7 @@ class Connection:
 
     async def call(
         self,
-        t: Task | None,
+        t: Context | None,
         opcode: int,
         nodeid: int,
         args: bytes = b"",
@@ -203,7 +203,7 @@ class Connection:
             raise SyscallError(-error)
         return body
 
-    def send(self, t: Task | None, opcode: int, nodeid: int, args: bytes = b"") -> None:
+    def send(self, t: Context | None, opcode: int, nodeid: int, args: bytes = b"") -> None:
         """Send a request whose reply nobody waits for (FORGET; RELEASE)."""
         if self.error:
             return
@@ -211,7 +211,7 @@ class Connection:
         self._queue(opcode, nodeid, args, Waiter() if needs_reply else None, t)
 
     def _queue(
-        self, opcode: int, nodeid: int, args: bytes, waiter: Waiter | None, t: Task | None
+        self, opcode: int, nodeid: int, args: bytes, waiter: Waiter | None, t: Context | None
     ) -> Request:
         unique = self._next_unique
         self._next_unique += 2

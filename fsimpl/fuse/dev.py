@@ -34,7 +34,7 @@ FUSE_DEVICE = os.makedev(10, 229)  # Documentation/admin-guide/devices.txt
 FUSE_DEV_IOC_CLONE = 0x8004E500  # _IOR(229, 0, uint32_t)
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
     from sentry.vfs.iov import IOSequence
 
 
@@ -77,7 +77,7 @@ class DeviceFile(FileDescriptionImpl):
         if conn.ready:
             self._set_ready(True)
 
-    async def read(self, t: Task, fd: FileDescription, dst: IOSequence) -> int:
+    async def read(self, t: Context, fd: FileDescription, dst: IOSequence) -> int:
         """Implements FileDescriptionImpl.read: one whole request."""
         conn = self.conn
         if conn is None:
@@ -97,11 +97,11 @@ class DeviceFile(FileDescriptionImpl):
             await waiter
         return dst.copy_out(0, request.message)
 
-    async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+    async def pread(self, t: Context, fd: FileDescription, dst: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pread: a device has no offset."""
         raise SyscallError(errno.ESPIPE)
 
-    async def write(self, t: Task, fd: FileDescription, src: IOSequence) -> int:
+    async def write(self, t: Context, fd: FileDescription, src: IOSequence) -> int:
         """Implements FileDescriptionImpl.write: one whole reply."""
         if self.conn is None:
             raise SyscallError(errno.EPERM)
@@ -130,7 +130,7 @@ class DeviceFile(FileDescriptionImpl):
         self.conn.reply(message)
         return size
 
-    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
+    async def stat(self, t: Context, mask: int = STATX_BASIC_STATS) -> Statx:
         """Implements FileDescriptionImpl.stat: the character device 10:229,
         with the host's /dev/fuse's mode, inode and times when it has one."""
         try:
@@ -159,7 +159,7 @@ class DeviceFile(FileDescriptionImpl):
             dev=st.st_dev if st else 0,
         )
 
-    def ioctl(self, t: Task, cmd: int, arg: int) -> int | None:
+    def ioctl(self, t: Context, cmd: int, arg: int) -> int | None:
         """Implements FileDescriptionImpl.ioctl: FUSE_DEV_IOC_CLONE, whose
         argument points to the fd of another device: serve its connection
         too (EINVAL if that is not a connected device or this one is
@@ -169,10 +169,9 @@ class DeviceFile(FileDescriptionImpl):
         raw = t.mm.copy_in(arg, 4)
         if len(raw) < 4:
             raise SyscallError(errno.EFAULT)
-        descriptor = t.fd_table.get(int.from_bytes(raw, "little", signed=True))
-        source = descriptor.file if descriptor is not None else None
+        source = t.file(int.from_bytes(raw, "little", signed=True))
         if (
-            not isinstance(source, FileDescription)
+            source is None
             or not isinstance(source.impl, DeviceFile)
             or source.impl.conn is None
             or self.conn is not None

@@ -22,7 +22,7 @@ from sentry.fsimpl.fuse.fusefs import FuseFilesystem, HandleFile, Inode, _expiry
 from sentry.vfs.file_description import FileDescription
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
 
 READDIR_SIZE = 32768  # what Linux 6.18 asks for
 
@@ -42,7 +42,7 @@ class Directory(HandleFile):
         self._pending: list[tuple[int, int, int, bytes]] = []  # ino, next offset, type, name
         self._eof = False
 
-    async def _fill(self, t: Task, offset: int) -> None:
+    async def _fill(self, t: Context, offset: int) -> None:
         conn = self.fs.conn
         plus = bool(conn.flags & fuse.FUSE_DO_READDIRPLUS)
         opcode = fuse.FUSE_READDIRPLUS if plus else fuse.FUSE_READDIR
@@ -70,7 +70,7 @@ class Directory(HandleFile):
             self._eof = True
 
     async def getdents(
-        self, t: Task, fd: FileDescription, size: int, copy_out: Callable[[bytes], None]
+        self, t: Context, fd: FileDescription, size: int, copy_out: Callable[[bytes], None]
     ) -> int:
         """Implements FileDescriptionImpl.getdents."""
         out = bytearray()
@@ -97,7 +97,7 @@ class Directory(HandleFile):
         fd.offset = offset
         return len(out)
 
-    async def seek(self, t: Task, fd: FileDescription, offset: int, whence: int) -> int:
+    async def seek(self, t: Context, fd: FileDescription, offset: int, whence: int) -> int:
         """Implements FileDescriptionImpl.seek: to a cookie getdents gave
         (any offset, as Linux's ``generic_file_llseek`` on a FUSE directory)."""
         offset = await super().seek(t, fd, offset, whence)
@@ -105,19 +105,19 @@ class Directory(HandleFile):
         self._eof = False
         return offset
 
-    async def pread(self, t: Task, fd: FileDescription, dst: object, offset: int) -> int:
+    async def pread(self, t: Context, fd: FileDescription, dst: object, offset: int) -> int:
         """Implements FileDescriptionImpl.pread: directories can't be read."""
         raise SyscallError(errno.EISDIR)
 
-    async def read(self, t: Task, fd: FileDescription, dst: object) -> int:
+    async def read(self, t: Context, fd: FileDescription, dst: object) -> int:
         """Implements FileDescriptionImpl.read: directories can't be read."""
         raise SyscallError(errno.EISDIR)
 
-    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
+    async def stat(self, t: Context, mask: int = STATX_BASIC_STATS) -> Statx:
         """Implements FileDescriptionImpl.stat."""
         return self.fs.statx(await self.fs.getattr(t, self.inode))
 
-    async def sync(self, t: Task, datasync: bool) -> None:
+    async def sync(self, t: Context, datasync: bool) -> None:
         """Implements FileDescriptionImpl.sync: FUSE_FSYNCDIR."""
         await self.fs.fsync(t, self.inode, self.fh, datasync, directory=True)
 

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.page_cache import DEFAULT_CACHE_SIZE, PageCache
 from sentry.lazy import lazy_import
-from sentry.vfs.file_description import FileDescription
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse import connection, fusefs
     from sentry.fsimpl.fuse import dev as fuse_dev
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
     from sentry.vfs.vfs import VirtualFilesystem
 else:
     connection = lazy_import("sentry.fsimpl.fuse.connection")
@@ -46,17 +45,16 @@ class FuseFilesystemType:
         self.page_cache = page_cache
 
     def get_filesystem(
-        self, t: Task, fstype: str, source: str, data: bytes, dev: int
+        self, t: Context, fstype: str, source: str, data: bytes, dev: int
     ) -> tuple[fusefs.FuseFilesystem, str]:
         """Implements FilesystemType.get_filesystem: ``fd=N`` must be an open
         ``/dev/fuse`` of the caller with no connection yet (else EINVAL).
         FUSE_INIT is queued at once and awaited by the first request, not
         by mount(2), as in Linux."""
         options = fusefs.parse_options(data.decode(errors="replace"))
-        descriptor = t.fd_table.get(int(options["fd"]))
-        device = descriptor.file if descriptor is not None else None
+        device = t.file(int(options["fd"]))
         if (
-            not isinstance(device, FileDescription)
+            device is None
             or not isinstance(device.impl, fuse_dev.DeviceFile)
             or device.impl.conn is not None
         ):

@@ -49,7 +49,7 @@ from sentry.vfs.filesystem import (
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.regular_file import RegularFile
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
     from sentry.waiter import Waiter
 
 log = logging.getLogger("sentry")
@@ -189,7 +189,7 @@ class FuseFilesystem:
                 forget = fuse.ForgetIn(nlookup=inode.lookups).pack()
                 self.conn.send(None, fuse.FUSE_FORGET, inode.nodeid, forget)
 
-    async def lookup(self, t: Task, parent: Inode, name: bytes) -> Inode:
+    async def lookup(self, t: Context, parent: Inode, name: bytes) -> Inode:
         """Implements Filesystem.lookup."""
         if len(name) > NAME_MAX:
             raise SyscallError(errno.ENAMETOOLONG)
@@ -214,7 +214,7 @@ class FuseFilesystem:
         parent.entries.pop(name, None)
         parent.attr_expires = 0.0
 
-    async def getattr(self, t: Task | None, inode: Inode, fh: int | None = None) -> fuse.Attr:
+    async def getattr(self, t: Context | None, inode: Inode, fh: int | None = None) -> fuse.Attr:
         """The inode's attributes, from the cache while they are valid."""
         if inode.attr is not None and inode.attr_expires > time.monotonic():
             return inode.attr
@@ -285,7 +285,7 @@ class FuseFilesystem:
         )
 
     async def stat(
-        self, t: Task, inode: Inode, mask: int = STATX_BASIC_STATS, fh: int | None = None
+        self, t: Context, inode: Inode, mask: int = STATX_BASIC_STATS, fh: int | None = None
     ) -> Statx:
         """Implements Filesystem.stat: after a READ, a stat that wants the
         atime asks the daemon again, as Linux's fuse_invalidate_atime
@@ -295,12 +295,12 @@ class FuseFilesystem:
             inode.attr_expires = 0.0
         return self.statx(await self.getattr(t, inode, fh))
 
-    async def readlink(self, t: Task, inode: Inode) -> bytes:
+    async def readlink(self, t: Context, inode: Inode) -> bytes:
         """Implements Filesystem.readlink."""
         target: bytes = await self.conn.call(t, fuse.FUSE_READLINK, inode.nodeid)
         return target
 
-    async def open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl:
+    async def open(self, t: Context, inode: Inode, flags: int) -> FileDescriptionImpl:
         """Implements Filesystem.open: O_TRUNC is sent in OPEN if the daemon
         handles it (ATOMIC_O_TRUNC), else as a SETATTR of size 0 afterwards."""
         truncate = bool(flags & O_TRUNC) and inode.mode & S_IFMT == S_IFREG
@@ -313,7 +313,7 @@ class FuseFilesystem:
             self.truncated(inode, 0)
         return impl
 
-    async def _open(self, t: Task, inode: Inode, flags: int) -> FileDescriptionImpl:
+    async def _open(self, t: Context, inode: Inode, flags: int) -> FileDescriptionImpl:
         """OPEN or OPENDIR (zero-message on ENOSYS); nothing for O_PATH."""
         from sentry.fsimpl.fuse.directory import Directory
         from sentry.fsimpl.fuse.path_file import PathFile
@@ -347,7 +347,7 @@ class FuseFilesystem:
     # -- changes -----------------------------------------------------------
 
     async def _new_entry(
-        self, t: Task, opcode: int, parent: Inode, args: bytes, name: bytes
+        self, t: Context, opcode: int, parent: Inode, args: bytes, name: bytes
     ) -> Inode:
         """MKNOD, MKDIR, SYMLINK or LINK: the new entry's inode."""
         out = _unpack(fuse.EntryOut, await self.conn.call(t, opcode, parent.nodeid, args))
@@ -360,31 +360,31 @@ class FuseFilesystem:
         parent.attr_expires = 0.0
         return inode
 
-    async def mknod(self, t: Task, parent: Inode, name: bytes, mode: int, rdev: int) -> Inode:
+    async def mknod(self, t: Context, parent: Inode, name: bytes, mode: int, rdev: int) -> Inode:
         """Implements Filesystem.mknod (a regular file, fifo or device)."""
         umask = t.umask()
         args = fuse.MknodIn(mode=mode & ~umask, rdev=rdev, umask=umask).pack() + name + b"\0"
         return await self._new_entry(t, fuse.FUSE_MKNOD, parent, args, name)
 
-    async def mkdir(self, t: Task, parent: Inode, name: bytes, mode: int) -> Inode:
+    async def mkdir(self, t: Context, parent: Inode, name: bytes, mode: int) -> Inode:
         """Implements Filesystem.mkdir."""
         umask = t.umask()
         args = fuse.MkdirIn(mode=mode & ~umask & 0o7777, umask=umask).pack() + name + b"\0"
         return await self._new_entry(t, fuse.FUSE_MKDIR, parent, args, name)
 
-    async def symlink(self, t: Task, parent: Inode, name: bytes, target: bytes) -> Inode:
+    async def symlink(self, t: Context, parent: Inode, name: bytes, target: bytes) -> Inode:
         """Implements Filesystem.symlink."""
         args = name + b"\0" + target + b"\0"
         return await self._new_entry(t, fuse.FUSE_SYMLINK, parent, args, name)
 
-    async def link(self, t: Task, inode: Inode, parent: Inode, name: bytes) -> Inode:
+    async def link(self, t: Context, inode: Inode, parent: Inode, name: bytes) -> Inode:
         """Implements Filesystem.link."""
         args = fuse.LinkIn(oldnodeid=inode.nodeid).pack() + name + b"\0"
         linked = await self._new_entry(t, fuse.FUSE_LINK, parent, args, name)
         inode.attr_expires = 0.0
         return linked
 
-    async def unlink(self, t: Task, parent: Inode, name: bytes, directory: bool) -> None:
+    async def unlink(self, t: Context, parent: Inode, name: bytes, directory: bool) -> None:
         """Implements Filesystem.unlink (RMDIR if ``directory``)."""
         child = parent.entries.get(name)
         opcode = fuse.FUSE_RMDIR if directory else fuse.FUSE_UNLINK
@@ -396,7 +396,13 @@ class FuseFilesystem:
                 self.inodes[child[0]].attr_expires = 0.0
 
     async def rename(
-        self, t: Task, parent: Inode, name: bytes, new_parent: Inode, new_name: bytes, flags: int
+        self,
+        t: Context,
+        parent: Inode,
+        name: bytes,
+        new_parent: Inode,
+        new_name: bytes,
+        flags: int,
     ) -> None:
         """Implements Filesystem.rename (RENAME2 when ``flags`` are given)."""
         names = name + b"\0" + new_name + b"\0"
@@ -417,7 +423,7 @@ class FuseFilesystem:
             self.forget_entry(new_parent, new_name)
 
     async def create(
-        self, t: Task, parent: Inode, name: bytes, flags: int, mode: int
+        self, t: Context, parent: Inode, name: bytes, flags: int, mode: int
     ) -> tuple[Inode, FileDescriptionImpl]:
         """Implements Filesystem.create: CREATE, or MKNOD then OPEN once the
         daemon answered CREATE with ENOSYS."""
@@ -451,7 +457,7 @@ class FuseFilesystem:
             raise
         return inode, await self._open(t, inode, flags & ~OPEN_ONLY)
 
-    async def setstat(self, t: Task, inode: Inode, change: SetStat) -> None:
+    async def setstat(self, t: Context, inode: Inode, change: SetStat) -> None:
         """Implements Filesystem.setstat: one SETATTR, with the file handle
         of ``change.via`` (FATTR_FH) as Linux sends it."""
         args = fuse.SetattrIn()
@@ -485,7 +491,7 @@ class FuseFilesystem:
                 args.valid |= fuse.FATTR_MTIME_NOW
         await self.setattr(t, inode, args)
 
-    async def setattr(self, t: Task, inode: Inode, args: fuse.SetattrIn) -> None:
+    async def setattr(self, t: Context, inode: Inode, args: fuse.SetattrIn) -> None:
         """SETATTR; the attributes the reply gives are cached."""
         if args.valid & fuse.FATTR_SIZE and inode.cache is not None:
             await write_back(self, t, inode)
@@ -503,8 +509,10 @@ class FuseFilesystem:
         if inode.local is not None:
             inode.local = (size, *inode.local[1:])
 
-    async def fsync(self, t: Task, inode: Inode, fh: int, datasync: bool, directory: bool) -> None:
-        """Implements Filesystem.fsync (FSYNCDIR for a directory); ENOSYS
+    async def fsync(
+        self, t: Context, inode: Inode, fh: int, datasync: bool, directory: bool
+    ) -> None:
+        """FSYNC, or FSYNCDIR for a directory; ENOSYS
         counts as success, and is remembered."""
         if self.conn.no_fsync:
             return
@@ -517,20 +525,20 @@ class FuseFilesystem:
                 raise
             self.conn.no_fsync = True
 
-    async def getxattr(self, t: Task, inode: Inode, name: bytes, size: int) -> bytes | int:
+    async def getxattr(self, t: Context, inode: Inode, name: bytes, size: int) -> bytes | int:
         """Implements Filesystem.getxattr: the value, or its size if ``size``
         is 0. ENOSYS from the daemon is EOPNOTSUPP (and remembered)."""
         args = fuse.GetxattrIn(size=size).pack() + name + b"\0"
         return await self._xattr_call(t, fuse.FUSE_GETXATTR, inode, args, size)
 
-    async def listxattr(self, t: Task, inode: Inode, size: int) -> bytes | int:
+    async def listxattr(self, t: Context, inode: Inode, size: int) -> bytes | int:
         """Implements Filesystem.listxattr: the names, or their size if
         ``size`` is 0."""
         args = fuse.GetxattrIn(size=size).pack()
         return await self._xattr_call(t, fuse.FUSE_LISTXATTR, inode, args, size)
 
     async def _xattr_call(
-        self, t: Task, opcode: int, inode: Inode, args: bytes, size: int
+        self, t: Context, opcode: int, inode: Inode, args: bytes, size: int
     ) -> bytes | int:
         if opcode in self.conn.no_xattr:
             raise SyscallError(errno.EOPNOTSUPP)
@@ -550,19 +558,21 @@ class FuseFilesystem:
         value: bytes = body
         return value
 
-    async def setxattr(self, t: Task, inode: Inode, name: bytes, value: bytes, flags: int) -> None:
+    async def setxattr(
+        self, t: Context, inode: Inode, name: bytes, value: bytes, flags: int
+    ) -> None:
         """Implements Filesystem.setxattr (the 8-byte setxattr_in: sentry never
         offers SETXATTR_EXT)."""
         args = fuse.SetxattrIn(size=len(value), flags=flags).pack() + name + b"\0" + value
         await self._xattr_call(t, fuse.FUSE_SETXATTR, inode, args, -1)
         inode.attr_expires = 0.0
 
-    async def removexattr(self, t: Task, inode: Inode, name: bytes) -> None:
+    async def removexattr(self, t: Context, inode: Inode, name: bytes) -> None:
         """Implements Filesystem.removexattr."""
         await self._xattr_call(t, fuse.FUSE_REMOVEXATTR, inode, name + b"\0", -1)
         inode.attr_expires = 0.0
 
-    async def access(self, t: Task, inode: Inode, mask: int) -> None:
+    async def access(self, t: Context, inode: Inode, mask: int) -> None:
         """Implements Filesystem.access: FUSE_ACCESS, unless the mount has
         default_permissions (the daemon then trusts the client) or the daemon
         answered ENOSYS once (then everything is allowed, as in Linux)."""
@@ -577,7 +587,7 @@ class FuseFilesystem:
                 raise
             self.conn.no_access = True
 
-    async def statfs(self, t: Task) -> bytes:
+    async def statfs(self, t: Context) -> bytes:
         """Implements Filesystem.statfs: a packed struct statfs."""
         out = _unpack(fuse.StatfsOut, await self.conn.call(t, fuse.FUSE_STATFS, fuse.FUSE_ROOT_ID))
         st = out.st

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
 from sentry.errors import SyscallError
-from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode
@@ -91,20 +90,8 @@ def _store(fs: FuseFilesystem, nodeid: int, offset: int, data: bytes) -> None:
     inode = fs.inodes.get(nodeid)
     if inode is None:
         return
-    cache = fs.file_cache(inode)
-    end = offset + len(data)
-    pos = offset
-    while pos < end:
-        index, lo = divmod(pos, CHUNK_SIZE)
-        n = min(end - pos, CHUNK_SIZE - lo)
-        chunk = cache.chunks.get(index)
-        if chunk is None and lo == 0:
-            chunk = cache.new(index)
-        if chunk is not None and chunk.filling is None and chunk.valid >= lo:
-            chunk.data[lo : lo + n] = data[pos - offset : pos - offset + n]
-            chunk.valid = max(chunk.valid, lo + n)
-        pos += n
-    if inode.attr is not None and end > inode.attr.size:
+    fs.file_cache(inode).store(offset, data)
+    if inode.attr is not None and offset + len(data) > inode.attr.size:
         inode.attr_expires = 0.0  # the daemon says how long the file is now
 
 
@@ -112,18 +99,7 @@ def _retrieve(fs: FuseFilesystem, out: fuse.NotifyRetrieveOut) -> None:
     inode = fs.inodes.get(out.nodeid)
     data = b""
     if inode is not None and inode.cache is not None:
-        pieces = []
-        pos, end = out.offset, out.offset + min(out.size, fs.conn.max_write_request)
-        while pos < end:
-            index, lo = divmod(pos, CHUNK_SIZE)
-            chunk = inode.cache.chunks.get(index)
-            if chunk is None or chunk.filling is not None or chunk.valid <= lo:
-                break
-            hi = min(chunk.valid, end - index * CHUNK_SIZE)
-            pieces.append(bytes(chunk.data[lo:hi]))
-            pos += hi - lo
-            if hi < CHUNK_SIZE:
-                break
-        data = b"".join(pieces)
+        end = out.offset + min(out.size, fs.conn.max_write_request)
+        data = inode.cache.contiguous(out.offset, end)
     args = fuse.NotifyRetrieveIn(offset=out.offset, size=len(data)).pack() + data
     fs.conn.send_reply_request(out.notify_unique, out.nodeid, args)

@@ -21,14 +21,24 @@ data in the page cache (``fs/fuse/file.c``). Sentry keeps it here:
 
 Invariants: a chunk is in its FileCache's ``chunks`` exactly when it is in
 the PageCache's LRU; ``filling`` is set while a READ fills it (readers wait
-on it); a chunk taken out of its file (``detached``) is never put back.
+on it); a chunk taken out of its file (``detached``) is never put back, and
+a chunk dropped while a READ fills it keeps its buffer until the READ ends.
+
+The arithmetic of chunks (which chunk holds a file offset, where in it,
+how much of a byte range it holds) lives in FileCache: its methods walk
+the chunks of a byte range for the file code (``file_read.py``,
+``file_write.py``), notifications (``notify.py``) and ``writeback.py``,
+which do not reach into ``chunks``. Only the cache-hit fast paths keep
+their chunk arithmetic inline (``FileReader._copy_out`` under
+``read_cached``, and ``write_cached``): one more FileCache call per chunk
+made read_cached itself 2% slower in a timing.
 """
 
 from __future__ import annotations
 
 import errno
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -68,6 +78,13 @@ class Chunk:
 class FileCache:
     """The cached chunks of one inode.
 
+    Its methods own the chunk arithmetic: ``spans`` and ``index_bounds``
+    cut a byte range at chunk boundaries; ``contiguous`` reads cached
+    bytes back, ``complete``/``missing``/``missing_run``/``fills`` say
+    what a READ must fill, and ``write_through``/``store``/
+    ``take_dirty_run`` move bytes in and out for writes, notifications and
+    writeback.
+
     ``dirty`` holds the indexes of its dirty chunks; ``on_pressure`` writes
     the file back when the cache is full of dirty chunks.
 
@@ -87,12 +104,33 @@ class FileCache:
         self.as_error = 0
         self.on_pressure: Callable[[], None] | None = None
 
+    @staticmethod
+    def spans(offset: int, length: int) -> Iterator[tuple[int, int, int]]:
+        """The pieces of file bytes ``[offset, offset + length)``, one per
+        chunk, in order: (chunk index, offset in the chunk, length)."""
+        end = offset + length
+        while offset < end:
+            index, lo = divmod(offset, CHUNK_SIZE)
+            n = min(end - offset, CHUNK_SIZE - lo)
+            yield index, lo, n
+            offset += n
+
+    @staticmethod
+    def index_bounds(start: int, end: int) -> tuple[int, int]:
+        """(first, last): the indexes of the first and last chunks that
+        hold bytes of ``[start, end)``, for ``end > start``."""
+        return start // CHUNK_SIZE, (end - 1) // CHUNK_SIZE
+
     def get(self, index: int) -> Chunk | None:
         """The chunk at ``index``, counted as used, or None."""
         chunk = self.chunks.get(index)
         if chunk is not None:
             self.cache.lru.move_to_end(chunk)
         return chunk
+
+    def peek(self, index: int) -> Chunk | None:
+        """The chunk at ``index``, not counted as used, or None."""
+        return self.chunks.get(index)
 
     def new(self, index: int) -> Chunk:
         """A new empty chunk at ``index`` (replacing any there)."""
@@ -141,6 +179,127 @@ class FileCache:
                 chunk.dirty_hi = min(chunk.dirty_hi, keep)
                 if not chunk.dirty:
                     self.dirty.discard(index)
+
+    def contiguous(self, offset: int, end: int) -> bytes:
+        """The bytes cached contiguously from ``offset`` on, up to ``end``
+        (not counted as used): what RETRIEVE hands back. A chunk shorter
+        than CHUNK_SIZE ends them: it ends at the end of file."""
+        pieces = []
+        for index, lo, n in self.spans(offset, end - offset):
+            chunk = self.chunks.get(index)
+            if chunk is None or chunk.filling is not None or chunk.valid <= lo:
+                break
+            hi = min(chunk.valid, lo + n)
+            pieces.append(bytes(chunk.data[lo:hi]))
+            if hi < CHUNK_SIZE:
+                break
+        return b"".join(pieces)
+
+    def complete(self, index: int, size: int) -> bool:
+        """Whether chunk ``index`` holds all the bytes of a file of ``size``
+        bytes that it should, with no READ filling it (a dirty chunk too:
+        one that ended at the end of file before the file grew past it
+        lacks the bytes it gained)."""
+        chunk = self.chunks.get(index)
+        if chunk is None or chunk.filling is not None:
+            return False
+        return chunk.valid >= min(CHUNK_SIZE, size - index * CHUNK_SIZE)
+
+    def missing(self, index: int, size: int) -> bool:
+        """Whether chunk ``index`` needs a READ: incomplete, and no READ is
+        filling it."""
+        chunk = self.chunks.get(index)
+        if chunk is not None and chunk.filling is not None:
+            return False
+        return not self.complete(index, size)
+
+    def missing_run(self, first: int, last: int, size: int) -> tuple[int, int] | None:
+        """The first run of missing chunks in ``first..last``, as (first,
+        last), or None. A dirty chunk only starts a run (the READs of a run
+        keep its first chunk's bytes and start after them), so no READ
+        lands on dirty bytes."""
+        start = first
+        while start <= last and not self.missing(start, size):
+            start += 1
+        if start > last:
+            return None
+        end = start
+        while end < last and self.missing(end + 1, size):
+            chunk = self.chunks.get(end + 1)
+            if chunk is not None and chunk.dirty:
+                break
+            end += 1
+        return start, end
+
+    def fills(self, first: int, last: int) -> list[Waiter]:
+        """The waiters of the READs filling chunks ``first..last``."""
+        return [
+            c.filling
+            for i in range(first, last + 1)
+            if (c := self.chunks.get(i)) is not None and c.filling is not None
+        ]
+
+    def end_fill(self, chunk: Chunk) -> None:
+        """The READ filling ``chunk`` ended: wake its readers, and reuse its
+        buffer if it was dropped meanwhile."""
+        waiter, chunk.filling = chunk.filling, None
+        if chunk.detached:
+            self.cache.give_buffer(chunk.data)
+        if waiter is not None:
+            waiter.complete()
+
+    def write_through(self, offset: int, data: bytes) -> None:
+        """Bytes written to the daemon at ``offset``: update the chunks they
+        cover (a chunk they would leave a gap in, or that a READ is filling,
+        is dropped)."""
+        view = memoryview(data)
+        done = 0
+        for index, lo, n in self.spans(offset, len(data)):
+            chunk = self.chunks.get(index)
+            if chunk is not None:
+                if chunk.filling is not None or chunk.valid < lo:
+                    self.drop(chunk)
+                else:
+                    chunk.data[lo : lo + n] = view[done : done + n]
+                    chunk.valid = max(chunk.valid, lo + n)
+            done += n
+
+    def store(self, offset: int, data: bytes) -> None:
+        """The daemon's FUSE_NOTIFY_STORE of ``data`` at ``offset``: it goes
+        into the chunks that hold the bytes before it, and into new chunks
+        where it starts one; chunks a READ is filling are left alone."""
+        done = 0
+        for index, lo, n in self.spans(offset, len(data)):
+            chunk = self.chunks.get(index)
+            if chunk is None and lo == 0:
+                chunk = self.new(index)
+            if chunk is not None and chunk.filling is None and chunk.valid >= lo:
+                chunk.data[lo : lo + n] = data[done : done + n]
+                chunk.valid = max(chunk.valid, lo + n)
+            done += n
+
+    def take_dirty_run(self) -> tuple[int, bytes]:
+        """The lowest run of dirty bytes, as (file offset, bytes), taken out
+        of the dirty state (a write meanwhile makes them dirty again). A run
+        goes on into the next chunk while its dirty bytes end one chunk and
+        start the next.
+
+        Preconditions: ``dirty`` is not empty.
+        """
+        index = min(self.dirty)
+        run = [self.chunks[index]]
+        while run[-1].dirty_hi == CHUNK_SIZE:
+            nxt = self.chunks.get(run[-1].index + 1)
+            if nxt is None or not nxt.dirty or nxt.dirty_lo != 0:
+                break
+            run.append(nxt)
+        start = index * CHUNK_SIZE + run[0].dirty_lo
+        parts = []
+        for chunk in run:
+            parts.append(bytes(chunk.data[chunk.dirty_lo : chunk.dirty_hi]))
+            chunk.dirty_lo = chunk.dirty_hi = 0
+            self.dirty.discard(chunk.index)
+        return start, b"".join(parts)
 
     def record_error(self, error: int) -> None:
         """A writeback failed with ``error``."""

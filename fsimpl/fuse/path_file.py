@@ -16,7 +16,7 @@ from sentry.vfs.file_description import FileDescriptionImpl
 if TYPE_CHECKING:
     from sentry.abi.linux import Statx
     from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
 
 
 class PathFile(FileDescriptionImpl):
@@ -27,7 +27,7 @@ class PathFile(FileDescriptionImpl):
         self.inode = inode
         inode.opens += 1
 
-    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
+    async def stat(self, t: Context, mask: int = STATX_BASIC_STATS) -> Statx:
         """Implements FileDescriptionImpl.stat."""
         return self.fs.statx(await self.fs.getattr(t, self.inode))
 

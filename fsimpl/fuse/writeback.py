@@ -1,7 +1,7 @@
 """Writeback of FUSE files' dirty cached data.
 
 When the daemon accepts FUSE_WRITEBACK_CACHE, write(2) only fills the cache
-(``regular_file.py``); the data reaches the daemon here, in FUSE_WRITEs as
+(``file_write.py``); the data reaches the daemon here, in FUSE_WRITEs as
 large as max_write and max_pages allow, flagged FUSE_WRITE_CACHE and sent
 with the handle of any open writable file of the inode, as Linux's
 ``fuse_writepages`` does. It happens on fsync and fdatasync, on close
@@ -25,20 +25,18 @@ from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
 from sentry.errors import SyscallError
-from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE
 from sentry.waiter import Waiter, run_background
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode
-    from sentry.fsimpl.fuse.page_cache import Chunk
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
 
 log = logging.getLogger("sentry")
 
 WRITEBACK_DELAY = 1.0  # seconds from a file's first dirty write to its writeback
 
 
-async def write_back(fs: FuseFilesystem, t: Task | None, inode: Inode) -> None:
+async def write_back(fs: FuseFilesystem, t: Context | None, inode: Inode) -> None:
     """Send every dirty byte of ``inode`` to the daemon (errors are kept for
     the next fsync or close)."""
     cache = inode.cache
@@ -51,7 +49,7 @@ async def write_back(fs: FuseFilesystem, t: Task | None, inode: Inode) -> None:
     inode.flushing = Waiter()
     try:
         while cache.dirty:
-            await _write_run(fs, t, inode, _next_run(inode))
+            await _write_run(fs, t, inode, *cache.take_dirty_run())
         if inode.local is not None and not cache.dirty:
             await _send_times(fs, t, inode)
     finally:
@@ -59,33 +57,13 @@ async def write_back(fs: FuseFilesystem, t: Task | None, inode: Inode) -> None:
         done.complete()
 
 
-def _next_run(inode: Inode) -> list[Chunk]:
-    """The dirty chunks of the lowest dirty run: each continues the last
-    one's dirty bytes (the last ended its chunk, the next starts at 0)."""
+async def _write_run(
+    fs: FuseFilesystem, t: Context | None, inode: Inode, start: int, data: bytes
+) -> None:
+    """Send ``data``, one run of dirty bytes at ``start`` already taken out
+    of the dirty state (``FileCache.take_dirty_run``)."""
     cache = inode.cache
     assert cache is not None
-    index = min(cache.dirty)
-    run = [cache.chunks[index]]
-    while run[-1].dirty_hi == CHUNK_SIZE:
-        nxt = cache.chunks.get(run[-1].index + 1)
-        if nxt is None or not nxt.dirty or nxt.dirty_lo != 0:
-            break
-        run.append(nxt)
-    return run
-
-
-async def _write_run(fs: FuseFilesystem, t: Task | None, inode: Inode, run: list[Chunk]) -> None:
-    """Send one run's dirty bytes, taking them out of the dirty state first
-    (a write meanwhile makes them dirty again)."""
-    cache = inode.cache
-    assert cache is not None
-    start = run[0].index * CHUNK_SIZE + run[0].dirty_lo
-    parts = []
-    for chunk in run:
-        parts.append(bytes(chunk.data[chunk.dirty_lo : chunk.dirty_hi]))
-        chunk.dirty_lo = chunk.dirty_hi = 0
-        cache.dirty.discard(chunk.index)
-    data = b"".join(parts)
     writer = inode.writers[0] if inode.writers else None
     if writer is None:
         log.warning("dirty data of node %d has no open file to write it back", inode.nodeid)
@@ -117,7 +95,7 @@ async def _write_run(fs: FuseFilesystem, t: Task | None, inode: Inode, run: list
         done += size
 
 
-async def _send_times(fs: FuseFilesystem, t: Task | None, inode: Inode) -> None:
+async def _send_times(fs: FuseFilesystem, t: Context | None, inode: Inode) -> None:
     """Give the daemon sentry's mtime and ctime."""
     assert inode.local is not None
     _, mtime, ctime = inode.local
@@ -138,7 +116,7 @@ async def _send_times(fs: FuseFilesystem, t: Task | None, inode: Inode) -> None:
         log.debug("SETATTR of times after writeback failed: %s", err)
 
 
-def schedule(fs: FuseFilesystem, t: Task, inode: Inode) -> None:
+def schedule(fs: FuseFilesystem, t: Context, inode: Inode) -> None:
     """Write ``inode`` back WRITEBACK_DELAY seconds from now (once)."""
     if inode.flush_timer:
         return
@@ -148,4 +126,4 @@ def schedule(fs: FuseFilesystem, t: Task, inode: Inode) -> None:
         inode.flush_timer = False
         run_background(write_back(fs, None, inode))
 
-    t.kernel.sleep(WRITEBACK_DELAY).add_callback(fire)
+    t.sleep(WRITEBACK_DELAY).add_callback(fire)

@@ -16,6 +16,10 @@ CLONE_THREAD = 0x00010000
 # siginfo si_code of a signal the kernel generated (a terminal's Ctrl-C).
 SI_KERNEL = 0x80
 
+# The page size (x86_64's, the only one sentry runs on): the unit of mmap,
+# of FUSE's max_pages and of the page cache's READs.
+PAGE_SIZE = 4096
+
 # File types (include/uapi/linux/stat.h) and linux_dirent64 d_type values.
 S_IFMT = 0o170000
 S_IFDIR = 0o040000

@@ -12,28 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.platform.platform import Platform
-
-
-class File(Protocol):
-    """What an fd refers to: a reference-counted open file description."""
-
-    def inc_ref(self) -> None: ...
-
-    def dec_ref(self) -> None: ...
-
-    def close_fd(self, t: Task | None) -> None: ...
+    from sentry.vfs.file_description import FileDescription
 
 
 @dataclass
 class Descriptor:
     """One fd: the open file and its close-on-exec flag."""
 
-    file: File
+    file: FileDescription
     cloexec: bool
 
 
@@ -43,7 +34,7 @@ class FDTable:
     Shared by tasks cloned with CLONE_FILES (threads), copied on fork,
     stripped of close-on-exec fds on exec. Each Descriptor holds one
     reference on its file; every fd that goes away, including all of them
-    when the table's last task is gone, is closed with ``File.close_fd``.
+    when the table's last task is gone, is closed with ``FileDescription.close_fd``.
 
     Invariants: ``tasks`` are exactly the live tasks bound to this table;
     the platform's copy (``slot``) marks exactly the fds in ``_fds``.
@@ -79,7 +70,7 @@ class FDTable:
         """The Descriptor of ``fd``, or None if ``fd`` is not sentry's."""
         return self._fds.get(fd)
 
-    def install(self, fd: int, file: File, cloexec: bool) -> None:
+    def install(self, fd: int, file: FileDescription, cloexec: bool) -> None:
         """Make ``fd`` refer to ``file`` (taking a reference).
 
         Precondition: the host fd ``fd`` exists and is sentry's placeholder.
@@ -91,7 +82,7 @@ class FDTable:
         if old is not None:
             old.file.close_fd(None)
 
-    def remove(self, fd: int) -> File:
+    def remove(self, fd: int) -> FileDescription:
         """Forget ``fd``; returns its file, whose reference the caller drops.
 
         Raises KeyError if ``fd`` is not sentry's.

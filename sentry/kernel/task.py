@@ -9,6 +9,8 @@ from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sentry.auth import Credentials
+from sentry.vfs.vfs import Location
 from sentry.waiter import Waiter
 
 if TYPE_CHECKING:
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from sentry.kernel.kernel import Kernel
     from sentry.kernel.thread_group import ThreadGroup
     from sentry.platform.platform import AddressSpace, Scratch
+    from sentry.vfs.file_description import FileDescription
 
 
 # An argument of Task.inject that stands for the address of its ``data``.
@@ -77,19 +80,8 @@ class Blocked:
     saved_regs: list[int] | None = None
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """A task's ids (from the host, which enforces them on pass-through)."""
-
-    uid: int  # effective
-    gid: int
-    fsuid: int  # what file access checks and FUSE requests use
-    fsgid: int
-    groups: tuple[int, ...]
-
-
 class Task:
-    """A thread of the app.
+    """A thread of the app (it implements the VFS's Context).
 
     Invariants: a task is in exactly one of these states: running in the
     host (or not yet at its first stop); stopped at a stop the kernel is
@@ -137,6 +129,19 @@ class Task:
                 if line.startswith("CapEff:"):
                     return bool(int(line.split()[1], 16) >> cap & 1)
         return False
+
+    def file(self, fd: int) -> FileDescription | None:
+        """Implements Context.file."""
+        descriptor = self.fd_table.get(fd)
+        return descriptor.file if descriptor is not None else None
+
+    def cwd(self) -> Location:
+        """Implements Context.cwd."""
+        return self.group.cwd or Location(self.group.host_cwd())
+
+    def sleep(self, seconds: float) -> Waiter:
+        """Implements Context.sleep."""
+        return self.kernel.sleep(seconds)
 
     def forget_credentials(self) -> None:
         """Read the credentials afresh next time (after an exec)."""

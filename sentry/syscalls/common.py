@@ -90,8 +90,7 @@ def read_path(t: Task, addr: int) -> bytes:
 
 def sentry_file(t: Task, fd: int) -> FileDescription | None:
     """The sentry file ``fd`` refers to, or None if it is a host fd."""
-    descriptor = t.fd_table.get(c_int(fd))
-    return descriptor.file if descriptor is not None else None  # type: ignore[return-value]
+    return t.file(c_int(fd))
 
 
 async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:

@@ -15,6 +15,7 @@ mount namespace (see ``sentry.platform.namespaces.Plan.guard``).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
     from sentry.vfs.file_description import FileDescriptionImpl
     from sentry.vfs.vfs import VirtualFilesystem
 
@@ -40,10 +42,11 @@ _PROC_MOUNTS = re.compile(
 
 def register_specials(vfs: VirtualFilesystem) -> None:
     """Serve the mount tables from sentry."""
-    vfs.add_special_pattern(("mounts", "mountinfo", "mtab"), _PROC_MOUNTS, _mount_table)
+    tables = functools.partial(_mount_table, vfs)
+    vfs.add_special_pattern(("mounts", "mountinfo", "mtab"), _PROC_MOUNTS, tables)
 
 
-def _mount_table(t: Task, path: str) -> FileDescriptionImpl:
+def _mount_table(vfs: VirtualFilesystem, t: Context, path: str) -> FileDescriptionImpl:
     info = path.endswith("mountinfo")
     try:
         with open(f"/proc/{t.tid}/{'mountinfo' if info else 'mounts'}", "rb") as f:
@@ -54,7 +57,7 @@ def _mount_table(t: Task, path: str) -> FileDescriptionImpl:
         host, identity = b"", (0, 0)
     # The guards under sentry's mounts are sentry's business (Plan.guard).
     lines = [line + b"\n" for line in host.splitlines() if GUARD not in line]
-    for i, m in enumerate(t.kernel.vfs.all_mounts()):
+    for i, m in enumerate(vfs.all_mounts()):
         opts = "user_id=0,group_id=0" + ("," + m.options if m.options else "")
         if info:
             major, minor = os.major(m.dev), os.minor(m.dev)

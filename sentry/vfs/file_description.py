@@ -18,7 +18,7 @@ from sentry.errors import SyscallError
 from sentry.waiter import run_background
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
     from sentry.vfs.iov import IOSequence
     from sentry.vfs.vfs import Location
 
@@ -65,42 +65,42 @@ class FileDescriptionImpl:
     # its fd always polls readable and writable.
     tracks_readiness = False
 
-    async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+    async def pread(self, t: Context, fd: FileDescription, dst: IOSequence, offset: int) -> int:
         """Read into ``dst`` from ``offset``; the count (partial reads are
         fine, 0 at EOF). Precondition: ``dst`` is not empty."""
         raise SyscallError(errno.EINVAL)
 
     def read_cached(
-        self, t: Task, fd: FileDescription, dst: IOSequence, offset: int
+        self, t: Context, fd: FileDescription, dst: IOSequence, offset: int
     ) -> int | None:
         """pread without waiting, when the bytes are at hand (the fast path of
         read and pread64); None when pread must do it."""
         return None
 
     def write_cached(
-        self, t: Task, fd: FileDescription, src: IOSequence, offset: int
+        self, t: Context, fd: FileDescription, src: IOSequence, offset: int
     ) -> int | None:
         """pwrite without waiting, when a cache can take the bytes (the fast
         path of write and pwrite64); None when pwrite must do it."""
         return None
 
-    async def read(self, t: Task, fd: FileDescription, dst: IOSequence) -> int:
+    async def read(self, t: Context, fd: FileDescription, dst: IOSequence) -> int:
         """Read at the file offset and advance it (the default uses pread)."""
         n = await self.pread(t, fd, dst, fd.offset)
         fd.offset += n
         return n
 
-    async def pwrite(self, t: Task, fd: FileDescription, src: IOSequence, offset: int) -> int:
+    async def pwrite(self, t: Context, fd: FileDescription, src: IOSequence, offset: int) -> int:
         """Write ``src`` at ``offset`` (ignored under O_APPEND); the count."""
         raise SyscallError(errno.EINVAL)
 
-    async def write(self, t: Task, fd: FileDescription, src: IOSequence) -> int:
+    async def write(self, t: Context, fd: FileDescription, src: IOSequence) -> int:
         """Write at the file offset (at the end under O_APPEND) and advance it."""
         n = await self.pwrite(t, fd, src, fd.offset)
         fd.offset += n
         return n
 
-    async def seek(self, t: Task, fd: FileDescription, offset: int, whence: int) -> int:
+    async def seek(self, t: Context, fd: FileDescription, offset: int, whence: int) -> int:
         """The new file offset for lseek(2) (Linux's
         ``generic_file_llseek_size``): EINVAL if it would be negative or
         past MAX_LFS_FILESIZE; ENXIO for SEEK_DATA or SEEK_HOLE at or past
@@ -120,22 +120,22 @@ class FileDescriptionImpl:
             raise SyscallError(errno.EINVAL)
         return set_offset(fd, new)
 
-    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
+    async def stat(self, t: Context, mask: int = STATX_BASIC_STATS) -> Statx:
         """The file's attributes (fstat; ``mask``: the statx fields wanted)."""
         raise SyscallError(errno.EBADF)
 
     async def getdents(
-        self, t: Task, fd: FileDescription, size: int, copy_out: Callable[[bytes], None]
+        self, t: Context, fd: FileDescription, size: int, copy_out: Callable[[bytes], None]
     ) -> int:
         """getdents64: hand linux_dirent64 records totalling at most ``size``
         bytes to ``copy_out``, then move past them; their size. If
         ``copy_out`` raises (EFAULT), no record is consumed."""
         raise SyscallError(errno.ENOTDIR)
 
-    async def sync(self, t: Task, datasync: bool) -> None:
+    async def sync(self, t: Context, datasync: bool) -> None:
         """fsync(2)/fdatasync(2): make the file's data durable."""
 
-    async def allocate(self, t: Task, mode: int, offset: int, length: int) -> int:
+    async def allocate(self, t: Context, mode: int, offset: int, length: int) -> int:
         """fallocate(2); 0 on success."""
         raise SyscallError(errno.EOPNOTSUPP)
 
@@ -146,14 +146,14 @@ class FileDescriptionImpl:
         (poll/select/epoll in the app see the placeholder)."""
         raise NotImplementedError
 
-    def ioctl(self, t: Task, cmd: int, arg: int) -> int | None:
+    def ioctl(self, t: Context, cmd: int, arg: int) -> int | None:
         """A request of the file's own (a device's): its result, or None if
         the file has no request ``cmd`` (it then reaches the fd's
         placeholder on the host, which answers ENOTTY as Linux does for a
         request a file lacks)."""
         return None
 
-    async def flush(self, t: Task | None) -> None:
+    async def flush(self, t: Context | None) -> None:
         """Called whenever an fd referring to this file is closed (``t`` is
         None when its process is gone)."""
 
@@ -189,13 +189,13 @@ class FileDescription:
         if self.refs == 0:
             self.impl.release()
 
-    def close_fd(self, t: Task | None) -> None:
+    def close_fd(self, t: Context | None) -> None:
         """Implements File.close_fd: one fd on this file was closed (by
         close(2), dup2 over it, exec, or its process's exit). As in Linux the
         file is flushed (without waiting), then the fd's reference dropped."""
         run_background(self._flush_then_drop(t))
 
-    async def _flush_then_drop(self, t: Task | None) -> None:
+    async def _flush_then_drop(self, t: Context | None) -> None:
         try:
             await self.impl.flush(t)
         finally:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from sentry.abi.linux import STATX_BASIC_STATS, Statx
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
     from sentry.vfs.file_description import FileDescriptionImpl
     from sentry.waiter import Waiter
 
@@ -80,20 +80,20 @@ class Filesystem(Protocol[InodeT]):
 
     root: InodeT
 
-    async def lookup(self, t: Task, parent: InodeT, name: bytes) -> InodeT:
+    async def lookup(self, t: Context, parent: InodeT, name: bytes) -> InodeT:
         """The entry ``name`` in ``parent``. ENOENT if there is none."""
         ...
 
-    async def readlink(self, t: Task, inode: InodeT) -> bytes:
+    async def readlink(self, t: Context, inode: InodeT) -> bytes:
         """A symlink's target. EINVAL if ``inode`` is not a symlink."""
         ...
 
-    async def stat(self, t: Task, inode: InodeT, mask: int = STATX_BASIC_STATS) -> Statx:
+    async def stat(self, t: Context, inode: InodeT, mask: int = STATX_BASIC_STATS) -> Statx:
         """The attributes of ``inode`` (``mask``: the statx fields wanted;
         more may be given)."""
         ...
 
-    async def open(self, t: Task, inode: InodeT, flags: int) -> FileDescriptionImpl:
+    async def open(self, t: Context, inode: InodeT, flags: int) -> FileDescriptionImpl:
         """Open an existing file with open(2) ``flags``: O_TRUNC of a regular
         file opened for writing truncates it. Precondition: the VFS has
         already refused what Linux refuses before the file system is asked
@@ -101,38 +101,38 @@ class Filesystem(Protocol[InodeT]):
         ...
 
     async def create(
-        self, t: Task, parent: InodeT, name: bytes, flags: int, mode: int
+        self, t: Context, parent: InodeT, name: bytes, flags: int, mode: int
     ) -> tuple[InodeT, FileDescriptionImpl]:
         """Make and open a regular file (open(2) with O_CREAT), ``mode``
         before the umask. EEXIST if ``name`` exists (the caller may then
         look it up again: no stale negative entry is kept)."""
         ...
 
-    async def mknod(self, t: Task, parent: InodeT, name: bytes, mode: int, rdev: int) -> InodeT:
+    async def mknod(self, t: Context, parent: InodeT, name: bytes, mode: int, rdev: int) -> InodeT:
         """Make a regular file, fifo, socket or device node (``mode``
         includes the S_IFMT type; the umask applies). EEXIST if it exists."""
         ...
 
-    async def mkdir(self, t: Task, parent: InodeT, name: bytes, mode: int) -> InodeT:
+    async def mkdir(self, t: Context, parent: InodeT, name: bytes, mode: int) -> InodeT:
         """Make a directory (the umask applies). EEXIST if it exists."""
         ...
 
-    async def symlink(self, t: Task, parent: InodeT, name: bytes, target: bytes) -> InodeT:
+    async def symlink(self, t: Context, parent: InodeT, name: bytes, target: bytes) -> InodeT:
         """Make a symlink to ``target``. EEXIST if ``name`` exists."""
         ...
 
-    async def link(self, t: Task, inode: InodeT, parent: InodeT, name: bytes) -> InodeT:
+    async def link(self, t: Context, inode: InodeT, parent: InodeT, name: bytes) -> InodeT:
         """A new name for ``inode`` (not a directory). EEXIST if it exists."""
         ...
 
-    async def unlink(self, t: Task, parent: InodeT, name: bytes, directory: bool) -> None:
+    async def unlink(self, t: Context, parent: InodeT, name: bytes, directory: bool) -> None:
         """Remove a name: rmdir(2) if ``directory`` (ENOTEMPTY, ENOTDIR),
         else unlink(2) (the VFS has refused directories with EISDIR)."""
         ...
 
     async def rename(
         self,
-        t: Task,
+        t: Context,
         parent: InodeT,
         name: bytes,
         new_parent: InodeT,
@@ -143,39 +143,39 @@ class Filesystem(Protocol[InodeT]):
         the file system cannot honour. Both parents are of this file system."""
         ...
 
-    async def setstat(self, t: Task, inode: InodeT, change: SetStat) -> None:
+    async def setstat(self, t: Context, inode: InodeT, change: SetStat) -> None:
         """Change attributes (chmod, chown, truncate, utimensat). Permission
         and ownership rules are the file system's (EPERM); EFBIG past its
         largest size."""
         ...
 
-    async def statfs(self, t: Task) -> bytes:
+    async def statfs(self, t: Context) -> bytes:
         """statfs(2)'s ``struct statfs``, packed."""
         ...
 
-    async def getxattr(self, t: Task, inode: InodeT, name: bytes, size: int) -> bytes | int:
+    async def getxattr(self, t: Context, inode: InodeT, name: bytes, size: int) -> bytes | int:
         """An extended attribute's value, or its size when ``size`` is 0.
         ENODATA if unset, ERANGE if larger than ``size``, EOPNOTSUPP if the
         file system has none."""
         ...
 
-    async def listxattr(self, t: Task, inode: InodeT, size: int) -> bytes | int:
+    async def listxattr(self, t: Context, inode: InodeT, size: int) -> bytes | int:
         """The NUL-separated attribute names, or their size when ``size`` is
         0. ERANGE if larger than ``size``."""
         ...
 
     async def setxattr(
-        self, t: Task, inode: InodeT, name: bytes, value: bytes, flags: int
+        self, t: Context, inode: InodeT, name: bytes, value: bytes, flags: int
     ) -> None:
         """Set an extended attribute (XATTR_CREATE: EEXIST, XATTR_REPLACE:
         ENODATA)."""
         ...
 
-    async def removexattr(self, t: Task, inode: InodeT, name: bytes) -> None:
+    async def removexattr(self, t: Context, inode: InodeT, name: bytes) -> None:
         """Remove an extended attribute. ENODATA if unset."""
         ...
 
-    async def access(self, t: Task, inode: InodeT, mask: int) -> None:
+    async def access(self, t: Context, inode: InodeT, mask: int) -> None:
         """access(2) for the task's credentials (R_OK, W_OK, X_OK bits):
         EACCES if refused."""
         ...
@@ -210,7 +210,7 @@ class FilesystemType(Protocol):
     has_subtype: bool
 
     def get_filesystem(
-        self, t: Task, fstype: str, source: str, data: bytes, dev: int
+        self, t: Context, fstype: str, source: str, data: bytes, dev: int
     ) -> tuple[Filesystem[Any], str]:
         """A new file system for ``t``'s mount(2) of type ``fstype`` with
         option string ``data`` (mount's last argument), whose device number

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
 
 
 class IOSequence:
     """Ranges of a task's memory, in order."""
 
-    def __init__(self, t: Task, ranges: Sequence[tuple[int, int]]) -> None:
+    def __init__(self, t: Context, ranges: Sequence[tuple[int, int]]) -> None:
         self.t = t
         self.ranges = [(base, length) for base, length in ranges if length]
         self.size = sum(length for _, length in self.ranges)

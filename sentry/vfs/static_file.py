@@ -12,7 +12,7 @@ from sentry.errors import SyscallError
 from sentry.vfs.file_description import FileDescription, FileDescriptionImpl
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
     from sentry.vfs.iov import IOSequence
 
 
@@ -27,16 +27,16 @@ class StaticFile(FileDescriptionImpl):
         self.ino = ino
         self.opened = time.time_ns()
 
-    async def pread(self, t: Task, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+    async def pread(self, t: Context, fd: FileDescription, dst: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pread."""
         chunk = self.data[offset : offset + dst.size]
         return dst.copy_out(0, chunk) if chunk else 0
 
-    async def pwrite(self, t: Task, fd: FileDescription, src: IOSequence, offset: int) -> int:
+    async def pwrite(self, t: Context, fd: FileDescription, src: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pwrite: read-only."""
         raise SyscallError(errno.EBADF)
 
-    async def stat(self, t: Task, mask: int = STATX_BASIC_STATS) -> Statx:
+    async def stat(self, t: Context, mask: int = STATX_BASIC_STATS) -> Statx:
         """Implements FileDescriptionImpl.stat (like procfs: size 0)."""
         now = divmod(self.opened, 10**9)
         return Statx(S_IFREG | 0o444, self.ino, 1, 0, 0, 0, 0, 1024, now, now, now, dev=self.dev)

@@ -34,7 +34,7 @@ from sentry.vfs.file_description import FileDescriptionImpl
 from sentry.vfs.filesystem import Filesystem, FilesystemType, Inode
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
+    from sentry.vfs.context import Context
 
 AT_FDCWD = -100
 SYMLOOP_MAX = 40
@@ -82,8 +82,8 @@ class Start:
 
 # A special file's opener: (task, flags) -> the impl of a new open file;
 # for a pattern, (task, path).
-SpecialOpener = Callable[["Task", int], FileDescriptionImpl]
-PatternOpener = Callable[["Task", str], FileDescriptionImpl]
+SpecialOpener = Callable[["Context", int], FileDescriptionImpl]
+PatternOpener = Callable[["Context", str], FileDescriptionImpl]
 
 
 class VirtualFilesystem:
@@ -199,7 +199,7 @@ class VirtualFilesystem:
 
     # -- resolution -------------------------------------------------------
 
-    def locate(self, t: Task, dirfd: int, path: bytes, opening: bool = False) -> Start | None:
+    def locate(self, t: Context, dirfd: int, path: bytes, opening: bool = False) -> Start | None:
         """Where a path syscall's path enters sentry's tree, or None if it
         stays on the host (the syscall then passes through). Special files
         are sentry's only to open(2) (``opening``); other calls on their
@@ -233,13 +233,13 @@ class VirtualFilesystem:
             return Start(Location(current), [])
         return None
 
-    def _base(self, t: Task, dirfd: int) -> Location:
+    def _base(self, t: Context, dirfd: int) -> Location:
         """The directory a relative path starts from: the cwd or ``dirfd``."""
         if _c_int(dirfd) == AT_FDCWD:
-            return t.group.cwd or Location(t.group.host_cwd())
-        descriptor = t.fd_table.get(_c_int(dirfd))
-        if descriptor is not None:
-            location: Location = descriptor.file.location  # type: ignore[attr-defined]
+            return t.cwd()
+        file = t.file(_c_int(dirfd))
+        if file is not None:
+            location = file.location
             if location.inode is None or location.inode.mode & S_IFMT != S_IFDIR:
                 raise SyscallError(errno.ENOTDIR)
             return location
@@ -248,12 +248,12 @@ class VirtualFilesystem:
         except OSError:
             raise SyscallError(errno.EBADF) from None
 
-    async def walk(self, t: Task, start: Start, follow: bool = True) -> Location:
+    async def walk(self, t: Context, start: Start, follow: bool = True) -> Location:
         """Resolve the rest of a located path (``follow``: the final symlink too)."""
         return await self._walk(t, start.at, list(start.rest), follow, [0])
 
     async def _walk(
-        self, t: Task, at: Location, comps: list[bytes], follow: bool, links: list[int]
+        self, t: Context, at: Location, comps: list[bytes], follow: bool, links: list[int]
     ) -> Location:
         stack: list[Location] = [at]
         while comps:
@@ -289,7 +289,7 @@ class VirtualFilesystem:
             stack.append(child)
         return stack[-1]
 
-    async def walk_parent(self, t: Task, start: Start) -> tuple[Location, bytes]:
+    async def walk_parent(self, t: Context, start: Start) -> tuple[Location, bytes]:
         """The directory holding a located path's last component, and that
         name (b"" if the path is a mount's root itself)."""
         comps = [c for c in start.rest if c not in (b"", b".")] if start.rest else []
@@ -301,7 +301,7 @@ class VirtualFilesystem:
         return parent, comps[-1]
 
     async def _leave(
-        self, t: Task, host: str, comps: list[bytes], follow: bool, links: list[int]
+        self, t: Context, host: str, comps: list[bytes], follow: bool, links: list[int]
     ) -> Location:
         """Continue a walk from host directory ``host`` (out of a mount)."""
         start = self._locate_host(os.fsencode(host), comps)
@@ -313,7 +313,7 @@ class VirtualFilesystem:
 
 
 def _open_by_path(
-    opener: PatternOpener, path: str, t: Task, flags: int
+    opener: PatternOpener, path: str, t: Context, flags: int
 ) -> FileDescriptionImpl:
     """A special pattern's file at ``path``, opened as a SpecialOpener."""
     return opener(t, path)
