@@ -221,10 +221,10 @@ def _cannot_execute(command: str, code: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """``sentry run``: the app's exit status."""
     from sentry.boot import isolation
+    from sentry.boot.loader import fuse_type, new_kernel
     from sentry.boot.mount_spec import SpecError
     from sentry.boot.mount_spec import parse as parse_specs
-    from sentry.fsimpl.fuse.filesystem_type import register as register_fuse
-    from sentry.kernel.kernel import ExecFailed, Kernel
+    from sentry.kernel.kernel import ExecFailed
     from sentry.platform.namespaces import SandboxError
     from sentry.platform.platform import lookup
     from sentry.syscalls.strace import Strace
@@ -285,14 +285,13 @@ def run(args: argparse.Namespace) -> int:
     # Polling on the one CPU the app needs would only delay it.
     spin = args.spin if len(os.sched_getaffinity(0)) > 1 else 0
     strace = Strace(strace_out) if args.strace or args.strace_file else None
-    kernel = Kernel(lookup("ptrace")(spin), strace=strace)
-    fuse = register_fuse(kernel.vfs, cache_size)
+    kernel = new_kernel(lookup("ptrace")(spin), strace, cache_size=cache_size)
     daemons = None
     if specs:
         # The daemons outside the sandbox: imported only when asked for.
         from sentry.boot.fuse_daemons import BootError, FuseDaemons
 
-        daemons = FuseDaemons(kernel, fuse, env, all_cpus)
+        daemons = FuseDaemons(kernel, fuse_type(kernel), env, all_cpus)
         try:
             daemons.start(specs)
         except BootError as err:

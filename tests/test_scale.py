@@ -5,7 +5,7 @@ The figures (make -jN, parallel dd and readers, real programs against
 runsc) are in ``make bench``, section 9; these tests pin what they rest on:
 the placement the app sees, the stop counts sentry reports, and that fd
 syscalls still reach sentry in every way a process can come to hold a
-sentry fd (see ``sentry.syscalls.fd_traps``).
+sentry fd (see ``sentry.kernel.fd_traps``).
 """
 
 import os

@@ -21,8 +21,9 @@ from conftest import REPO_ROOT, SHARED_BINDS, run_native
 from sentry import Sandbox
 from sentry.abi.linux import pack_dirent64
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.kernel.syscalls import Support
 from sentry.syscalls import linux64, support
-from sentry.syscalls.linux64 import TABLE, Support
+from sentry.syscalls.linux64 import TABLE
 from sentry.syscalls.sys_stat import legacy_dirents
 
 TIMEOUT = 30

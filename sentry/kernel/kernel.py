@@ -27,16 +27,15 @@ from dataclasses import replace
 from sentry.abi.linux import CLONE_FILES, CLONE_THREAD
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, SYSCALL_NUMBERS, syscall_name
 from sentry.errors import SyscallError
+from sentry.kernel import fd_traps
 from sentry.kernel.fd_table import FDTable
 from sentry.kernel.job_control import JobControl
+from sentry.kernel.syscalls import Handler, Stracer, Syscall, SyscallTable
 from sentry.kernel.task import Task
 from sentry.kernel.task_syscall import SyscallDispatcher
 from sentry.kernel.thread_group import ThreadGroup
 from sentry.platform.namespaces import MNT_DETACH, Plan, Sandbox
 from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
-from sentry.syscalls import fd_traps, linux64, policy
-from sentry.syscalls.strace import Strace
-from sentry.syscalls.sys_mount import register_specials
 from sentry.vfs.vfs import VirtualFilesystem
 from sentry.waiter import Waiter, log_bug
 
@@ -63,27 +62,29 @@ class Kernel:
     def __init__(
         self,
         platform: Platform,
-        strace: Strace | None = None,
-        handlers: Mapping[str, linux64.Handler] | None = None,
+        table: SyscallTable,
+        strace: Stracer | None = None,
+        handlers: Mapping[str, Handler] | None = None,
     ) -> None:
         """Args:
         platform: where the app runs.
+        table: the syscalls it serves (``sentry.syscalls.linux64.LINUX64``).
         strace: print every trapped syscall there.
         handlers: syscall handlers by name, added to or replacing the table's
             (a name not in the table becomes trapped).
         """
         self.platform = platform
-        self.syscalls = dict(linux64.TABLE)
+        self.syscalls = dict(table.entries)
+        self.allowed = table.allowed
         for name, handler in (handlers or {}).items():
             nr = SYSCALL_NUMBERS[name]
             self.syscalls[nr] = replace(
-                self.syscalls.get(nr, linux64.Syscall(name)), handler=handler
+                self.syscalls.get(nr, Syscall(name)), handler=handler
             )
         # The filter a process stacks with its first sentry fd
-        # (sentry.syscalls.fd_traps); none under --strace, which traps all.
+        # (sentry.kernel.fd_traps); none under --strace, which traps all.
         self.precise_filter = b""
         self.vfs = VirtualFilesystem()
-        register_specials(self.vfs)
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self.vfs.on_change = self._prefixes_changed
@@ -136,11 +137,11 @@ class Kernel:
             self.platform.catch_signal(signo)
         if sandbox is not None:
             sandbox = replace(sandbox, foreground_tty=self.jobs.claim_terminal())
-        traced, rules = list(self.syscalls), policy.POLICY
+        traced, rules = list(self.syscalls), self.allowed
         if self.dispatch.strace is None:
-            traced, rules = fd_traps.base_policy(self.syscalls, policy.POLICY)
+            traced, rules = fd_traps.base_policy(self.syscalls, self.allowed)
             self.precise_filter = self.platform.filter_program(
-                *fd_traps.precise_policy(self.syscalls, policy.POLICY)
+                *fd_traps.precise_policy(self.syscalls, self.allowed)
             )
         self.main = self.platform.spawn(path, argv, env, traced, rules, sandbox)
         group = ThreadGroup(self.main)

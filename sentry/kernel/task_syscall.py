@@ -51,11 +51,9 @@ from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import ERESTARTSYS, SyscallError
+from sentry.kernel.syscalls import ExitHook, Passthrough, Stracer, Syscall
 from sentry.kernel.task import SCRATCH, Blocked, Injection, Task
 from sentry.platform.platform import Stop, TaskExited
-from sentry.syscalls.linux64 import Syscall
-from sentry.syscalls.passthrough import ExitHook, Passthrough
-from sentry.syscalls.strace import Strace, format_call
 from sentry.waiter import Waiter, close_quietly, log_bug
 
 if TYPE_CHECKING:
@@ -67,7 +65,7 @@ log = logging.getLogger("sentry")
 class SyscallDispatcher:
     """Routes SYSCALL and SYSCALL_EXIT stops (see the module notes)."""
 
-    def __init__(self, kernel: Kernel, strace: Strace | None) -> None:
+    def __init__(self, kernel: Kernel, strace: Stracer | None) -> None:
         self.kernel = kernel
         self.platform = kernel.platform
         self.strace = strace
@@ -180,8 +178,9 @@ class SyscallDispatcher:
 
     def _format(self, t: Task, stop: Stop) -> str:
         """The --strace text of the call ``stop`` enters."""
+        assert self.strace is not None
         try:
-            return format_call(t, stop.arch, stop.nr, stop.args)
+            return self.strace.format_call(t, stop.arch, stop.nr, stop.args)
         except TaskExited:
             raise
         except Exception:

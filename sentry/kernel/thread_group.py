@@ -27,7 +27,7 @@ class ThreadGroup:
         self.tgid = tgid
         self.tasks: dict[int, Task] = {}
         # Its threads carry the filter that traps every fd (see
-        # sentry.syscalls.fd_traps); inherited on fork, kept across exec.
+        # sentry.kernel.fd_traps); inherited on fork, kept across exec.
         self.precise = precise
         self._cwd: Location | None = None
         self.cwd = cwd

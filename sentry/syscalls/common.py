@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
+from sentry.kernel.fd_traps import make_precise
 from sentry.kernel.task import SCRATCH
-from sentry.syscalls.fd_traps import make_precise
 from sentry.vfs.file_description import FileDescription
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ result or raising ``SyscallError(errno)``. It may also return ``PASS`` (the
 call is not sentry's after all: the host runs it), a ``Passthrough`` with an
 exit callback, or a coroutine: to block, a handler returns (or is) an
 ``async def`` that awaits :class:`sentry.waiter.Waiter` objects, and the
-task is parked meanwhile (see :mod:`sentry.syscalls.passthrough` and
+task is parked meanwhile (see :mod:`sentry.kernel.syscalls` and
 :mod:`sentry.kernel.task_syscall`).
 
 ``python3 -m sentry.syscalls.support`` prints the table for the README.
@@ -35,12 +35,10 @@ task is parked meanwhile (see :mod:`sentry.syscalls.passthrough` and
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.kernel.syscalls import Handler, Support, Syscall, SyscallTable
 from sentry.syscalls import (
     sys_attr,
     sys_cwd,
@@ -54,38 +52,7 @@ from sentry.syscalls import (
     sys_stat,
     sys_xattr,
 )
-
-# A syscall handler, as the dispatcher calls it: ``handler(t, *args)``. It
-# returns a SyscallResult (sentry.syscalls.passthrough); the dispatcher
-# checks what comes back at run time (a buggy handler's answer is EIO), so
-# the return type is open here. Kernel(handlers=...) takes the same type.
-Handler: TypeAlias = Callable[..., Any]
-
-
-class Support(enum.Enum):
-    """How far sentry serves a syscall on its own files."""
-
-    SUPPORTED = "Supported"
-    PARTIAL = "Partially supported"
-    PASSTHROUGH = "Passes through"
-
-
-@dataclass(frozen=True)
-class Syscall:
-    """One trapped syscall."""
-
-    name: str
-    handler: Handler | None = None  # None: the host always runs it
-    support: Support = Support.SUPPORTED
-    note: str = ""  # what is missing, or what sentry does around the call
-    fd_args: tuple[int, ...] = ()  # argument positions that are fds
-    path_args: tuple[int, ...] = ()  # argument positions that are paths
-    any_fd: bool = False  # acts on a range of fds (close_range)
-    global_fds: bool = False  # may carry fds of any table (SCM_RIGHTS)
-    # Passes through when its paths all stay on the host (decided without
-    # Python: see sentry.platform.ptrace); false for calls that track state
-    # for host paths too (chdir: the cwd) or are always sentry's (mount).
-    host_paths_pass: bool = True
+from sentry.syscalls.policy import POLICY
 
 
 def supported(name: str, handler: Handler, **where: Any) -> Syscall:
@@ -271,3 +238,6 @@ TABLE: dict[int, Syscall] = _table(
     supported("sendmsg", sys_socket.sendmsg, global_fds=True),
     supported("recvmsg", sys_socket.recvmsg, global_fds=True),
 )
+
+# The table a kernel is made with: TABLE's stops over the allow list.
+LINUX64 = SyscallTable(TABLE, POLICY)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import SyscallError, errno_name
-from sentry.syscalls.linux64 import TABLE, Syscall
+from sentry.kernel.syscalls import Syscall
+from sentry.syscalls.linux64 import TABLE
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -156,7 +157,8 @@ def format_result(name: str, result: int) -> str:
 
 
 class Strace:
-    """Writes one line per trapped syscall to ``out``.
+    """Implements kernel.syscalls.Stracer: writes one line per trapped
+    syscall to ``out``.
 
     If ``out`` stops taking lines (a pipe whose reader exited), tracing
     stops and the app runs on.
@@ -165,8 +167,12 @@ class Strace:
     def __init__(self, out: TextIO) -> None:
         self.out: TextIO | None = out
 
+    def format_call(self, t: Task, arch: int, nr: int, args: Sequence[int]) -> str:
+        """Implements Stracer.format_call."""
+        return format_call(t, arch, nr, args)
+
     def emit(self, tid: int, call: str, result: int) -> None:
-        """Print ``call = result`` for task ``tid``."""
+        """Implements Stracer.emit: ``call = result`` for task ``tid``."""
         if self.out is None:
             return
         name = call.partition("(")[0]

@@ -14,7 +14,8 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 
-from sentry.syscalls.linux64 import TABLE, Syscall
+from sentry.kernel.syscalls import Syscall
+from sentry.syscalls.linux64 import TABLE
 
 START = "<!-- syscall-table:start -->"
 END = "<!-- syscall-table:end -->"

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import c_int, c_long, check_flags, on_host, read_path, sentry_file
-from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.file_description import MAX_LFS_FILESIZE
 from sentry.vfs.filesystem import (
     STATX_ATIME,

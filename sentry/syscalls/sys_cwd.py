@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
+from sentry.kernel.fd_traps import make_precise
+from sentry.kernel.syscalls import Passthrough, SyscallResult
 from sentry.syscalls.common import read_path, sentry_file
-from sentry.syscalls.fd_traps import make_precise
-from sentry.syscalls.passthrough import Passthrough, SyscallResult
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:

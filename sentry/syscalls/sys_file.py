@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, Passthrough
 from sentry.syscalls.common import (
     c_int,
     install_fd,
@@ -25,7 +26,6 @@ from sentry.syscalls.common import (
     read_path,
     sentry_file,
 )
-from sentry.syscalls.passthrough import PASS, Passthrough
 from sentry.vfs.file_description import (
     O_ACCMODE,
     O_CLOEXEC,

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.kernel.task import SCRATCH
 from sentry.syscalls.common import TASK_SIZE_MAX, sentry_file
-from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.file_description import MAX_LFS_FILESIZE
 from sentry.vfs.iov import BufferSequence
 

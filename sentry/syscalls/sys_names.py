@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFDIR, S_IFMT, S_IFREG
 from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import c_int, on_host, read_path
-from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ import struct
 from typing import TYPE_CHECKING
 
 from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import access_ok, c_int, c_long, sentry_file
-from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.file_description import O_APPEND, FileDescription
 from sentry.vfs.iov import IOSequence
 

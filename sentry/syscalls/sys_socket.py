@@ -17,9 +17,9 @@ import struct
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from sentry.kernel.fd_traps import make_precise
+from sentry.kernel.syscalls import Passthrough, SyscallResult
 from sentry.syscalls.common import PLACEHOLDERS, c_int, placeholder_id, sentry_file
-from sentry.syscalls.fd_traps import make_precise
-from sentry.syscalls.passthrough import Passthrough, SyscallResult
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task

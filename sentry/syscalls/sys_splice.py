@@ -66,9 +66,9 @@ from sentry.errors import (
     SyscallError,
     from_os_error,
 )
+from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.kernel.task import SCRATCH
 from sentry.syscalls.common import c_int, sentry_file
-from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.syscalls.sys_read_write import MAX_RW_COUNT, SSIZE_MAX
 from sentry.vfs.file_description import (
     MAX_LFS_FILESIZE,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFLNK, S_IFMT, STATX_BASIC_STATS, pack_stat, pack_statx
 from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import (
     access_ok,
     c_int,
@@ -24,7 +25,6 @@ from sentry.syscalls.common import (
     read_path,
     sentry_file,
 )
-from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:

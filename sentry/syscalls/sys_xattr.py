@@ -20,8 +20,8 @@ import struct
 from typing import TYPE_CHECKING, TypeAlias
 
 from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import c_int, read_path, sentry_file
-from sentry.syscalls.passthrough import PASS, SyscallResult
 from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:

@@ -10,9 +10,9 @@ import os
 import sys
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
-from sentry.kernel.kernel import Kernel
+from sentry.boot.loader import new_kernel
+from sentry.kernel.syscalls import Passthrough
 from sentry.platform.platform import lookup
-from sentry.syscalls.passthrough import Passthrough
 from sentry.waiter import run_background
 
 log = logging.getLogger("sentry")
@@ -70,5 +70,5 @@ handlers = {
     "getgid": background_getgid,
     "getegid": getegid,
 }
-kernel = Kernel(lookup("ptrace")(), handlers=handlers)
+kernel = new_kernel(lookup("ptrace")(), handlers=handlers)
 sys.exit(kernel.run(sys.argv[2], sys.argv[2:], dict(os.environ)))

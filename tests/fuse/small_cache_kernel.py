@@ -4,12 +4,10 @@ that test_fuse_device.py sees FORGETs: ``python small_cache_kernel.py CMD``."""
 import os
 import sys
 
-from sentry.fsimpl.fuse.filesystem_type import register
+from sentry.boot.loader import new_kernel
 from sentry.fsimpl.fuse.fusefs import FuseFilesystem
-from sentry.kernel.kernel import Kernel
 from sentry.platform.platform import lookup
 
 FuseFilesystem.inode_limit = 4
-kernel = Kernel(lookup("ptrace")())
-register(kernel.vfs)
+kernel = new_kernel(lookup("ptrace")())
 sys.exit(kernel.run("/bin/sh", ["sh", "-c", sys.argv[1]], dict(os.environ)))

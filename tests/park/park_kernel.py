@@ -9,7 +9,7 @@ import os
 import sys
 
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
-from sentry.kernel.kernel import Kernel
+from sentry.boot.loader import new_kernel
 from sentry.kernel.task import SCRATCH
 from sentry.platform.platform import lookup
 
@@ -26,5 +26,5 @@ async def injecting_getppid(t, mode):
 
 
 handler = injecting_getppid if sys.argv[1] == "inject" else slow_getppid
-kernel = Kernel(lookup("ptrace")(), handlers={"getppid": handler})
+kernel = new_kernel(lookup("ptrace")(), handlers={"getppid": handler})
 sys.exit(kernel.run(sys.argv[2], sys.argv[2:], dict(os.environ)))

@@ -56,8 +56,8 @@ from sentry.platform.seccomp_rules import (
 )
 
 if TYPE_CHECKING:
+    from sentry.kernel.syscalls import Syscall
     from sentry.kernel.task import Task
-    from sentry.syscalls.linux64 import Syscall
 
 log = logging.getLogger("sentry")
 
