@@ -49,11 +49,11 @@ PASS = Passthrough()
 SyscallResult: TypeAlias = int | Passthrough | Coroutine[Any, Any, int]
 
 
-# A syscall handler, as the dispatcher calls it: ``handler(t, *args)``. It
-# returns a SyscallResult (sentry.kernel.syscalls); the dispatcher
-# checks what comes back at run time (a buggy handler's answer is EIO), so
-# the return type is open here. Kernel(handlers=...) takes the same type.
-Handler: TypeAlias = Callable[..., Any]
+# A syscall handler, as the dispatcher calls it: ``handler(t, *args)`` with
+# the raw argument registers. The dispatcher still checks what comes back at
+# run time (a buggy handler's answer is EIO). Kernel(handlers=...) takes
+# the same type.
+Handler: TypeAlias = Callable[..., SyscallResult]
 
 
 class Support(enum.Enum):

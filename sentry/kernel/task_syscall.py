@@ -218,8 +218,9 @@ class SyscallDispatcher:
             t.exit_hook = exit_hook
         self.kernel.resume(t)
 
-    def _skip(self, t: Task, call: str, result: int) -> None:
-        result = _checked(result)
+    def _skip(self, t: Task, call: str, answer: object) -> None:
+        """Skip the call, with ``answer`` (a handler's, checked) as its result."""
+        result = _checked(answer)
         if self.strace is None and not t.exit_hook and not t.blocked:
             self.platform.skip_and_resume(t.tid, result)
             return
@@ -327,7 +328,7 @@ class SyscallDispatcher:
         self.kernel.resume(t)
 
 
-def _checked(result: Any) -> int:
+def _checked(result: object) -> int:
     """A handler's result, if it is one a syscall can return (an int that
     fits a C long); else a bug: EIO."""
     if isinstance(result, int) and -(2**63) <= result < 2**63:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
-from sentry.kernel.syscalls import PASS, Passthrough
+from sentry.kernel.syscalls import PASS, Passthrough, SyscallResult
 from sentry.syscalls.common import (
     c_int,
     install_fd,
@@ -52,22 +52,22 @@ FD_CLOEXEC = 1
 CLOSE_RANGE_CLOEXEC = 4
 
 
-def open(t: Task, path: int, flags: int, mode: int) -> Any:  # noqa: A001
+def open(t: Task, path: int, flags: int, mode: int) -> SyscallResult:  # noqa: A001
     """open(2)."""
     return _openat(t, AT_FDCWD, path, c_int(flags), mode, 0)
 
 
-def creat(t: Task, path: int, mode: int) -> Any:
+def creat(t: Task, path: int, mode: int) -> SyscallResult:
     """creat(2)."""
     return _openat(t, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, 0)
 
 
-def openat(t: Task, dirfd: int, path: int, flags: int, mode: int) -> Any:
+def openat(t: Task, dirfd: int, path: int, flags: int, mode: int) -> SyscallResult:
     """openat(2)."""
     return _openat(t, dirfd, path, c_int(flags), mode, 1)
 
 
-def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> Any:
+def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> SyscallResult:
     """openat2(2): struct open_how {u64 flags, mode, resolve}."""
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path), opening=True)
     if start is None:
@@ -78,7 +78,7 @@ def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> Any:
     return _open(t, start, flags, mode & 0o7777, 1)
 
 
-def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int) -> Any:
+def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int) -> SyscallResult:
     start = t.kernel.vfs.locate(t, dirfd, read_path(t, path), opening=True)
     if start is None:
         return PASS
@@ -152,7 +152,7 @@ async def _create(
     return Location(path, parent.mount, inode), impl
 
 
-def close(t: Task, fd: int) -> Any:
+def close(t: Task, fd: int) -> SyscallResult:
     """close(2): the host closes the placeholder, then sentry flushes the file
     and returns the flush's error, if any, as Linux does."""
     if sentry_file(t, fd) is None:
@@ -169,7 +169,7 @@ async def _close(t: Task, fd: int, file: Any) -> int:
     return result
 
 
-def close_range(t: Task, first: int, last: int, flags: int) -> Any:
+def close_range(t: Task, first: int, last: int, flags: int) -> SyscallResult:
     """close_range(2)."""
     first, last = c_int(first) & 0xFFFFFFFF, c_int(last) & 0xFFFFFFFF
     for fd in [fd for fd in t.fd_table if first <= fd <= last]:
@@ -200,18 +200,18 @@ def _duplicated(
     return Passthrough(on_exit) if file is not None or newfd is not None else PASS
 
 
-def dup(t: Task, fd: int) -> Any:
+def dup(t: Task, fd: int) -> SyscallResult:
     """dup(2)."""
     file = sentry_file(t, fd)
     return _duplicated(t, file, None, False) if file is not None else PASS
 
 
-def dup2(t: Task, oldfd: int, newfd: int) -> Any:
+def dup2(t: Task, oldfd: int, newfd: int) -> SyscallResult:
     """dup2(2) (also replaces a sentry fd at ``newfd``)."""
     return dup3(t, oldfd, newfd, 0)
 
 
-def dup3(t: Task, oldfd: int, newfd: int, flags: int) -> Any:
+def dup3(t: Task, oldfd: int, newfd: int, flags: int) -> SyscallResult:
     """dup3(2)."""
     file = sentry_file(t, oldfd)
     if file is None and t.fd_table.get(c_int(newfd)) is None:
@@ -221,7 +221,7 @@ def dup3(t: Task, oldfd: int, newfd: int, flags: int) -> Any:
     return _duplicated(t, file, c_int(newfd), bool(flags & O_CLOEXEC))
 
 
-def fcntl(t: Task, fd: int, cmd: int, arg: int) -> Any:
+def fcntl(t: Task, fd: int, cmd: int, arg: int) -> SyscallResult:
     """fcntl(2): dups, the close-on-exec flag and the status flags."""
     file = sentry_file(t, fd)
     if file is None:
@@ -245,7 +245,7 @@ def fcntl(t: Task, fd: int, cmd: int, arg: int) -> Any:
 FIONCLEX, FIOCLEX, FIONBIO = 0x5450, 0x5451, 0x5421
 
 
-def ioctl(t: Task, fd: int, cmd: int, arg: int) -> Any:
+def ioctl(t: Task, fd: int, cmd: int, arg: int) -> SyscallResult:
     """ioctl(2): FIOCLEX, FIONCLEX and FIONBIO are recorded and run on the
     placeholder too; a request of the file's own (FUSE_DEV_IOC_CLONE on
     /dev/fuse) is the file's; others pass through (they reach the

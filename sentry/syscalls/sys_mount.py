@@ -18,9 +18,10 @@ import errno
 import functools
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sentry.errors import SyscallError
+from sentry.kernel.syscalls import SyscallResult
 from sentry.platform.namespaces import GUARD_SOURCE
 from sentry.syscalls.common import c_int, read_path
 from sentry.vfs.static_file import StaticFile
@@ -82,7 +83,7 @@ def _host_path(t: Task, path: bytes) -> str:
     return os.path.normpath(text)
 
 
-def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int) -> Any:
+def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int) -> SyscallResult:
     """mount(2): of a file system type registered with the VFS."""
     kind = read_path(t, fstype).decode(errors="replace") if fstype else ""
     vfs = t.kernel.vfs
@@ -110,7 +111,7 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
     return 0
 
 
-def umount2(t: Task, target: int, flags: int) -> Any:
+def umount2(t: Task, target: int, flags: int) -> SyscallResult:
     """umount2(2): EBUSY while a file or a working directory is in the mount,
     unless MNT_DETACH; a detached busy mount's connection lives on until its
     last open file is closed, as in Linux."""
