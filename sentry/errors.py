@@ -4,7 +4,8 @@ Analogous to gVisor's ``pkg/errors/linuxerr``. Lower layers raise
 ``SyscallError(errno.EBADF)``; the syscall layer turns it into ``-errno`` in
 the app's result register. Host ``OSError`` values enter through
 :func:`from_os_error`. Compare on ``.errno``; raise a fresh instance each time
-(a shared one would grow its ``__traceback__`` on every raise).
+(a shared one would grow its ``__traceback__`` on every raise). An error
+after a partial transfer goes through :func:`handle_io_error`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,31 @@ class SyscallError(Exception):
 def from_os_error(err: OSError) -> SyscallError:
     """The SyscallError for a host ``OSError`` (EIO if it carries no errno)."""
     return SyscallError(err.errno or _errno.EIO)
+
+
+def handle_io_error(done: int, err: SyscallError) -> int:
+    """The result of a transfer that failed with ``err`` after ``done``
+    bytes: the bytes already moved win over the error, as in Linux.
+
+    The one partial-transfer rule of every layer (the FUSE file code,
+    splice's copy loop). Every errno counts alike: a fault copying to or
+    from the app (EFAULT), a daemon's error reply, a broken pipe and an
+    interrupted wait (EINTR, ERESTARTSYS) after a partial transfer all
+    return the count, as Linux's read and write paths do.
+
+    Args:
+        done: the bytes moved before the error.
+        err: the error that ended the transfer.
+
+    Returns:
+        ``done``, if any bytes moved.
+
+    Raises:
+        SyscallError: ``err``, if nothing moved.
+    """
+    if done:
+        return done
+    raise err
 
 
 def errno_name(value: int) -> str:

@@ -44,6 +44,7 @@ from typing import IO, Final, NoReturn
 
 import pytest
 
+from sentry.abi.linux import MNT_DETACH
 from sentry.boot.mount_spec import SpecError, parse, parse_mount
 from sentry.fuse_server import libc
 from sentry.sandbox import RunResult, Sandbox, run_native
@@ -423,7 +424,7 @@ def _stop(server: subprocess.Popen[bytes], mnt: Path) -> bool:
     if _is_mounted(mnt):
         # Lazily: a plain umount fails (EBUSY) while a process the run left
         # behind still uses the mount.
-        libc.umount2(os.fsencode(mnt), libc.MNT_DETACH)
+        libc.umount2(os.fsencode(mnt), MNT_DETACH)
     return killed
 
 

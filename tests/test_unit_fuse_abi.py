@@ -118,6 +118,7 @@ NOT_IN_738_HEADER = {
     "FUSE_UNKNOWN_INO": 0xFFFFFFFF,
     "FUSE_INT_REQ_BIT": 1,
     "FUSE_REQ_ID_STEP": 2,
+    "FUSE_DEVICE": (10 << 8) | 229,  # /dev/fuse, 10:229 (devices.txt)
 }
 
 

@@ -31,8 +31,9 @@ from collections import deque
 from collections.abc import Callable
 
 from sentry.abi import fuse
+from sentry.abi.linux import PAGE_SIZE
 from sentry.errors import SyscallError
-from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
+from sentry.fsimpl.fuse.connection import Connection
 from sentry.waiter import Waiter
 
 log = logging.getLogger("sentry")

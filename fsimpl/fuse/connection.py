@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sentry.abi import fuse
+from sentry.abi.linux import PAGE_SIZE
 from sentry.errors import ERESTARTSYS, SyscallError
 from sentry.waiter import Waiter
 
@@ -58,7 +59,6 @@ OFFERED_FLAGS = (
     | fuse.FUSE_WRITEBACK_CACHE
 )
 MAX_READAHEAD = 128 * 1024
-PAGE_SIZE = 4096
 
 
 @dataclass

@@ -22,16 +22,13 @@ import time
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
-from sentry.abi.linux import STATX_BASIC_STATS, Statx
+from sentry.abi.linux import PAGE_SIZE, STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.connection import Connection
 from sentry.vfs.file_description import O_NONBLOCK, FileDescription, FileDescriptionImpl
 from sentry.waiter import Waiter
 
 S_IFCHR = stat_module.S_IFCHR
-PAGE_SIZE = 4096
-FUSE_DEVICE = os.makedev(10, 229)  # Documentation/admin-guide/devices.txt
-FUSE_DEV_IOC_CLONE = 0x8004E500  # _IOR(229, 0, uint32_t)
 
 if TYPE_CHECKING:
     from sentry.vfs.context import Context
@@ -155,7 +152,7 @@ class DeviceFile(FileDescriptionImpl):
             atime=stamps[0],
             mtime=stamps[1],
             ctime=stamps[2],
-            rdev=FUSE_DEVICE,
+            rdev=fuse.FUSE_DEVICE,
             dev=st.st_dev if st else 0,
         )
 
@@ -164,7 +161,7 @@ class DeviceFile(FileDescriptionImpl):
         argument points to the fd of another device: serve its connection
         too (EINVAL if that is not a connected device or this one is
         connected)."""
-        if cmd != FUSE_DEV_IOC_CLONE:
+        if cmd != fuse.FUSE_DEV_IOC_CLONE:
             return None
         raw = t.mm.copy_in(arg, 4)
         if len(raw) < 4:

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 from sentry.abi import fuse
 from sentry.abi.linux import STATX_BASIC_STATS, Statx, pack_dirent64
 from sentry.errors import SyscallError
-from sentry.fsimpl.fuse.fusefs import FuseFilesystem, HandleFile, Inode, _expiry
+from sentry.fsimpl.fuse.inode import HandleFile, Inode, expiry
 from sentry.vfs.file_description import FileDescription
 
 if TYPE_CHECKING:
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem
     from sentry.vfs.context import Context
 
 READDIR_SIZE = 32768  # what Linux 6.18 asks for
@@ -57,7 +58,7 @@ class Directory(HandleFile):
                         self.fs.entry(entry.entry_out)
                         self.inode.entries[d.name] = (
                             entry.entry_out.nodeid,
-                            _expiry(entry.entry_out.entry_valid, entry.entry_out.entry_valid_nsec),
+                            expiry(entry.entry_out.entry_valid, entry.entry_out.entry_valid_nsec),
                         )
                     self._pending.append((d.ino, d.off, d.type, d.name))
             else:

@@ -22,7 +22,7 @@ Under FOPEN_DIRECT_IO, reads go straight to the daemon, cut at max_pages
 pages of the caller's buffer, and a read stops at the first short reply, as
 Linux does (gVisor does not). Either way a READ reply longer than asked is
 EIO, and an error after some bytes moved returns the count moved
-(:func:`handle_io_error`).
+(:func:`sentry.errors.handle_io_error`).
 
 :class:`FileReader` is the read half of ``regular_file.RegularFile``; the
 write half (``file_write.py``) builds on it, since a write that partly
@@ -38,37 +38,19 @@ from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
 from sentry.abi.linux import PAGE_SIZE
-from sentry.errors import SyscallError
-from sentry.fsimpl.fuse.fusefs import HandleFile
+from sentry.errors import SyscallError, handle_io_error
+from sentry.fsimpl.fuse.inode import HandleFile
 from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE, Chunk, FileCache
 from sentry.waiter import Waiter, run_background
 
 if TYPE_CHECKING:
-    from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem
+    from sentry.fsimpl.fuse.inode import Inode
     from sentry.vfs.context import Context
     from sentry.vfs.file_description import FileDescription
     from sentry.vfs.iov import IOSequence
 
 log = logging.getLogger("sentry")
-
-
-def handle_io_error(done: int, err: SyscallError) -> int:
-    """The result of a transfer that failed with ``err`` after ``done``
-    bytes: the bytes already moved win over the error, as in Linux.
-
-    Returns ``done`` if any bytes moved, else raises ``err``. Every errno
-    counts alike: a fault copying to or from the app (EFAULT), a daemon's
-    error reply, and an interrupted request (the daemon's EINTR, or
-    ERESTARTSYS while waiting for INIT) after a partial transfer all
-    return the count, as Linux's read and write paths do.
-
-    Not FUSE's own rule: it belongs in ``sentry/errors.py`` beside
-    SyscallError, where the vfs and syscall layers can use it too; it
-    waits here until that move.
-    """
-    if done:
-        return done
-    raise err
 
 
 class FileReader(HandleFile):

@@ -17,7 +17,7 @@ pages of the caller's buffer. A WRITE reply longer than sent is EIO; a short
 one ends the call with the short count, and a zero one is EIO (as Linux's
 buffered writes report it) or, under FOPEN_DIRECT_IO, a count of 0. An
 error after some bytes moved returns the count moved
-(``file_read.handle_io_error``). O_APPEND writes at the size the daemon
+(``sentry.errors.handle_io_error``). O_APPEND writes at the size the daemon
 reports (sentry's own, under writeback).
 """
 
@@ -29,10 +29,10 @@ import time
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
-from sentry.errors import SyscallError
+from sentry.errors import SyscallError, handle_io_error
 from sentry.fsimpl.fuse import writeback
-from sentry.fsimpl.fuse.file_read import FileReader, handle_io_error
-from sentry.fsimpl.fuse.fusefs import _unpack
+from sentry.fsimpl.fuse.file_read import FileReader
+from sentry.fsimpl.fuse.inode import unpack_reply
 from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE
 from sentry.vfs.file_description import O_APPEND
 
@@ -71,7 +71,7 @@ class FileWriter(FileReader):
             args = fuse.WriteIn(fh=self.fh, offset=offset + done, size=len(data), flags=fd.flags)
             try:
                 body = await conn.call(t, fuse.FUSE_WRITE, self.inode.nodeid, args.pack() + data)
-                written = _unpack(fuse.WriteOut, body).size
+                written = unpack_reply(fuse.WriteOut, body).size
             except SyscallError as err:
                 done = handle_io_error(done, err)
                 break

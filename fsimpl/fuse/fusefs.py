@@ -12,23 +12,33 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
 from sentry.abi.linux import (
+    PAGE_SIZE,
     S_IFDIR,
     S_IFMT,
     S_IFREG,
     STATX_ATIME,
     STATX_BASIC_STATS,
+    STATX_GID,
+    STATX_MODE,
+    STATX_MTIME,
+    STATX_SIZE,
+    STATX_UID,
+    UTIME_NOW,
     Statx,
     pack_statfs,
 )
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import notify
-from sentry.fsimpl.fuse.connection import PAGE_SIZE, Connection
+from sentry.fsimpl.fuse.connection import Connection
+from sentry.fsimpl.fuse.directory import Directory
+from sentry.fsimpl.fuse.inode import HandleFile, Inode, expiry, unpack_reply
 from sentry.fsimpl.fuse.page_cache import FileCache, PageCache
+from sentry.fsimpl.fuse.path_file import PathFile
+from sentry.fsimpl.fuse.regular_file import RegularFile
 from sentry.fsimpl.fuse.writeback import write_back
 from sentry.vfs.file_description import (
     O_ACCMODE,
@@ -37,28 +47,15 @@ from sentry.vfs.file_description import (
     OPEN_ONLY,
     FileDescriptionImpl,
 )
-from sentry.vfs.filesystem import (
-    STATX_GID,
-    STATX_MODE,
-    STATX_MTIME,
-    STATX_SIZE,
-    STATX_UID,
-    UTIME_NOW,
-    SetStat,
-)
+from sentry.vfs.filesystem import SetStat
 
 if TYPE_CHECKING:
-    from sentry.fsimpl.fuse.regular_file import RegularFile
     from sentry.vfs.context import Context
     from sentry.waiter import Waiter
 
 log = logging.getLogger("sentry")
 
-S = TypeVar("S", bound=fuse.Struct)
-
 FUSE_SUPER_MAGIC = 0x65735546
-MAX_TIMEOUT = 365 * 24 * 3600.0  # daemons send up to 2**64 s: clamp
-NAME_MAX = 1024  # FUSE_NAME_MAX
 
 
 def parse_options(data: str) -> dict[str, str]:
@@ -85,42 +82,6 @@ def parse_options(data: str) -> dict[str, str]:
     except (KeyError, ValueError):
         raise SyscallError(errno.EINVAL) from None
     return options
-
-
-def _expiry(seconds: int, nsec: int) -> float:
-    return time.monotonic() + min(seconds + nsec / 1e9, MAX_TIMEOUT)
-
-
-@dataclass(eq=False)
-class Inode:
-    """A file the daemon knows by ``nodeid``."""
-
-    nodeid: int
-    generation: int
-    mode: int
-    attr: fuse.Attr | None = None
-    attr_expires: float = 0.0
-    lookups: int = 0
-    opens: int = 0  # open files on it
-    pinned: bool = False  # a working directory: never forgotten
-    # name -> (nodeid, expiry); nodeid 0 is a negative entry.
-    entries: dict[bytes, tuple[int, float]] = field(default_factory=dict)
-    cache: FileCache | None = None  # its data (a regular file opened cached)
-    # Writeback caching: the open files that may write its dirty data back,
-    # and once sentry has written to it, the size and times sentry knows
-    # better than the daemon (Linux trusts its own i_size and mtime).
-    writers: list[RegularFile] = field(default_factory=list)
-    local: tuple[int, int, int] | None = None  # (size, mtime ns, ctime ns)
-    expect_change: bool = False  # its data changed through sentry: no inval
-    atime_stale: bool = False  # READ since the last GETATTR: stat asks again
-    flushing: Waiter | None = None  # a writeback under way
-    flush_timer: bool = False  # a delayed writeback is scheduled
-
-
-class HandleFile(FileDescriptionImpl):
-    """An open file the daemon knows by a file handle (OPEN's ``fh``)."""
-
-    fh: int
 
 
 class FuseFilesystem:
@@ -164,7 +125,7 @@ class FuseFilesystem:
             inode = self.inodes[out.nodeid] = Inode(out.nodeid, out.generation, mode)
         inode.lookups += 1
         inode.mode = mode
-        self.set_attr(inode, out.attr, _expiry(out.attr_valid, out.attr_valid_nsec))
+        self.set_attr(inode, out.attr, expiry(out.attr_valid, out.attr_valid_nsec))
         if len(self.inodes) > self.inode_limit:
             self._forget_some()
         return inode
@@ -191,7 +152,7 @@ class FuseFilesystem:
 
     async def lookup(self, t: Context, parent: Inode, name: bytes) -> Inode:
         """Implements Filesystem.lookup."""
-        if len(name) > NAME_MAX:
+        if len(name) > fuse.FUSE_NAME_MAX:
             raise SyscallError(errno.ENAMETOOLONG)
         cached = parent.entries.get(name)
         if cached is not None and cached[1] > time.monotonic():
@@ -201,12 +162,12 @@ class FuseFilesystem:
             if inode is not None:
                 return inode
         body = await self.conn.call(t, fuse.FUSE_LOOKUP, parent.nodeid, name + b"\0")
-        out = _unpack(fuse.EntryOut, body)
+        out = unpack_reply(fuse.EntryOut, body)
         if out.nodeid == 0:
-            parent.entries[name] = (0, _expiry(out.entry_valid, out.entry_valid_nsec))
+            parent.entries[name] = (0, expiry(out.entry_valid, out.entry_valid_nsec))
             raise SyscallError(errno.ENOENT)
         inode = self.entry(out)
-        parent.entries[name] = (out.nodeid, _expiry(out.entry_valid, out.entry_valid_nsec))
+        parent.entries[name] = (out.nodeid, expiry(out.entry_valid, out.entry_valid_nsec))
         return inode
 
     def forget_entry(self, parent: Inode, name: bytes) -> None:
@@ -221,14 +182,14 @@ class FuseFilesystem:
         args = fuse.GetattrIn(
             getattr_flags=fuse.FUSE_GETATTR_FH if fh is not None else 0, fh=fh or 0
         )
-        out = _unpack(
+        out = unpack_reply(
             fuse.AttrOut, await self.conn.call(t, fuse.FUSE_GETATTR, inode.nodeid, args.pack())
         )
         if out.attr.mode & S_IFMT != inode.mode & S_IFMT:
             log.warning("FUSE daemon changed the type of node %d", inode.nodeid)
             raise SyscallError(errno.EIO)
         inode.mode = out.attr.mode
-        return self.set_attr(inode, out.attr, _expiry(out.attr_valid, out.attr_valid_nsec))
+        return self.set_attr(inode, out.attr, expiry(out.attr_valid, out.attr_valid_nsec))
 
     @property
     def writeback(self) -> bool:
@@ -315,10 +276,6 @@ class FuseFilesystem:
 
     async def _open(self, t: Context, inode: Inode, flags: int) -> FileDescriptionImpl:
         """OPEN or OPENDIR (zero-message on ENOSYS); nothing for O_PATH."""
-        from sentry.fsimpl.fuse.directory import Directory
-        from sentry.fsimpl.fuse.path_file import PathFile
-        from sentry.fsimpl.fuse.regular_file import RegularFile
-
         if flags & O_PATH:
             return PathFile(self, inode)
         directory = inode.mode & S_IFMT == S_IFDIR
@@ -328,7 +285,9 @@ class FuseFilesystem:
         if not latched:
             args = fuse.OpenIn(flags=flags & ~(0o100 | 0o200 | 0o400)).pack()
             try:
-                out = _unpack(fuse.OpenOut, await self.conn.call(t, opcode, inode.nodeid, args))
+                out = unpack_reply(
+                    fuse.OpenOut, await self.conn.call(t, opcode, inode.nodeid, args)
+                )
                 fh, open_flags = out.fh, out.open_flags
             except SyscallError as err:
                 if err.errno != errno.ENOSYS:
@@ -350,13 +309,13 @@ class FuseFilesystem:
         self, t: Context, opcode: int, parent: Inode, args: bytes, name: bytes
     ) -> Inode:
         """MKNOD, MKDIR, SYMLINK or LINK: the new entry's inode."""
-        out = _unpack(fuse.EntryOut, await self.conn.call(t, opcode, parent.nodeid, args))
+        out = unpack_reply(fuse.EntryOut, await self.conn.call(t, opcode, parent.nodeid, args))
         return self._remember(parent, name, out)
 
     def _remember(self, parent: Inode, name: bytes, out: fuse.EntryOut) -> Inode:
         """Cache the entry a reply gave for ``name`` (the directory changed)."""
         inode = self.entry(out)
-        parent.entries[name] = (out.nodeid, _expiry(out.entry_valid, out.entry_valid_nsec))
+        parent.entries[name] = (out.nodeid, expiry(out.entry_valid, out.entry_valid_nsec))
         parent.attr_expires = 0.0
         return inode
 
@@ -427,8 +386,6 @@ class FuseFilesystem:
     ) -> tuple[Inode, FileDescriptionImpl]:
         """Implements Filesystem.create: CREATE, or MKNOD then OPEN once the
         daemon answered CREATE with ENOSYS."""
-        from sentry.fsimpl.fuse.regular_file import RegularFile
-
         if not self.conn.no_create:
             umask = t.umask()
             args = fuse.CreateIn(
@@ -445,8 +402,8 @@ class FuseFilesystem:
                     raise
                 self.conn.no_create = True
             else:
-                inode = self._remember(parent, name, _unpack(fuse.EntryOut, body))
-                opened = _unpack(fuse.OpenOut, body[fuse.EntryOut.SIZE :])
+                inode = self._remember(parent, name, unpack_reply(fuse.EntryOut, body))
+                opened = unpack_reply(fuse.OpenOut, body[fuse.EntryOut.SIZE :])
                 impl = RegularFile(self, inode, opened.fh, flags, opened.open_flags, release=True)
                 return inode, impl
         try:
@@ -496,11 +453,11 @@ class FuseFilesystem:
         if args.valid & fuse.FATTR_SIZE and inode.cache is not None:
             await write_back(self, t, inode)
         body = await self.conn.call(t, fuse.FUSE_SETATTR, inode.nodeid, args.pack())
-        out = _unpack(fuse.AttrOut, body)
+        out = unpack_reply(fuse.AttrOut, body)
         if args.valid & fuse.FATTR_SIZE:
             self.truncated(inode, args.size)
         inode.expect_change = True
-        self.set_attr(inode, out.attr, _expiry(out.attr_valid, out.attr_valid_nsec))
+        self.set_attr(inode, out.attr, expiry(out.attr_valid, out.attr_valid_nsec))
 
     def truncated(self, inode: Inode, size: int) -> None:
         """The file is now ``size`` bytes long: trim its cached data."""
@@ -552,7 +509,7 @@ class FuseFilesystem:
         if size < 0:
             return b""
         if size == 0:
-            return int(_unpack(fuse.GetxattrOut, body).size)
+            return int(unpack_reply(fuse.GetxattrOut, body).size)
         if len(body) > size:
             raise SyscallError(errno.ERANGE)
         value: bytes = body
@@ -589,7 +546,9 @@ class FuseFilesystem:
 
     async def statfs(self, t: Context) -> bytes:
         """Implements Filesystem.statfs: a packed struct statfs."""
-        out = _unpack(fuse.StatfsOut, await self.conn.call(t, fuse.FUSE_STATFS, fuse.FUSE_ROOT_ID))
+        out = unpack_reply(
+            fuse.StatfsOut, await self.conn.call(t, fuse.FUSE_STATFS, fuse.FUSE_ROOT_ID)
+        )
         st = out.st
         return pack_statfs(
             FUSE_SUPER_MAGIC,
@@ -636,12 +595,3 @@ class FuseFilesystem:
         """An open file or a working directory of this file system went away."""
         if self.detached and not self.busy():
             self.conn.abort(errno.ENOTCONN)
-
-
-def _unpack(cls: type[S], body: bytes) -> S:
-    """``cls.unpack(body)``; a malformed reply is EIO (and a warning)."""
-    try:
-        return cls.unpack(body)
-    except ValueError as err:
-        log.warning("malformed FUSE reply (%s): %s", cls.__name__, err)
-        raise SyscallError(errno.EIO) from None

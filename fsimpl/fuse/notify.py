@@ -30,7 +30,8 @@ from sentry.abi import fuse
 from sentry.errors import SyscallError
 
 if TYPE_CHECKING:
-    from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem
+    from sentry.fsimpl.fuse.inode import Inode
 
 
 def handle(fs: FuseFilesystem, code: int, body: bytes) -> None:

@@ -15,7 +15,8 @@ from sentry.vfs.file_description import FileDescriptionImpl
 
 if TYPE_CHECKING:
     from sentry.abi.linux import Statx
-    from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem
+    from sentry.fsimpl.fuse.inode import Inode
     from sentry.vfs.context import Context
 
 

@@ -13,7 +13,7 @@ Analogous to gVisor's ``fuse/regular_file.go`` and Linux's ``fs/fuse/file.c``.
 This module adds the rest of the file: lseek (SEEK_DATA and SEEK_HOLE ask
 the daemon), stat, fsync, fallocate, flush and release. Whatever moves
 data, an error after some bytes moved returns the count moved
-(``file_read.handle_io_error``).
+(``sentry.errors.handle_io_error``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from sentry.abi.linux import STATX_BASIC_STATS
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import writeback
 from sentry.fsimpl.fuse.file_write import FileWriter
-from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode, _unpack
+from sentry.fsimpl.fuse.inode import Inode, unpack_reply
 from sentry.vfs.file_description import O_ACCMODE, FileDescription, set_offset
 from sentry.waiter import run_background
 
 if TYPE_CHECKING:
     from sentry.abi.linux import Statx
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem
     from sentry.vfs.context import Context
 
 # The wire's 64-bit unsigned fields take a negative C long as Linux sends it.
@@ -81,7 +82,7 @@ class RegularFile(FileWriter):
                     raise
                 conn.no_lseek = True
             else:
-                return set_offset(fd, _unpack(fuse.LseekOut, body).offset)
+                return set_offset(fd, unpack_reply(fuse.LseekOut, body).offset)
         if whence in (os.SEEK_END, os.SEEK_DATA, os.SEEK_HOLE):
             self.inode.attr_expires = 0.0
         return await super().seek(t, fd, offset, whence)

@@ -28,7 +28,8 @@ from sentry.errors import SyscallError
 from sentry.waiter import Waiter, run_background
 
 if TYPE_CHECKING:
-    from sentry.fsimpl.fuse.fusefs import FuseFilesystem, Inode
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem
+    from sentry.fsimpl.fuse.inode import Inode
     from sentry.vfs.context import Context
 
 log = logging.getLogger("sentry")

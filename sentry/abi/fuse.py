@@ -26,6 +26,7 @@ Conventions:
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -338,6 +339,10 @@ FUSE_UNKNOWN_INO = 0xFFFFFFFF
 FUSE_INT_REQ_BIT = 1 << 0
 FUSE_REQ_ID_STEP = 1 << 1
 FUSE_UNIQUE_RESEND = 1 << 63
+
+# Not in the uapi header: /dev/fuse is the character device 10:229
+# (Documentation/admin-guide/devices.txt).
+FUSE_DEVICE = os.makedev(10, 229)
 
 # ioctl(2) on /dev/fuse: _IOR(229, 0, uint32_t).
 FUSE_DEV_IOC_MAGIC = 229

@@ -12,6 +12,16 @@ CLONE_VM = 0x00000100
 CLONE_FILES = 0x00000400
 CLONE_VFORK = 0x00004000
 CLONE_THREAD = 0x00010000
+# The namespace flags of clone(2) and unshare(2). CLONE_NEWTIME shares its
+# bit with clone's exit signal: unshare only.
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
 
 # siginfo si_code of a signal the kernel generated (a terminal's Ctrl-C).
 SI_KERNEL = 0x80
@@ -19,6 +29,51 @@ SI_KERNEL = 0x80
 # The page size (x86_64's, the only one sentry runs on): the unit of mmap,
 # of FUSE's max_pages and of the page cache's READs.
 PAGE_SIZE = 4096
+
+# mmap(2) protections and flags (include/uapi/asm-generic/mman-common.h).
+PROT_READ = 0x1
+PROT_WRITE = 0x2
+MAP_SHARED = 0x1
+MAP_PRIVATE = 0x2
+MAP_SHARED_VALIDATE = 0x3
+MAP_TYPE = 0xF  # the mask of the three above
+MAP_ANONYMOUS = 0x20
+
+# The *at(2) calls: the dirfd meaning the working directory, and the flags
+# (include/uapi/linux/fcntl.h). AT_EACCESS is faccessat's own meaning of
+# AT_REMOVEDIR's bit.
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_REMOVEDIR = 0x200
+AT_EACCESS = 0x200
+AT_SYMLINK_FOLLOW = 0x400
+AT_NO_AUTOMOUNT = 0x800
+AT_EMPTY_PATH = 0x1000
+AT_STATX_SYNC_TYPE = 0x6000
+
+# utimensat(2): a time's nanoseconds meaning "now", or "leave it alone".
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+
+# setxattr(2) flags (include/uapi/linux/xattr.h).
+XATTR_CREATE = 1
+XATTR_REPLACE = 2
+
+# mount(2) flags (include/uapi/linux/mount.h) and umount2(2)'s MNT_DETACH.
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+# seccomp(2) (include/uapi/linux/seccomp.h).
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 
 # File types (include/uapi/linux/stat.h) and linux_dirent64 d_type values.
 S_IFMT = 0o170000
@@ -58,8 +113,16 @@ _STATX_TS = "qIi"
 _STATX = struct.Struct(
     "<IIQIIIHHQQQQ" + _STATX_TS * 4 + "IIII" + "Q" * 14
 )  # struct statx, 256 bytes
-STATX_BASIC_STATS = 0x7FF
+# statx(2) mask bits (include/uapi/linux/stat.h); SetStat's mask uses them
+# too, for the attributes a change sets.
+STATX_MODE = 0x2
+STATX_UID = 0x8
+STATX_GID = 0x10
 STATX_ATIME = 0x20
+STATX_MTIME = 0x40
+STATX_SIZE = 0x200
+STATX_BASIC_STATS = 0x7FF
+STATX__RESERVED = 0x80000000
 
 
 def pack_stat(st: Statx) -> bytes:

@@ -38,7 +38,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sentry.platform.namespaces import (
+from sentry.abi.linux import (
     CLONE_NEWIPC,
     CLONE_NEWNET,
     CLONE_NEWNS,
@@ -52,9 +52,8 @@ from sentry.platform.namespaces import (
     MS_PRIVATE,
     MS_RDONLY,
     MS_REC,
-    Plan,
-    Sandbox,
 )
+from sentry.platform.namespaces import Plan, Sandbox
 
 STAGING = "/proc"
 NEW_ROOT = STAGING + "/root"

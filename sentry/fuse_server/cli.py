@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from sentry.abi.fuse import FUSE_DEVICE
 from sentry.fuse_server import native
 from sentry.fuse_server.memfs import MemFS
 from sentry.fuse_server.operations import Operations
@@ -36,8 +37,6 @@ passthrough (a host directory, read-only with --ro). --fd N serves fd N, a
 SOCK_SEQPACKET socket or an open /dev/fuse; MOUNTPOINT mounts natively
 (root only). '{PROG} FS --help' tells more.
 """
-# /dev/fuse is the character device 10:229 (Documentation/admin-guide/devices.txt).
-FUSE_DEVICE = os.makedev(10, 229)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,16 +11,8 @@ import os
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
-# mount(2) flags (linux/mount.h), umount2(2), *at(2) flags (linux/fcntl.h).
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MNT_DETACH = 2
-AT_SYMLINK_NOFOLLOW = 0x100
-AT_EMPTY_PATH = 0x1000
-# utimensat(2): leave this time alone, or set it to the current time.
-UTIME_NOW = (1 << 30) - 1
-UTIME_OMIT = (1 << 30) - 2
+# The flags these calls take (MS_*, MNT_DETACH, AT_*, UTIME_*) are in
+# sentry.abi.linux.
 
 
 class _Timespec(ctypes.Structure):

@@ -52,6 +52,7 @@ from operator import itemgetter
 from typing import TypeVar
 
 from sentry.abi import fuse
+from sentry.abi.linux import XATTR_CREATE, XATTR_REPLACE
 from sentry.fuse_server.operations import (
     Attr,
     Buffer,
@@ -78,8 +79,6 @@ RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
 FALLOC_FL_KEEP_SIZE = 1
 FALLOC_FL_PUNCH_HOLE = 2
-XATTR_CREATE = 1
-XATTR_REPLACE = 2
 # The xattr namespaces tmpfs stores; others get EOPNOTSUPP.
 XATTR_PREFIXES = (b"user.", b"trusted.", b"security.")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 
+from sentry.abi.linux import MNT_DETACH, MS_NODEV, MS_NOSUID, MS_RDONLY
 from sentry.fuse_server import libc
 from sentry.fuse_server.operations import Operations
 from sentry.fuse_server.server import Server, handle_signals
@@ -55,7 +56,7 @@ def serve(ops: Operations, mountpoint: str, *, name: str, source: str, readonly:
             f"fd={fd},rootmode=40000,user_id={os.getuid()},group_id={os.getgid()},"
             "default_permissions,allow_other"
         )
-        flags = libc.MS_NOSUID | libc.MS_NODEV | (libc.MS_RDONLY if readonly else 0)
+        flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if readonly else 0)
         libc.mount(
             os.fsencode(source),
             os.fsencode(path),
@@ -68,6 +69,6 @@ def serve(ops: Operations, mountpoint: str, *, name: str, source: str, readonly:
             return server.run()
         finally:
             if ours is not None and _top_mount(path) == ours:
-                libc.umount2(os.fsencode(path), libc.MNT_DETACH)
+                libc.umount2(os.fsencode(path), MNT_DETACH)
     finally:
         os.close(fd)

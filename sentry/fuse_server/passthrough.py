@@ -41,6 +41,7 @@ import stat
 from collections.abc import Iterator
 
 from sentry.abi import fuse
+from sentry.abi.linux import AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, UTIME_NOW, UTIME_OMIT
 from sentry.fuse_server import libc
 from sentry.fuse_server.operations import (
     BASE_INIT_FLAGS,
@@ -239,7 +240,7 @@ class Passthrough(Operations):
         if valid & (fuse.FATTR_UID | fuse.FATTR_GID):
             uid = attr.uid if valid & fuse.FATTR_UID else -1
             gid = attr.gid if valid & fuse.FATTR_GID else -1
-            libc.fchownat(node.fd, b"", uid, gid, libc.AT_EMPTY_PATH | libc.AT_SYMLINK_NOFOLLOW)
+            libc.fchownat(node.fd, b"", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
         if valid & fuse.FATTR_SIZE:
             if fd is None:
                 os.truncate(_proc(node.fd), attr.size)
@@ -252,7 +253,7 @@ class Passthrough(Operations):
             mtime = _utime(
                 valid, fuse.FATTR_MTIME, fuse.FATTR_MTIME_NOW, attr.mtime, attr.mtimensec
             )
-            libc.utimensat(node.fd, b"", atime, mtime, libc.AT_EMPTY_PATH)
+            libc.utimensat(node.fd, b"", atime, mtime, AT_EMPTY_PATH)
         return _attr(os.fstat(node.fd if fd is None else fd))
 
     def readlink(self, nodeid: int) -> bytes:
@@ -458,7 +459,7 @@ class Passthrough(Operations):
 def _utime(valid: int, given: int, now: int, sec: int, nsec: int) -> tuple[int, int]:
     """One utimensat(2) timespec for SETATTR: the given time, UTIME_NOW or UTIME_OMIT."""
     if not valid & given:
-        return 0, libc.UTIME_OMIT
+        return 0, UTIME_OMIT
     if valid & now:
-        return 0, libc.UTIME_NOW
+        return 0, UTIME_NOW
     return sec, nsec

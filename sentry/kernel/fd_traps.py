@@ -45,6 +45,7 @@ import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from sentry.abi.linux import SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_SET_MODE_FILTER
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.task import SCRATCH
@@ -61,8 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sentry")
 
-SECCOMP_SET_MODE_FILTER = 1
-SECCOMP_FILTER_FLAG_TSYNC = 1
 _SOCK_FPROG = struct.Struct("<H6xQ")  # struct sock_fprog
 
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from sentry.abi.linux import CLONE_FILES, CLONE_THREAD
+from sentry.abi.linux import CLONE_FILES, CLONE_THREAD, MNT_DETACH
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, SYSCALL_NUMBERS, syscall_name
 from sentry.errors import SyscallError
 from sentry.kernel import fd_traps
@@ -34,7 +34,7 @@ from sentry.kernel.syscalls import Handler, Stracer, Syscall, SyscallTable
 from sentry.kernel.task import Task
 from sentry.kernel.task_syscall import SyscallDispatcher
 from sentry.kernel.thread_group import ThreadGroup
-from sentry.platform.namespaces import MNT_DETACH, Plan, Sandbox
+from sentry.platform.namespaces import Plan, Sandbox
 from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
 from sentry.vfs.vfs import VirtualFilesystem
 from sentry.waiter import Waiter, log_bug

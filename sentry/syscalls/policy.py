@@ -28,6 +28,19 @@ from __future__ import annotations
 
 import errno
 
+from sentry.abi.linux import (
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWTIME,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+    MAP_ANONYMOUS,
+    SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    SECCOMP_SET_MODE_FILTER,
+)
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.platform.seccomp_rules import (
     SECCOMP_RET_ALLOW,
@@ -46,26 +59,14 @@ EACCES = errno_action(errno.EACCES)
 EINVAL = errno_action(errno.EINVAL)
 ENOSYS = errno_action(errno.ENOSYS)
 
-# clone(2) flags that make new namespaces (include/uapi/linux/sched.h).
-# CLONE_NEWTIME shares its bit with clone's exit signal: unshare only.
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-CLONE_NEWTIME = 0x00000080
+# The clone(2) flags that make new namespaces; unshare(2) also takes
+# CLONE_NEWTIME.
 CLONE_NEW = (
     CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER
     | CLONE_NEWPID | CLONE_NEWNET
 )
 # The child would not be traced: sentry would lose it.
 CLONE_UNTRACED = 0x00800000
-
-# seccomp(2) (include/uapi/linux/seccomp.h).
-SECCOMP_SET_MODE_FILTER = 1
-SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 
 # The terminal ioctl that fakes input (include/uapi/asm-generic/ioctls.h).
 TIOCSTI = 0x5412
@@ -76,9 +77,6 @@ PER_LINUX32 = 0x0008
 UNAME26 = 0x0020000
 ADDR_NO_RANDOMIZE = 0x0040000
 PERSONALITY_QUERY = 0xFFFFFFFF
-
-# mmap(2): an anonymous mapping has no file for sentry to serve.
-MAP_ANONYMOUS = 0x20
 
 _GROUPS: tuple[tuple[Rule, tuple[str, ...]], ...] = (
     # The app's own memory, NUMA placement and x86 segments. A 32-bit code

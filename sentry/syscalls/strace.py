@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from sentry.abi.linux import AT_FDCWD
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import SyscallError, errno_name
 from sentry.kernel.syscalls import Syscall
@@ -37,7 +38,6 @@ def _prototypes() -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
     return prototypes
 
 
-AT_FDCWD = -100
 # Bits after the access mode, in display order; a flag made of two bits
 # (O_SYNC, O_TMPFILE) comes before the one it contains.
 _OPEN_FLAGS = [

@@ -13,12 +13,12 @@ import errno
 import struct
 from typing import TYPE_CHECKING
 
-from sentry.abi.linux import S_IFDIR, S_IFMT
-from sentry.errors import SyscallError
-from sentry.kernel.syscalls import PASS, SyscallResult
-from sentry.syscalls.common import c_int, c_long, check_flags, on_host, read_path, sentry_file
-from sentry.vfs.file_description import MAX_LFS_FILESIZE
-from sentry.vfs.filesystem import (
+from sentry.abi.linux import (
+    AT_EMPTY_PATH,
+    AT_FDCWD,
+    AT_SYMLINK_NOFOLLOW,
+    S_IFDIR,
+    S_IFMT,
     STATX_ATIME,
     STATX_GID,
     STATX_MODE,
@@ -26,18 +26,19 @@ from sentry.vfs.filesystem import (
     STATX_SIZE,
     STATX_UID,
     UTIME_NOW,
-    SetStat,
+    UTIME_OMIT,
 )
-from sentry.vfs.vfs import AT_FDCWD
+from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, SyscallResult
+from sentry.syscalls.common import c_int, c_long, check_flags, on_host, read_path, sentry_file
+from sentry.vfs.file_description import MAX_LFS_FILESIZE
+from sentry.vfs.filesystem import SetStat
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescription
     from sentry.vfs.vfs import Location, Start
 
-AT_SYMLINK_NOFOLLOW = 0x100
-AT_EMPTY_PATH = 0x1000
-UTIME_OMIT = (1 << 30) - 2
 # The fallocate modes Linux knows (FALLOC_FL_SUPPORTED_MASK); others are
 # EOPNOTSUPP before the file system is asked.
 FALLOC_FL_SUPPORTED_MASK = 0xFF

@@ -7,12 +7,11 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from sentry.abi.linux import S_IFDIR, S_IFMT
+from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
 from sentry.kernel.fd_traps import make_precise
 from sentry.kernel.syscalls import Passthrough, SyscallResult
 from sentry.syscalls.common import read_path, sentry_file
-from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task

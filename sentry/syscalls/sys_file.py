@@ -15,7 +15,7 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
+from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, Passthrough, SyscallResult
@@ -38,7 +38,7 @@ from sentry.vfs.file_description import (
     SETFL_MASK,
     FileDescription,
 )
-from sentry.vfs.vfs import AT_FDCWD, Location
+from sentry.vfs.vfs import Location
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task

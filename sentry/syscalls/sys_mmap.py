@@ -22,6 +22,15 @@ import fcntl
 import os
 from typing import TYPE_CHECKING
 
+from sentry.abi.linux import (
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MAP_SHARED_VALIDATE,
+    MAP_TYPE,
+    PAGE_SIZE,
+    PROT_WRITE,
+)
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
@@ -34,10 +43,6 @@ if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescription
 
-PAGE_SIZE = 4096
-PROT_WRITE = 0x2
-MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE = 0x1, 0x2, 0x3, 0xF
-MAP_ANONYMOUS = 0x20
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 0x1, 0x2
 F_SEAL_ALL = 0x1 | 0x2 | 0x4 | 0x8  # SEAL, SHRINK, GROW, WRITE
 

@@ -20,12 +20,12 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from sentry.abi.linux import AT_FDCWD, MNT_DETACH
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import SyscallResult
 from sentry.platform.namespaces import GUARD_SOURCE
 from sentry.syscalls.common import c_int, read_path
 from sentry.vfs.static_file import StaticFile
-from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from sentry.vfs.file_description import FileDescriptionImpl
     from sentry.vfs.vfs import VirtualFilesystem
 
-MNT_DETACH = 2
 CAP_SYS_ADMIN = 21
 GUARD = f" {GUARD_SOURCE} ".encode()
 _PROC_MOUNTS = re.compile(

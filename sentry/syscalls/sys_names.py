@@ -13,18 +13,21 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from sentry.abi.linux import S_IFDIR, S_IFMT, S_IFREG
+from sentry.abi.linux import (
+    AT_FDCWD,
+    AT_REMOVEDIR,
+    AT_SYMLINK_FOLLOW,
+    S_IFDIR,
+    S_IFMT,
+    S_IFREG,
+)
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import c_int, on_host, read_path
-from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.vfs import Location, Start
-
-AT_REMOVEDIR = 0x200
-AT_SYMLINK_FOLLOW = 0x400
 
 
 async def _parent(t: Task, start: Start) -> tuple[Location, bytes]:

@@ -56,7 +56,15 @@ import stat
 import struct
 from typing import TYPE_CHECKING
 
-from sentry.abi.linux import S_IFDIR, S_IFMT, S_IFREG
+from sentry.abi.linux import (
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    PROT_READ,
+    PROT_WRITE,
+    S_IFDIR,
+    S_IFMT,
+    S_IFREG,
+)
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import (
     ERESTART_RESTARTBLOCK,
@@ -65,6 +73,7 @@ from sentry.errors import (
     ERESTARTSYS,
     SyscallError,
     from_os_error,
+    handle_io_error,
 )
 from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.kernel.task import SCRATCH
@@ -90,8 +99,6 @@ CHUNK = 128 * 1024
 SPLICE_F_NONBLOCK = 0x2
 SPLICE_F_ALL = 0xF  # MOVE, NONBLOCK, MORE, GIFT
 POLLIN, POLLOUT = 0x1, 0x4
-PROT_READ, PROT_WRITE = 0x1, 0x2
-MAP_PRIVATE, MAP_ANONYMOUS = 0x2, 0x20
 _POLLFD = struct.Struct("<ihh")  # struct pollfd
 _LOFF = struct.Struct("<q")  # loff_t
 # Results of an injected call that a signal interrupted.
@@ -99,16 +106,6 @@ _INTERRUPTED = (errno.EINTR, ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTA
 
 
 # -- the two ends ------------------------------------------------------------
-
-
-class _Bytes(BufferSequence):
-    """Bytes of sentry's own as the source of a write to a sentry file."""
-
-    def copy_in_to(self, skip: int, buf: memoryview) -> int:
-        """Implements IOSequence.copy_in_to (BufferSequence lacks it)."""
-        count = max(0, min(len(buf), self.size - skip))
-        buf[:count] = self.data[skip : skip + count]
-        return count
 
 
 class _SentryEnd:
@@ -142,7 +139,7 @@ class _SentryEnd:
 
     async def write(self, data: bytes, first: bool) -> int:
         """Write ``data`` at the position; the count written."""
-        src = _Bytes(bytearray(data))
+        src = BufferSequence(bytearray(data))
         impl = self.file.impl
         count = impl.write_cached(self.t, self.file, src, self.pos)
         if count is None:
@@ -260,10 +257,8 @@ class _HostEnd:
                 raise SyscallError(errno.EAGAIN)
             try:
                 await self._wait(POLLOUT)
-            except SyscallError:
-                if done:
-                    return done
-                raise
+            except SyscallError as err:
+                return handle_io_error(done, err)
 
     async def _wait(self, events: int) -> None:
         """Sleep in the task, in poll(2), until the fd is ready for
@@ -327,10 +322,8 @@ async def _move(src: _End, dst: _End, count: int) -> int:
             if not data:
                 break
             written = await dst.write(data, first)
-        except SyscallError:
-            if done:
-                break
-            raise
+        except SyscallError as err:
+            return handle_io_error(done, err)
         src.consumed(written)
         done += written
         if written < len(data):

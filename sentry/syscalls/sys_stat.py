@@ -14,7 +14,20 @@ import errno
 import struct
 from typing import TYPE_CHECKING
 
-from sentry.abi.linux import S_IFLNK, S_IFMT, STATX_BASIC_STATS, pack_stat, pack_statx
+from sentry.abi.linux import (
+    AT_EACCESS,
+    AT_EMPTY_PATH,
+    AT_FDCWD,
+    AT_NO_AUTOMOUNT,
+    AT_STATX_SYNC_TYPE,
+    AT_SYMLINK_NOFOLLOW,
+    S_IFLNK,
+    S_IFMT,
+    STATX__RESERVED,
+    STATX_BASIC_STATS,
+    pack_stat,
+    pack_statx,
+)
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import (
@@ -25,19 +38,12 @@ from sentry.syscalls.common import (
     read_path,
     sentry_file,
 )
-from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescription
     from sentry.vfs.vfs import Location, Start
 
-AT_SYMLINK_NOFOLLOW = 0x100
-AT_EACCESS = 0x200
-AT_NO_AUTOMOUNT = 0x800
-AT_EMPTY_PATH = 0x1000
-AT_STATX_SYNC_TYPE = 0x6000
-STATX__RESERVED = 0x80000000
 # The flags of fstatat and statx (Linux's ``vfs_statx``).
 STAT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE
 INT_MAX = 2**31 - 1

@@ -19,10 +19,17 @@ import errno
 import struct
 from typing import TYPE_CHECKING, TypeAlias
 
+from sentry.abi.linux import (
+    AT_EMPTY_PATH,
+    AT_FDCWD,
+    AT_SYMLINK_NOFOLLOW,
+    PAGE_SIZE,
+    XATTR_CREATE,
+    XATTR_REPLACE,
+)
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import c_int, read_path, sentry_file
-from sentry.vfs.vfs import AT_FDCWD
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -119,9 +126,6 @@ def flistxattr(t: Task, fd: int, out: int, size: int) -> SyscallResult:
     return PASS if file is None else _list(t, None, file.location, True, out, size)
 
 
-XATTR_CREATE, XATTR_REPLACE = 1, 2
-
-
 async def _set(
     t: Task,
     start: Start | None,
@@ -200,10 +204,7 @@ def fremovexattr(t: Task, fd: int, name: int) -> SyscallResult:
 
 # -- the *at calls (Linux 6.13) ------------------------------------------------
 
-AT_SYMLINK_NOFOLLOW = 0x100
-AT_EMPTY_PATH = 0x1000
 XATTR_ARGS = struct.Struct("<QII")  # struct xattr_args: value, size, flags
-PAGE_SIZE = 4096
 
 # The target of an *at call, as _get, _list, _set and _remove take it:
 # (start, location, follow).

@@ -27,16 +27,6 @@ if TYPE_CHECKING:
     from sentry.vfs.file_description import FileDescriptionImpl
     from sentry.waiter import Waiter
 
-# The fields of a SetStat (statx(2)'s mask bits).
-STATX_MODE = 0x2
-STATX_UID = 0x8
-STATX_GID = 0x10
-STATX_ATIME = 0x20
-STATX_MTIME = 0x40
-STATX_SIZE = 0x200
-# A time's nanoseconds meaning "now" (utimensat(2)'s UTIME_NOW).
-UTIME_NOW = (1 << 30) - 1
-
 
 class Inode(Protocol):
     """A file of a sentry file system, as the walk sees it."""
@@ -47,7 +37,7 @@ class Inode(Protocol):
 @dataclass
 class SetStat:
     """An attribute change (gVisor's ``SetStatOptions``): only the fields
-    whose STATX_* bit is in ``mask`` change.
+    whose STATX_* bit (``sentry.abi.linux``) is in ``mask`` change.
 
     ``mode`` holds permission bits only. A time is (seconds, nanoseconds);
     nanoseconds of UTIME_NOW mean the current time. ``via`` is the open file

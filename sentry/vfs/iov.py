@@ -69,8 +69,10 @@ class IOSequence:
 
 class BufferSequence(IOSequence):
     """A buffer of sentry's own, in place of the app's memory: file data
-    read for sentry itself (the contents of a mapping) lands in ``data``.
-    Its addresses are its offsets, so a page-aligned read stays aligned."""
+    read for sentry itself (the contents of a mapping) lands in ``data``,
+    and data sentry writes itself (splice's bytes in flight) comes from it.
+    Its addresses are its offsets, so a page-aligned read stays aligned.
+    A copy never faults: it stops at the end of ``data``."""
 
     def __init__(self, data: bytearray | memoryview) -> None:
         self.data = data
@@ -86,3 +88,9 @@ class BufferSequence(IOSequence):
     def copy_in(self, skip: int, length: int) -> bytes:
         """Implements IOSequence.copy_in."""
         return bytes(self.data[skip : skip + length])
+
+    def copy_in_to(self, skip: int, buf: memoryview) -> int:
+        """Implements IOSequence.copy_in_to; 0 from the end on."""
+        count = max(0, min(len(buf), self.size - skip))
+        buf[:count] = self.data[skip : skip + count]
+        return count

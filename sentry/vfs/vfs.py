@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT
+from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFLNK, S_IFMT
 from sentry.errors import SyscallError
 from sentry.vfs.file_description import FileDescriptionImpl
 from sentry.vfs.filesystem import Filesystem, FilesystemType, Inode
@@ -36,7 +36,6 @@ from sentry.vfs.filesystem import Filesystem, FilesystemType, Inode
 if TYPE_CHECKING:
     from sentry.vfs.context import Context
 
-AT_FDCWD = -100
 SYMLOOP_MAX = 40
 
 

@@ -57,6 +57,7 @@ import threading
 import time
 
 from sentry.abi import fuse
+from sentry.abi.linux import MNT_DETACH, MS_NODEV, MS_NOSUID
 from sentry.fuse_server import libc
 from sentry.fuse_server.memfs import Directory, File, MemFS
 from sentry.fuse_server.native import _top_mount
@@ -250,7 +251,7 @@ def serve_native(fs: CoherenceFS, mountpoint: str, control_dir: str) -> int:
             b"coherence",
             os.fsencode(path),
             b"fuse.coherence",
-            libc.MS_NOSUID | libc.MS_NODEV,
+            MS_NOSUID | MS_NODEV,
             options.encode(),
         )
         ours = _top_mount(path)
@@ -258,7 +259,7 @@ def serve_native(fs: CoherenceFS, mountpoint: str, control_dir: str) -> int:
             return server.run()
         finally:
             if ours is not None and _top_mount(path) == ours:
-                libc.umount2(os.fsencode(path), libc.MNT_DETACH)
+                libc.umount2(os.fsencode(path), MNT_DETACH)
     finally:
         os.close(fd)
 
