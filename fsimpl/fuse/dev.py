@@ -25,7 +25,7 @@ from sentry.abi import fuse
 from sentry.abi.linux import PAGE_SIZE, STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.connection import Connection
-from sentry.vfs.file_description import O_NONBLOCK, FileDescription, FileDescriptionImpl
+from sentry.vfs.file_description_impl import O_NONBLOCK, FileDescriptionImpl, FileState
 from sentry.waiter import Waiter
 
 S_IFCHR = stat_module.S_IFCHR
@@ -74,7 +74,7 @@ class DeviceFile(FileDescriptionImpl):
         if conn.ready:
             self._set_ready(True)
 
-    async def read(self, t: Context, fd: FileDescription, dst: IOSequence) -> int:
+    async def read(self, t: Context, fd: FileState, dst: IOSequence) -> int:
         """Implements FileDescriptionImpl.read: one whole request."""
         conn = self.conn
         if conn is None:
@@ -94,11 +94,11 @@ class DeviceFile(FileDescriptionImpl):
             await waiter
         return dst.copy_out(0, request.message)
 
-    async def pread(self, t: Context, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+    async def pread(self, t: Context, fd: FileState, dst: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pread: a device has no offset."""
         raise SyscallError(errno.ESPIPE)
 
-    async def write(self, t: Context, fd: FileDescription, src: IOSequence) -> int:
+    async def write(self, t: Context, fd: FileState, src: IOSequence) -> int:
         """Implements FileDescriptionImpl.write: one whole reply."""
         if self.conn is None:
             raise SyscallError(errno.EPERM)
@@ -166,15 +166,10 @@ class DeviceFile(FileDescriptionImpl):
         raw = t.mm.copy_in(arg, 4)
         if len(raw) < 4:
             raise SyscallError(errno.EFAULT)
-        source = t.file(int.from_bytes(raw, "little", signed=True))
-        if (
-            source is None
-            or not isinstance(source.impl, DeviceFile)
-            or source.impl.conn is None
-            or self.conn is not None
-        ):
+        source = t.file_impl(int.from_bytes(raw, "little", signed=True), DeviceFile)
+        if source is None or source.conn is None or self.conn is not None:
             raise SyscallError(errno.EINVAL)
-        self.attach(source.impl.conn)
+        self.attach(source.conn)
         return 0
 
     def release(self) -> None:

@@ -19,7 +19,7 @@ from sentry.abi import fuse
 from sentry.abi.linux import STATX_BASIC_STATS, Statx, pack_dirent64
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.inode import HandleFile, Inode, expiry
-from sentry.vfs.file_description import FileDescription
+from sentry.vfs.file_description_impl import FileState
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.fusefs import FuseFilesystem
@@ -71,7 +71,7 @@ class Directory(HandleFile):
             self._eof = True
 
     async def getdents(
-        self, t: Context, fd: FileDescription, size: int, copy_out: Callable[[bytes], None]
+        self, t: Context, fd: FileState, size: int, copy_out: Callable[[bytes], None]
     ) -> int:
         """Implements FileDescriptionImpl.getdents."""
         out = bytearray()
@@ -98,7 +98,7 @@ class Directory(HandleFile):
         fd.offset = offset
         return len(out)
 
-    async def seek(self, t: Context, fd: FileDescription, offset: int, whence: int) -> int:
+    async def seek(self, t: Context, fd: FileState, offset: int, whence: int) -> int:
         """Implements FileDescriptionImpl.seek: to a cookie getdents gave
         (any offset, as Linux's ``generic_file_llseek`` on a FUSE directory)."""
         offset = await super().seek(t, fd, offset, whence)
@@ -106,11 +106,11 @@ class Directory(HandleFile):
         self._eof = False
         return offset
 
-    async def pread(self, t: Context, fd: FileDescription, dst: object, offset: int) -> int:
+    async def pread(self, t: Context, fd: FileState, dst: object, offset: int) -> int:
         """Implements FileDescriptionImpl.pread: directories can't be read."""
         raise SyscallError(errno.EISDIR)
 
-    async def read(self, t: Context, fd: FileDescription, dst: object) -> int:
+    async def read(self, t: Context, fd: FileState, dst: object) -> int:
         """Implements FileDescriptionImpl.read: directories can't be read."""
         raise SyscallError(errno.EISDIR)
 

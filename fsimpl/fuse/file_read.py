@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from sentry.fsimpl.fuse.fusefs import FuseFilesystem
     from sentry.fsimpl.fuse.inode import Inode
     from sentry.vfs.context import Context
-    from sentry.vfs.file_description import FileDescription
+    from sentry.vfs.file_description_impl import FileState
     from sentry.vfs.iov import IOSequence
 
 log = logging.getLogger("sentry")
@@ -71,7 +71,7 @@ class FileReader(HandleFile):
         """Whether reads go to the daemon as asked, whatever the file size."""
         return bool(self.open_flags & fuse.FOPEN_DIRECT_IO)
 
-    async def pread(self, t: Context, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+    async def pread(self, t: Context, fd: FileState, dst: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pread: from the cache, or straight
         from the daemon under FOPEN_DIRECT_IO."""
         cache = self.cache
@@ -92,7 +92,7 @@ class FileReader(HandleFile):
         return self._serve(dst, offset, end, size)
 
     def read_cached(
-        self, t: Context, fd: FileDescription, dst: IOSequence, offset: int
+        self, t: Context, fd: FileState, dst: IOSequence, offset: int
     ) -> int | None:
         """Implements FileDescriptionImpl.read_cached: a read within one
         complete cached chunk, with the attributes still valid."""
@@ -261,7 +261,7 @@ class FileReader(HandleFile):
         run_background(self._fill(None, first, last, size))
 
     async def _pread_direct(
-        self, t: Context, fd: FileDescription, dst: IOSequence, offset: int
+        self, t: Context, fd: FileState, dst: IOSequence, offset: int
     ) -> int:
         """READs of exactly what was asked, cut at the caller's buffer pages."""
         conn = self.fs.conn

@@ -34,12 +34,12 @@ from sentry.fsimpl.fuse import writeback
 from sentry.fsimpl.fuse.file_read import FileReader
 from sentry.fsimpl.fuse.inode import unpack_reply
 from sentry.fsimpl.fuse.page_cache import CHUNK_SIZE
-from sentry.vfs.file_description import O_APPEND
+from sentry.vfs.file_description_impl import O_APPEND
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.page_cache import Chunk
     from sentry.vfs.context import Context
-    from sentry.vfs.file_description import FileDescription
+    from sentry.vfs.file_description_impl import FileState
     from sentry.vfs.iov import IOSequence
 
 log = logging.getLogger("sentry")
@@ -49,7 +49,7 @@ class FileWriter(FileReader):
     """The write half of a FUSE regular file (``regular_file.RegularFile``):
     pwrite, write and write_cached."""
 
-    async def pwrite(self, t: Context, fd: FileDescription, src: IOSequence, offset: int) -> int:
+    async def pwrite(self, t: Context, fd: FileState, src: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pwrite: into the cache under
         writeback caching, else straight to the daemon."""
         if self.cache is not None and self.fs.writeback:
@@ -94,7 +94,7 @@ class FileWriter(FileReader):
         return done
 
     async def _pwrite_back(
-        self, t: Context, fd: FileDescription, src: IOSequence, offset: int
+        self, t: Context, fd: FileState, src: IOSequence, offset: int
     ) -> int:
         """A write under writeback caching: the bytes land in the cache, the
         chunks they partly cover are read first, and sentry's size and
@@ -124,7 +124,7 @@ class FileWriter(FileReader):
         return done
 
     def write_cached(
-        self, t: Context, fd: FileDescription, src: IOSequence, offset: int
+        self, t: Context, fd: FileState, src: IOSequence, offset: int
     ) -> int | None:
         """Implements FileDescriptionImpl.write_cached: under writeback
         caching, a write within one chunk that needs no READ first."""
@@ -177,7 +177,7 @@ class FileWriter(FileReader):
             self.fs.set_attr(inode, inode.attr, inode.attr_expires)
         writeback.schedule(self.fs, t, inode)
 
-    async def write(self, t: Context, fd: FileDescription, src: IOSequence) -> int:
+    async def write(self, t: Context, fd: FileState, src: IOSequence) -> int:
         """Implements FileDescriptionImpl.write: at the end under O_APPEND."""
         n = await self.pwrite(t, fd, src, fd.offset)
         if fd.flags & O_APPEND and self.inode.attr is not None:

@@ -52,15 +52,11 @@ class FuseFilesystemType:
         FUSE_INIT is queued at once and awaited by the first request, not
         by mount(2), as in Linux."""
         options = fusefs.parse_options(data.decode(errors="replace"))
-        device = t.file(int(options["fd"]))
-        if (
-            device is None
-            or not isinstance(device.impl, fuse_dev.DeviceFile)
-            or device.impl.conn is not None
-        ):
+        device = t.file_impl(int(options["fd"]), fuse_dev.DeviceFile)
+        if device is None or device.conn is not None:
             raise SyscallError(errno.EINVAL)
         conn = connection.Connection(max_read=int(options.get("max_read", 0)) or UNLIMITED_READ)
-        device.impl.attach(conn)
+        device.attach(conn)
         fs = self.new_filesystem(
             conn, int(options["rootmode"], 8), dev, "default_permissions" in options
         )

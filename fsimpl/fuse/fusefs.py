@@ -40,7 +40,7 @@ from sentry.fsimpl.fuse.page_cache import FileCache, PageCache
 from sentry.fsimpl.fuse.path_file import PathFile
 from sentry.fsimpl.fuse.regular_file import RegularFile
 from sentry.fsimpl.fuse.writeback import write_back
-from sentry.vfs.file_description import (
+from sentry.vfs.file_description_impl import (
     O_ACCMODE,
     O_PATH,
     O_TRUNC,

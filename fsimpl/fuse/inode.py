@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sentry.abi import fuse
 from sentry.errors import SyscallError
-from sentry.vfs.file_description import FileDescriptionImpl
+from sentry.vfs.file_description_impl import FileDescriptionImpl
 
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.page_cache import FileCache

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sentry.abi.linux import STATX_BASIC_STATS
-from sentry.vfs.file_description import FileDescriptionImpl
+from sentry.vfs.file_description_impl import FileDescriptionImpl
 
 if TYPE_CHECKING:
     from sentry.abi.linux import Statx

@@ -28,7 +28,7 @@ from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import writeback
 from sentry.fsimpl.fuse.file_write import FileWriter
 from sentry.fsimpl.fuse.inode import Inode, unpack_reply
-from sentry.vfs.file_description import O_ACCMODE, FileDescription, set_offset
+from sentry.vfs.file_description_impl import O_ACCMODE, FileState, set_offset
 from sentry.waiter import run_background
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class RegularFile(FileWriter):
             inode.writers.append(self)
             self.cache.on_pressure = lambda: run_background(writeback.write_back(fs, None, inode))
 
-    async def seek(self, t: Context, fd: FileDescription, offset: int, whence: int) -> int:
+    async def seek(self, t: Context, fd: FileState, offset: int, whence: int) -> int:
         """Implements FileDescriptionImpl.seek: SEEK_DATA and SEEK_HOLE ask the
         daemon (FUSE_LSEEK, ENOSYS remembered); SEEK_END uses fresh size."""
         conn = self.fs.conn

@@ -12,12 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from sentry.vfs.context import Context
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
     from sentry.platform.platform import Platform
     from sentry.vfs.file_description import FileDescription
+
+
+class FDTableUser(Context, Protocol):
+    """A task as the fd table it uses sees it: the Context its close-on-exec
+    fds are closed for, whose ``fd_table`` the table sets on ``bind``.
+
+    A protocol so that this module sits below the task module:
+    :class:`sentry.kernel.task.Task` implements it.
+    """
+
+    fd_table: FDTable  # the table the task uses
 
 
 @dataclass
@@ -44,7 +56,7 @@ class FDTable:
         self._platform = platform
         self.slot = platform.new_fd_table()
         self._fds: dict[int, Descriptor] = {}
-        self.tasks: set[Task] = set()
+        self.tasks: set[FDTableUser] = set()
 
     def __len__(self) -> int:
         return len(self._fds)
@@ -52,13 +64,13 @@ class FDTable:
     def __iter__(self) -> Iterator[int]:
         return iter(sorted(self._fds))
 
-    def bind(self, task: Task) -> None:
+    def bind(self, task: FDTableUser) -> None:
         """``task`` now uses this table."""
         self.tasks.add(task)
         task.fd_table = self
         self._platform.bind_task(task.tid, self.slot)
 
-    def unbind(self, task: Task) -> None:
+    def unbind(self, task: FDTableUser) -> None:
         """``task`` no longer uses this table (it exited or execed)."""
         self.tasks.discard(task)
         if not self.tasks:
@@ -98,7 +110,7 @@ class FDTable:
             child.install(fd, descriptor.file, descriptor.cloexec)
         return child
 
-    def exec(self, task: Task) -> FDTable:
+    def exec(self, task: FDTableUser) -> FDTable:
         """The table ``task`` keeps after execve: unshared, as Linux's
         ``unshare_files`` does, then without its close-on-exec fds.
 

@@ -26,13 +26,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sentry.abi.linux import SI_KERNEL
 
 if TYPE_CHECKING:
-    from sentry.kernel.kernel import Kernel
     from sentry.kernel.task import Task
+    from sentry.platform.platform import Platform
 
 log = logging.getLogger("sentry")
 
@@ -47,12 +47,31 @@ FORWARDED = (
 TERMINAL_STOPS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 
 
+class JobKernel(Protocol):
+    """The kernel as job control sees it: the app's main process, and the
+    platform that signals it.
+
+    A protocol so that this module sits below the kernel that owns the job
+    control: :class:`sentry.kernel.kernel.Kernel` implements it.
+    """
+
+    @property
+    def platform(self) -> Platform:
+        """Where the app runs (its signals are sent there)."""
+        ...
+
+    @property
+    def main(self) -> int:
+        """The app's main process (0 until it is started)."""
+        ...
+
+
 class JobControl:
     """Forwards signals to the app and mirrors its job-control stops."""
 
     SIGNALS = (*FORWARDED, *TERMINAL_STOPS, signal.SIGCONT)
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: JobKernel) -> None:
         self.kernel = kernel
         self._stop_requested = False
         self._app_stopped = False
@@ -95,7 +114,7 @@ class JobControl:
         log.debug("sentry got signal %d (code %d)", signo, code)
         if signo == signal.SIGCONT:
             self._stop_requested = False
-            pgid = k.app_pgid()
+            pgid = self._app_pgid()
             if self.tty >= 0 and pgid and pgid != os.getpgrp():
                 try:
                     if os.tcgetpgrp(self.tty) == os.getpgrp():
@@ -105,7 +124,7 @@ class JobControl:
             if self._app_stopped:
                 k.platform.kill(-pgid if pgid else k.main, signal.SIGCONT)
             return
-        if code != SI_KERNEL or k.app_pgid() != os.getpgrp():
+        if code != SI_KERNEL or self._app_pgid() != os.getpgrp():
             k.platform.kill(k.main, signo)
         if signo in TERMINAL_STOPS:
             self._stop_requested = True
@@ -124,7 +143,7 @@ class JobControl:
 
     def _app_has_terminal(self) -> bool:
         try:
-            return self.tty >= 0 and os.tcgetpgrp(self.tty) == self.kernel.app_pgid()
+            return self.tty >= 0 and os.tcgetpgrp(self.tty) == self._app_pgid()
         except OSError:
             return False
 
@@ -132,6 +151,13 @@ class JobControl:
         """``t`` is running again (it reported a stop other than group-stop)."""
         if t.tid == self.kernel.main:
             self._app_stopped = False
+
+    def _app_pgid(self) -> int:
+        """The process group of the app's main process (0 if it is gone)."""
+        try:
+            return os.getpgid(self.kernel.main)
+        except OSError:
+            return 0
 
     def _stop_self(self) -> None:
         self._stop_requested = False

@@ -57,6 +57,9 @@ class Kernel:
     ThreadGroup in ``groups`` and bound to its FDTable; ``_early`` holds the
     tids whose first stop came before their creator's fork event (they stay
     stopped until it comes).
+
+    Implements task.TaskKernel, task_syscall.DispatchKernel and
+    job_control.JobKernel.
     """
 
     def __init__(
@@ -86,7 +89,7 @@ class Kernel:
         self.precise_filter = b""
         self.vfs = VirtualFilesystem()
         self.tasks: dict[int, Task] = {}
-        self.groups: dict[int, ThreadGroup] = {}
+        self.groups: dict[int, ThreadGroup[Task]] = {}
         self.vfs.on_change = self._prefixes_changed
         self._prefixes_changed()
         self.main = 0
@@ -144,7 +147,7 @@ class Kernel:
                 *fd_traps.precise_policy(self.syscalls, self.allowed)
             )
         self.main = self.platform.spawn(path, argv, env, traced, rules, sandbox)
-        group = ThreadGroup(self.main)
+        group: ThreadGroup[Task] = ThreadGroup(self.main)
         self.groups[self.main] = group
         self._add_task(self.main, group, FDTable(self.platform))
         log.debug("started %s as pid %d", path, self.main)
@@ -242,7 +245,7 @@ class Kernel:
         else:
             self.platform.resume(t.tid, signo)
 
-    def _add_task(self, tid: int, group: ThreadGroup, fd_table: FDTable) -> Task:
+    def _add_task(self, tid: int, group: ThreadGroup[Task], fd_table: FDTable) -> Task:
         t = Task(self, tid, group, fd_table)
         fd_table.bind(t)
         group.tasks[tid] = t
@@ -250,14 +253,14 @@ class Kernel:
         self.platform.set_cwd_elsewhere(tid, self._cwd_elsewhere(group))
         return t
 
-    def cwd_changed(self, group: ThreadGroup) -> None:
+    def cwd_changed(self, group: ThreadGroup[Task]) -> None:
         """``group`` changed directory: tell the platform, which resolves
         relative host paths without the kernel, whether it may."""
         elsewhere = self._cwd_elsewhere(group)
         for tid in group.tasks:
             self.platform.set_cwd_elsewhere(tid, elsewhere)
 
-    def _cwd_elsewhere(self, group: ThreadGroup) -> bool:
+    def _cwd_elsewhere(self, group: ThreadGroup[Task]) -> bool:
         """Whether relative paths from ``group``'s cwd need the kernel: the
         cwd is inside a sentry mount, or the host's cwd is at or below a
         mount point or special file (a relative path then walks into it)."""
@@ -422,13 +425,6 @@ class Kernel:
         else:
             plan.umount(point, MNT_DETACH)
         self.platform.run_plan(plan)
-
-    def app_pgid(self) -> int:
-        """The process group of the app's main process (0 if it is gone)."""
-        try:
-            return os.getpgid(self.main)
-        except OSError:
-            return 0
 
 
 def _children() -> set[int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sentry.auth import Credentials
 from sentry.vfs.vfs import Location
@@ -15,14 +15,54 @@ from sentry.waiter import Waiter
 
 if TYPE_CHECKING:
     from sentry.kernel.fd_table import FDTable
-    from sentry.kernel.kernel import Kernel
     from sentry.kernel.thread_group import ThreadGroup
-    from sentry.platform.platform import AddressSpace, Scratch
+    from sentry.platform.platform import AddressSpace, Platform, Scratch
     from sentry.vfs.file_description import FileDescription
+    from sentry.vfs.vfs import VirtualFilesystem
 
+T = TypeVar("T")
 
 # An argument of Task.inject that stands for the address of its ``data``.
 SCRATCH = -(2**70)
+
+
+class TaskKernel(Protocol):
+    """The kernel as a task, and the syscall handlers it runs, see it.
+
+    A protocol so that this module sits below the kernel that makes the
+    tasks (as gVisor's packages take small interfaces):
+    :class:`sentry.kernel.kernel.Kernel` implements it. It holds what a
+    task's own methods and the handlers reach through ``t.kernel``.
+    """
+
+    @property
+    def platform(self) -> Platform:
+        """Where the app runs (a task's memory, fds taken from the app)."""
+        ...
+
+    @property
+    def vfs(self) -> VirtualFilesystem:
+        """The mounts the task's paths resolve in."""
+        ...
+
+    @property
+    def precise_filter(self) -> bytes:
+        """The filter a process stacks with its first sentry fd (see
+        :mod:`sentry.kernel.fd_traps`); empty under --strace."""
+        ...
+
+    def sleep(self, seconds: float) -> Waiter:
+        """A Waiter that completes after ``seconds``."""
+        ...
+
+    def cwd_changed(self, group: ThreadGroup[Task]) -> None:
+        """``group`` changed directory (see Kernel.cwd_changed)."""
+        ...
+
+    def guard(self, point: str, on: bool) -> None:
+        """Put or take away the guard at sentry mount point ``point`` (see
+        Kernel.guard). Raises SyscallError."""
+        ...
 
 
 class Injection(Waiter):
@@ -81,7 +121,8 @@ class Blocked:
 
 
 class Task:
-    """A thread of the app (it implements the VFS's Context).
+    """A thread of the app (it implements the VFS's Context, and
+    fd_table.FDTableUser).
 
     Invariants: a task is in exactly one of these states: running in the
     host (or not yet at its first stop); stopped at a stop the kernel is
@@ -92,7 +133,9 @@ class Task:
     back a Blocked, which holds the task in that exit stop.
     """
 
-    def __init__(self, kernel: Kernel, tid: int, group: ThreadGroup, fd_table: FDTable) -> None:
+    def __init__(
+        self, kernel: TaskKernel, tid: int, group: ThreadGroup[Task], fd_table: FDTable
+    ) -> None:
         self.kernel = kernel
         self.tid = tid
         self.group = group
@@ -131,12 +174,18 @@ class Task:
         return False
 
     def file(self, fd: int) -> FileDescription | None:
-        """Implements Context.file."""
+        """The sentry file ``fd`` names in the task's fd table, or None (a
+        host fd, or no fd at all)."""
         descriptor = self.fd_table.get(fd)
         return descriptor.file if descriptor is not None else None
 
+    def file_impl(self, fd: int, kind: type[T]) -> T | None:
+        """Implements Context.file_impl."""
+        file = self.file(fd)
+        return file.impl if file is not None and isinstance(file.impl, kind) else None
+
     def cwd(self) -> Location:
-        """Implements Context.cwd."""
+        """The task's working directory, where its relative paths start."""
         return self.group.cwd or Location(self.group.host_cwd())
 
     def sleep(self, seconds: float) -> Waiter:

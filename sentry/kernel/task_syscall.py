@@ -46,26 +46,51 @@ import collections
 import errno
 import logging
 import types
-from collections.abc import Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, Protocol
 
 from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscall_name
 from sentry.errors import ERESTARTSYS, SyscallError
 from sentry.kernel.syscalls import ExitHook, Passthrough, Stracer, Syscall
 from sentry.kernel.task import SCRATCH, Blocked, Injection, Task
-from sentry.platform.platform import Stop, TaskExited
+from sentry.platform.platform import Platform, Stop, TaskExited
 from sentry.waiter import Waiter, close_quietly, log_bug
 
-if TYPE_CHECKING:
-    from sentry.kernel.kernel import Kernel
-
 log = logging.getLogger("sentry")
+
+
+class DispatchKernel(Protocol):
+    """The kernel as the dispatcher sees it: the tasks and syscalls it
+    serves, the platform they run on, and how a stopped task runs on.
+
+    A protocol so that this module sits below the kernel that owns the
+    dispatcher: :class:`sentry.kernel.kernel.Kernel` implements it.
+    """
+
+    @property
+    def platform(self) -> Platform:
+        """Where the app runs."""
+        ...
+
+    @property
+    def tasks(self) -> Mapping[int, Task]:
+        """The live tasks, by tid."""
+        ...
+
+    @property
+    def syscalls(self) -> Mapping[int, Syscall]:
+        """The trapped syscalls, by number."""
+        ...
+
+    def resume(self, t: Task, signo: int = 0) -> None:
+        """Let ``t`` run on from any stop (see Kernel.resume)."""
+        ...
 
 
 class SyscallDispatcher:
     """Routes SYSCALL and SYSCALL_EXIT stops (see the module notes)."""
 
-    def __init__(self, kernel: Kernel, strace: Stracer | None) -> None:
+    def __init__(self, kernel: DispatchKernel, strace: Stracer | None) -> None:
         self.kernel = kernel
         self.platform = kernel.platform
         self.strace = strace

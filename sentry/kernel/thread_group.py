@@ -7,14 +7,17 @@ its ``signal_struct``).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from sentry.kernel.task import Task
     from sentry.vfs.vfs import Location
 
+# The type of a group's tasks: sentry.kernel.task.Task, whose module sits
+# above this one (a Task knows its ThreadGroup[Task]).
+TaskT = TypeVar("TaskT")
 
-class ThreadGroup:
+
+class ThreadGroup(Generic[TaskT]):
     """A process: its tgid and its live tasks.
 
     The group's leader keeps the tgid for the group's whole life (a
@@ -25,7 +28,7 @@ class ThreadGroup:
 
     def __init__(self, tgid: int, cwd: Location | None = None, precise: bool = False) -> None:
         self.tgid = tgid
-        self.tasks: dict[int, Task] = {}
+        self.tasks: dict[int, TaskT] = {}
         # Its threads carry the filter that traps every fd (see
         # sentry.kernel.fd_traps); inherited on fork, kept across exec.
         self.precise = precise

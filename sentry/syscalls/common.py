@@ -1,5 +1,5 @@
-"""What syscall handlers share: reading paths, finding sentry files, making
-new fds.
+"""What syscall handlers share: reading paths, finding where they start and
+which files are sentry's, making new fds.
 
 A new sentry fd is a *placeholder* in the app's own fd table: the task is
 made to call ``eventfd2`` (see ``Task.inject``), so the host allocates the
@@ -22,15 +22,17 @@ import os
 import weakref
 from typing import TYPE_CHECKING
 
+from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFMT
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.fd_traps import make_precise
 from sentry.kernel.task import SCRATCH
 from sentry.vfs.file_description import FileDescription
+from sentry.vfs.vfs import Location
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
-    from sentry.vfs.vfs import Location
+    from sentry.vfs.vfs import Start
 
 log = logging.getLogger("sentry")
 
@@ -86,6 +88,33 @@ def read_path(t: Task, addr: int) -> bytes:
     if addr == 0:
         raise SyscallError(errno.EFAULT)
     return t.mm.read_string(addr)
+
+
+def locate(t: Task, dirfd: int, path: bytes, opening: bool = False) -> Start | None:
+    """Where ``path``, relative to ``dirfd``, enters sentry's tree, or None
+    for a host path (see ``VirtualFilesystem.locate``). EBADF/ENOTDIR for a
+    bad ``dirfd`` of a relative path, after ENOENT for an empty one."""
+    relative = bool(path) and not path.startswith(b"/")
+    base = dir_location(t, dirfd) if relative else None
+    return t.kernel.vfs.locate(path, base, opening)
+
+
+def dir_location(t: Task, dirfd: int) -> Location:
+    """The directory a relative path starts from: the working directory
+    (AT_FDCWD) or ``dirfd``'s (ENOTDIR if that is not a directory, EBADF if
+    it is no fd)."""
+    if c_int(dirfd) == AT_FDCWD:
+        return t.cwd()
+    file = t.file(c_int(dirfd))
+    if file is not None:
+        location = file.location
+        if location.inode is None or location.inode.mode & S_IFMT != S_IFDIR:
+            raise SyscallError(errno.ENOTDIR)
+        return location
+    try:
+        return Location(os.readlink(f"/proc/{t.tid}/fd/{c_int(dirfd)}"))
+    except OSError:
+        raise SyscallError(errno.EBADF) from None
 
 
 def sentry_file(t: Task, fd: int) -> FileDescription | None:

@@ -30,8 +30,16 @@ from sentry.abi.linux import (
 )
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
-from sentry.syscalls.common import c_int, c_long, check_flags, on_host, read_path, sentry_file
-from sentry.vfs.file_description import MAX_LFS_FILESIZE
+from sentry.syscalls.common import (
+    c_int,
+    c_long,
+    check_flags,
+    locate,
+    on_host,
+    read_path,
+    sentry_file,
+)
+from sentry.vfs.file_description_impl import MAX_LFS_FILESIZE
 from sentry.vfs.filesystem import SetStat
 
 if TYPE_CHECKING:
@@ -44,9 +52,7 @@ if TYPE_CHECKING:
 FALLOC_FL_SUPPORTED_MASK = 0xFF
 
 
-async def _setattr_at(
-    t: Task, start: Start, follow: bool, path_arg: int, args: SetStat
-) -> int:
+async def _setattr_at(t: Task, start: Start, follow: bool, path_arg: int, args: SetStat) -> int:
     location = await t.kernel.vfs.walk(t, start, follow)
     if location.mount is None:
         return await on_host(t, location, path_arg)
@@ -62,7 +68,7 @@ async def _setattr(t: Task, location: Location, args: SetStat) -> int:
 def _path_call(
     t: Task, dirfd: int, path: int, follow: bool, path_arg: int, args: SetStat
 ) -> SyscallResult:
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    start = locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _setattr_at(t, start, follow, path_arg, args)
 
 

@@ -11,7 +11,7 @@ from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
 from sentry.kernel.fd_traps import make_precise
 from sentry.kernel.syscalls import Passthrough, SyscallResult
-from sentry.syscalls.common import read_path, sentry_file
+from sentry.syscalls.common import locate, read_path, sentry_file
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -42,7 +42,7 @@ def _set_cwd(t: Task, location: Location) -> int:
 
 def chdir(t: Task, path: int) -> SyscallResult:
     """chdir(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return _host_cwd(t) if start is None else _chdir(t, start)
 
 

@@ -19,14 +19,9 @@ from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, Passthrough, SyscallResult
-from sentry.syscalls.common import (
-    c_int,
-    install_fd,
-    on_host,
-    read_path,
-    sentry_file,
-)
-from sentry.vfs.file_description import (
+from sentry.syscalls.common import c_int, install_fd, locate, on_host, read_path, sentry_file
+from sentry.vfs.file_description import FileDescription
+from sentry.vfs.file_description_impl import (
     O_ACCMODE,
     O_CLOEXEC,
     O_CREAT,
@@ -36,7 +31,6 @@ from sentry.vfs.file_description import (
     O_TRUNC,
     O_WRONLY,
     SETFL_MASK,
-    FileDescription,
 )
 from sentry.vfs.vfs import Location
 
@@ -69,7 +63,7 @@ def openat(t: Task, dirfd: int, path: int, flags: int, mode: int) -> SyscallResu
 
 def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> SyscallResult:
     """openat2(2): struct open_how {u64 flags, mode, resolve}."""
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path), opening=True)
+    start = locate(t, dirfd, read_path(t, path), opening=True)
     if start is None:
         return PASS
     if size < 24:
@@ -79,7 +73,7 @@ def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> SyscallResul
 
 
 def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int) -> SyscallResult:
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path), opening=True)
+    start = locate(t, dirfd, read_path(t, path), opening=True)
     if start is None:
         return PASS
     return _open(t, start, flags, mode & 0o7777, path_arg)

@@ -36,7 +36,7 @@ from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.kernel.task import SCRATCH
 from sentry.syscalls.common import TASK_SIZE_MAX, sentry_file
-from sentry.vfs.file_description import MAX_LFS_FILESIZE
+from sentry.vfs.file_description_impl import MAX_LFS_FILESIZE
 from sentry.vfs.iov import BufferSequence
 
 if TYPE_CHECKING:

@@ -24,13 +24,13 @@ from sentry.abi.linux import AT_FDCWD, MNT_DETACH
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import SyscallResult
 from sentry.platform.namespaces import GUARD_SOURCE
-from sentry.syscalls.common import c_int, read_path
+from sentry.syscalls.common import c_int, locate, read_path
 from sentry.vfs.static_file import StaticFile
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.context import Context
-    from sentry.vfs.file_description import FileDescriptionImpl
+    from sentry.vfs.file_description_impl import FileDescriptionImpl
     from sentry.vfs.vfs import VirtualFilesystem
 
 CAP_SYS_ADMIN = 21
@@ -74,7 +74,7 @@ def _mount_table(vfs: VirtualFilesystem, t: Context, path: str) -> FileDescripti
 
 def _host_path(t: Task, path: bytes) -> str:
     """``path`` as an absolute, normalized host path (EINVAL inside a mount)."""
-    if t.kernel.vfs.locate(t, AT_FDCWD, path) is not None:
+    if locate(t, AT_FDCWD, path) is not None:
         raise SyscallError(errno.EINVAL)
     text = os.fsdecode(path)
     if not text.startswith("/"):

@@ -23,7 +23,7 @@ from sentry.abi.linux import (
 )
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
-from sentry.syscalls.common import c_int, on_host, read_path
+from sentry.syscalls.common import c_int, locate, on_host, read_path
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -49,7 +49,7 @@ def mkdirat(t: Task, dirfd: int, path: int, mode: int) -> SyscallResult:
 
 
 def _mkdirat(t: Task, dirfd: int, path: int, mode: int, path_arg: int) -> SyscallResult:
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    start = locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _mkdir(t, start, mode & 0o7777, path_arg)
 
 
@@ -74,7 +74,7 @@ def mknodat(t: Task, dirfd: int, path: int, mode: int, dev: int) -> SyscallResul
 
 
 def _mknodat(t: Task, dirfd: int, path: int, mode: int, dev: int, path_arg: int) -> SyscallResult:
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    start = locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _mknod(t, start, c_int(mode), dev, path_arg)
 
 
@@ -108,7 +108,7 @@ def unlinkat(t: Task, dirfd: int, path: int, flags: int) -> SyscallResult:
 def _unlinkat(t: Task, dirfd: int, path: int, flags: int, path_arg: int) -> SyscallResult:
     if flags & ~AT_REMOVEDIR:
         raise SyscallError(errno.EINVAL)
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    start = locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _unlink(t, start, bool(flags & AT_REMOVEDIR), path_arg)
 
 
@@ -142,9 +142,8 @@ def renameat2(
     t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int
 ) -> SyscallResult:
     """renameat2(2)."""
-    vfs = t.kernel.vfs
-    src = vfs.locate(t, olddirfd, read_path(t, old))
-    dst = vfs.locate(t, newdirfd, read_path(t, new))
+    src = locate(t, olddirfd, read_path(t, old))
+    dst = locate(t, newdirfd, read_path(t, new))
     if src is None and dst is None:
         return PASS
     if src is None or dst is None or src.at.mount is not dst.at.mount:
@@ -172,9 +171,8 @@ def link(t: Task, old: int, new: int) -> SyscallResult:
 
 def linkat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int) -> SyscallResult:
     """linkat(2)."""
-    vfs = t.kernel.vfs
-    src = vfs.locate(t, olddirfd, read_path(t, old))
-    dst = vfs.locate(t, newdirfd, read_path(t, new))
+    src = locate(t, olddirfd, read_path(t, old))
+    dst = locate(t, newdirfd, read_path(t, new))
     if src is None and dst is None:
         return PASS
     if src is None or dst is None or src.at.mount is not dst.at.mount:
@@ -206,7 +204,7 @@ def symlinkat(t: Task, target: int, dirfd: int, path: int) -> SyscallResult:
 
 
 def _symlinkat(t: Task, target: int, dirfd: int, path: int, path_arg: int) -> SyscallResult:
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    start = locate(t, dirfd, read_path(t, path))
     return PASS if start is None else _symlink(t, start, read_path(t, target), path_arg)
 
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import access_ok, c_int, c_long, sentry_file
-from sentry.vfs.file_description import O_APPEND, FileDescription
+from sentry.vfs.file_description import FileDescription
+from sentry.vfs.file_description_impl import O_APPEND
 from sentry.vfs.iov import IOSequence
 
 if TYPE_CHECKING:

@@ -79,7 +79,7 @@ from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.kernel.task import SCRATCH
 from sentry.syscalls.common import c_int, sentry_file
 from sentry.syscalls.sys_read_write import MAX_RW_COUNT, SSIZE_MAX
-from sentry.vfs.file_description import (
+from sentry.vfs.file_description_impl import (
     MAX_LFS_FILESIZE,
     O_ACCMODE,
     O_APPEND,

@@ -34,6 +34,7 @@ from sentry.syscalls.common import (
     access_ok,
     c_int,
     check_flags,
+    locate,
     on_host,
     read_path,
     sentry_file,
@@ -80,13 +81,13 @@ def _fields(mask: int | None) -> int:
 
 def stat(t: Task, path: int, buf: int) -> SyscallResult:
     """stat(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _stat_to(t, start, True, buf, 0)
 
 
 def lstat(t: Task, path: int, buf: int) -> SyscallResult:
     """lstat(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _stat_to(t, start, False, buf, 0)
 
 
@@ -117,14 +118,14 @@ def _statat(
         if c_int(dirfd) == AT_FDCWD or sentry_file(t, dirfd) is None:
             return PASS
         return _fstat_to(t, dirfd, buf, mask)
-    start = t.kernel.vfs.locate(t, dirfd, name)
+    start = locate(t, dirfd, name)
     follow = not flags & AT_SYMLINK_NOFOLLOW
     return PASS if start is None else _stat_to(t, start, follow, buf, 1, mask)
 
 
 def statfs(t: Task, path: int, buf: int) -> SyscallResult:
     """statfs(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _statfs_to(t, start, buf)
 
 
@@ -164,7 +165,7 @@ def readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int) -> SyscallRe
 def _readlinkat(
     t: Task, dirfd: int, path: int, buf: int, size: int, path_arg: int
 ) -> SyscallResult:
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    start = locate(t, dirfd, read_path(t, path))
     if start is None:
         return PASS
     if c_int(size) <= 0:
@@ -205,7 +206,7 @@ def _faccessat(
     if c_int(mode) & ~0o7:
         raise SyscallError(errno.EINVAL)
     flags = check_flags(c_int(flags), AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
-    start = t.kernel.vfs.locate(t, dirfd, read_path(t, path))
+    start = locate(t, dirfd, read_path(t, path))
     if start is None:
         return PASS
     return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW, mode, path_arg)

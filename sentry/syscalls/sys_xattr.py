@@ -29,7 +29,7 @@ from sentry.abi.linux import (
 )
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
-from sentry.syscalls.common import c_int, read_path, sentry_file
+from sentry.syscalls.common import c_int, locate, read_path, sentry_file
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -90,13 +90,13 @@ def _name(t: Task, addr: int) -> bytes:
 
 def getxattr(t: Task, path: int, name: int, value: int, size: int) -> SyscallResult:
     """getxattr(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _get(t, start, None, True, _name(t, name), value, size)
 
 
 def lgetxattr(t: Task, path: int, name: int, value: int, size: int) -> SyscallResult:
     """lgetxattr(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _get(t, start, None, False, _name(t, name), value, size)
 
 
@@ -110,13 +110,13 @@ def fgetxattr(t: Task, fd: int, name: int, value: int, size: int) -> SyscallResu
 
 def listxattr(t: Task, path: int, out: int, size: int) -> SyscallResult:
     """listxattr(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _list(t, start, None, True, out, size)
 
 
 def llistxattr(t: Task, path: int, out: int, size: int) -> SyscallResult:
     """llistxattr(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _list(t, start, None, False, out, size)
 
 
@@ -161,7 +161,7 @@ def _value(t: Task, addr: int, size: int, flags: int) -> bytes:
 
 def setxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -> SyscallResult:
     """setxattr(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     if start is None:
         return PASS
     return _set(t, start, None, True, _name(t, name), _value(t, value, size, flags), flags)
@@ -169,7 +169,7 @@ def setxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -
 
 def lsetxattr(t: Task, path: int, name: int, value: int, size: int, flags: int) -> SyscallResult:
     """lsetxattr(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     if start is None:
         return PASS
     return _set(t, start, None, False, _name(t, name), _value(t, value, size, flags), flags)
@@ -186,13 +186,13 @@ def fsetxattr(t: Task, fd: int, name: int, value: int, size: int, flags: int) ->
 
 def removexattr(t: Task, path: int, name: int) -> SyscallResult:
     """removexattr(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _remove(t, start, None, True, _name(t, name))
 
 
 def lremovexattr(t: Task, path: int, name: int) -> SyscallResult:
     """lremovexattr(2)."""
-    start = t.kernel.vfs.locate(t, AT_FDCWD, read_path(t, path))
+    start = locate(t, AT_FDCWD, read_path(t, path))
     return PASS if start is None else _remove(t, start, None, False, _name(t, name))
 
 
@@ -244,7 +244,7 @@ def _at_target(t: Task, dfd: int, path: int, at_flags: int) -> _Target | None:
     if not name and at_flags & AT_EMPTY_PATH:
         file = sentry_file(t, dfd) if c_int(dfd) >= 0 else None
         return None if file is None else (None, file.location, True)
-    start = t.kernel.vfs.locate(t, dfd, name)
+    start = locate(t, dfd, name)
     return None if start is None else (start, None, not at_flags & AT_SYMLINK_NOFOLLOW)
 
 

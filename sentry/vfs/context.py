@@ -3,19 +3,21 @@
 Analogous to gVisor's ``context.Context``: the kernel hands the VFS its
 tasks, and the VFS and every file system use them only through this small
 protocol, so that neither imports the kernel (``sentry.kernel.task.Task``
-implements it). All its methods are cheap and none waits.
+implements it). All its methods are cheap and none waits. It names no VFS type, so that
+every module of the VFS may take it: the syscall layer, not the VFS,
+resolves fds and working directories into where a path starts.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from sentry.auth import Credentials
     from sentry.platform.platform import AddressSpace
-    from sentry.vfs.file_description import FileDescription
-    from sentry.vfs.vfs import Location
     from sentry.waiter import Waiter
+
+T = TypeVar("T")
 
 
 class Context(Protocol):
@@ -36,13 +38,10 @@ class Context(Protocol):
         """The task's file mode creation mask."""
         ...
 
-    def file(self, fd: int) -> FileDescription | None:
-        """The sentry file ``fd`` names in the task's fd table, or None
-        (a host fd, or no fd at all)."""
-        ...
-
-    def cwd(self) -> Location:
-        """The task's working directory, where its relative paths start."""
+    def file_impl(self, fd: int, kind: type[T]) -> T | None:
+        """The implementation of the sentry file ``fd`` names in the task's
+        fd table if it is a ``kind`` (a device asking whether an fd is one
+        of its own), else None."""
         ...
 
     def sleep(self, seconds: float) -> Waiter:

@@ -24,7 +24,7 @@ from sentry.abi.linux import STATX_BASIC_STATS, Statx
 
 if TYPE_CHECKING:
     from sentry.vfs.context import Context
-    from sentry.vfs.file_description import FileDescriptionImpl
+    from sentry.vfs.file_description_impl import FileDescriptionImpl
     from sentry.waiter import Waiter
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFREG, STATX_BASIC_STATS, Statx
 from sentry.errors import SyscallError
-from sentry.vfs.file_description import FileDescription, FileDescriptionImpl
+from sentry.vfs.file_description_impl import FileDescriptionImpl, FileState
 
 if TYPE_CHECKING:
     from sentry.vfs.context import Context
@@ -27,12 +27,12 @@ class StaticFile(FileDescriptionImpl):
         self.ino = ino
         self.opened = time.time_ns()
 
-    async def pread(self, t: Context, fd: FileDescription, dst: IOSequence, offset: int) -> int:
+    async def pread(self, t: Context, fd: FileState, dst: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pread."""
         chunk = self.data[offset : offset + dst.size]
         return dst.copy_out(0, chunk) if chunk else 0
 
-    async def pwrite(self, t: Context, fd: FileDescription, src: IOSequence, offset: int) -> int:
+    async def pwrite(self, t: Context, fd: FileState, src: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pwrite: read-only."""
         raise SyscallError(errno.EBADF)
 

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFLNK, S_IFMT
+from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT
 from sentry.errors import SyscallError
-from sentry.vfs.file_description import FileDescriptionImpl
+from sentry.vfs.file_description_impl import FileDescriptionImpl
 from sentry.vfs.filesystem import Filesystem, FilesystemType, Inode
 
 if TYPE_CHECKING:
@@ -198,19 +198,21 @@ class VirtualFilesystem:
 
     # -- resolution -------------------------------------------------------
 
-    def locate(self, t: Context, dirfd: int, path: bytes, opening: bool = False) -> Start | None:
+    def locate(self, path: bytes, base: Location | None, opening: bool = False) -> Start | None:
         """Where a path syscall's path enters sentry's tree, or None if it
-        stays on the host (the syscall then passes through). Special files
-        are sentry's only to open(2) (``opening``); other calls on their
-        paths see the host's.
+        stays on the host (the syscall then passes through). A relative
+        path starts at ``base`` (the syscall's dirfd or working directory,
+        which the caller resolves: the VFS knows no fd table). Special
+        files are sentry's only to open(2) (``opening``); other calls on
+        their paths see the host's.
 
-        Raises SyscallError: ENOENT for an empty path, EBADF/ENOTDIR for a
-        bad ``dirfd`` of a relative path.
+        Raises SyscallError: ENOENT for an empty path. Precondition:
+        ``base`` is given for a relative path.
         """
         if not path:
             raise SyscallError(errno.ENOENT)
         if not path.startswith(b"/"):
-            base = self._base(t, dirfd)
+            assert base is not None
             if base.mount is not None:
                 return Start(base, path.split(b"/"))
             path = os.fsencode(base.path) + b"/" + path
@@ -231,21 +233,6 @@ class VirtualFilesystem:
         if opening and comps and comps[-1] not in (b"", b".", b"..") and self.special(current):
             return Start(Location(current), [])
         return None
-
-    def _base(self, t: Context, dirfd: int) -> Location:
-        """The directory a relative path starts from: the cwd or ``dirfd``."""
-        if _c_int(dirfd) == AT_FDCWD:
-            return t.cwd()
-        file = t.file(_c_int(dirfd))
-        if file is not None:
-            location = file.location
-            if location.inode is None or location.inode.mode & S_IFMT != S_IFDIR:
-                raise SyscallError(errno.ENOTDIR)
-            return location
-        try:
-            return Location(os.readlink(f"/proc/{t.tid}/fd/{_c_int(dirfd)}"))
-        except OSError:
-            raise SyscallError(errno.EBADF) from None
 
     async def walk(self, t: Context, start: Start, follow: bool = True) -> Location:
         """Resolve the rest of a located path (``follow``: the final symlink too)."""
@@ -317,8 +304,3 @@ def _open_by_path(
     """A special pattern's file at ``path``, opened as a SpecialOpener."""
     return opener(t, path)
 
-
-def _c_int(value: int) -> int:
-    """A register holding a C int argument, as the int."""
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value >> 31 else value
