@@ -134,6 +134,29 @@ def test_cp_r_source_tree(runs):
     assert results[0][0] == 0 and results[0][2] == ""
 
 
+@pytest.mark.slow
+def test_dotdot_stays_in_the_mount(runs):
+    """``..`` from a directory below the mount's root is its parent in the
+    mount, and ``..`` of the root is the mount point's parent: ``ls ..``,
+    ``cd ../..``, ``find`` from a deep directory and Python's ``os.chdir``
+    give what the kernel's mount gives."""
+    chdirs = (
+        "import os; os.chdir('a/b/c'); os.chdir('..'); print(os.getcwd()); "
+        "os.chdir('../..'); print(os.getcwd(), os.stat('.').st_ino == os.stat('a/..').st_ino); "
+        "os.chdir('..'); print(os.getcwd())"
+    )
+    script = (
+        "mkdir -p a/b/c/d && touch a/f a/b/g a/b/c/h && "
+        "for i in 1 2 3 4 5 6 7 8 9; do mkdir -p a/b/c/d/e$i/x && touch a/b/c/d/e$i/x/y; done && "
+        "cd a/b/c && ls .. && ls ../.. && find ../.. | sort && find ../../.. -type f | wc -l && "
+        "cd d/e1/x && ls ../../../../../b && cd ../../../../.. && pwd -P && ls && cd .. && pwd -P && "
+        f'cd {runs.mnt} && {sys.executable} -c "{chdirs}"'
+    )
+    native = outcome(runs.native(in_mnt(runs, script)))
+    assert outcome(runs.sandbox(in_mnt(runs, script))) == native
+    assert native[0] == 0 and native[2] == "", native
+
+
 @pytest.fixture(scope="module")
 def tarball(tmp_path_factory):
     base = tmp_path_factory.mktemp("tarball")

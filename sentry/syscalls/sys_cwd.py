@@ -11,7 +11,7 @@ from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFMT
 from sentry.errors import SyscallError
 from sentry.kernel.fd_traps import make_precise
 from sentry.kernel.syscalls import Passthrough, SyscallResult
-from sentry.syscalls.common import locate, read_path, sentry_file
+from sentry.syscalls.common import locate, on_host, read_path, sentry_file
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -48,6 +48,13 @@ def chdir(t: Task, path: int) -> SyscallResult:
 
 async def _chdir(t: Task, start: Start) -> int:
     location = await t.kernel.vfs.walk(t, start)
+    if location.mount is None:
+        # ``..`` or a symlink led back out: the host changes directory.
+        result = await on_host(t, location, 0)
+        if result == 0:
+            t.group.cwd = None
+            t.kernel.cwd_changed(t.group)
+        return result
     # Its fchdir back to a host fd must reach sentry, as an fd syscall of a
     # process with a sentry fd does (see fd_traps).
     await make_precise(t)

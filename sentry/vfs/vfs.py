@@ -255,6 +255,9 @@ class VirtualFilesystem:
                 if len(stack) > 1:
                     stack.pop()
                     continue
+                if here.path != here.mount.point:
+                    stack = await self._ancestors(t, here)
+                    continue
                 return await self._leave(
                     t, os.path.dirname(here.mount.point), comps, follow, links
                 )
@@ -274,6 +277,23 @@ class VirtualFilesystem:
                 raise SyscallError(errno.ENOTDIR)
             stack.append(child)
         return stack[-1]
+
+    async def _ancestors(self, t: Context, here: Location) -> list[Location]:
+        """The directories from the root of ``here``'s mount down to the one
+        holding ``here`` (where ``..`` of a walk that started at ``here``
+        goes): a walk starts at a working directory or dirfd anywhere in a
+        mount, and only its path says what lies above it."""
+        assert here.mount is not None
+        mount = here.mount
+        rel = os.path.relpath(os.path.dirname(here.path), mount.point)
+        stack = [Location(mount.point, mount, mount.fs.root)]
+        for name in rel.split("/") if rel != "." else []:
+            at = stack[-1]
+            inode = await mount.fs.lookup(t, at.inode, os.fsencode(name))
+            if inode.mode & S_IFMT != S_IFDIR:
+                raise SyscallError(errno.ENOENT)
+            stack.append(Location(os.path.join(at.path, name), mount, inode))
+        return stack
 
     async def walk_parent(self, t: Context, start: Start) -> tuple[Location, bytes]:
         """The directory holding a located path's last component, and that
