@@ -6,7 +6,7 @@ by the platform's init in the sandbox (the ptrace backend's is C,
 network) and while it runs (guard mounts at FUSE mount points). Steps run in
 order; the first one that fails ends the plan, unless the step says to go on
 (``ignore``) or names a fallback (``otherwise``: the next step runs only if
-this one failed).
+this one failed; a chain of fallbacks stops at the first that succeeds).
 """
 
 from __future__ import annotations

@@ -162,3 +162,22 @@ def test_pytest_plugin_sandbox_fixture(sandbox_user):
     r = run_python_as(sandbox_user, code, timeout=TIMEOUT)
     assert r.returncode == 0, r.stdout + r.stderr
     assert b"1 passed" in r.stdout
+
+
+def test_directory_made_in_a_host_directory_can_be_renamed(sandbox_user):
+    """The app writes over host directories into memory (overlayfs): a
+    directory it makes there can be renamed and removed, as on the host
+    (renaming a directory the host has gives EXDEV: see the README), and the
+    host's directory stays as it was."""
+    host = sandbox_user.mkdtemp("rename")
+    (host / "old").mkdir()
+    sandbox_user.chown(host / "old")
+    script = (
+        "import os; os.mkdir('made'); os.mkdir('old/made'); os.rename('made', 'made2'); "
+        "os.rename('old/made', 'old/made2'); os.rmdir('made2'); os.rmdir('old/made2'); "
+        "print(*os.listdir())"
+    )
+    r = run_as(sandbox_user, ["run", "--", "python3", "-c", script], cwd=str(host), timeout=TIMEOUT)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"old\n", b"")
+    assert sorted(p.name for p in host.iterdir()) == ["old"]
+    assert list((host / "old").iterdir()) == []

@@ -228,7 +228,8 @@ static int run_plan(char *plan, size_t len, int *failed)
             at = (size_t)(nul - plan) + 1;
         }
         if (skip) {
-            skip = 0;
+            /* a skipped fallback skips its own fallback too */
+            skip = head.on_fail == ON_FAIL_ELSE;
             index++;
             continue;
         }

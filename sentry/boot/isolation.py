@@ -184,6 +184,10 @@ class _Builder:
         self.plan.mkdirs(upper)
         self.plan.mkdirs(work)
         data = f"lowerdir={_escape(lower)},upperdir={upper},workdir={work}"
+        # userxattr (Linux 5.11) keeps overlayfs's own marks in user.*
+        # xattrs, which a user namespace may set: without it a directory made
+        # in a merged one cannot be renamed (EXDEV).
+        self.plan.mount("overlay", target, "overlay", 0, data + ",userxattr", otherwise=True)
         self.plan.mount("overlay", target, "overlay", 0, data, otherwise=True)
         self.plan.mount(lower, target, "", MS_BIND | MS_RDONLY, ignore=True)
 
