@@ -149,12 +149,25 @@ def test_dotdot_stays_in_the_mount(runs):
         "mkdir -p a/b/c/d && touch a/f a/b/g a/b/c/h && "
         "for i in 1 2 3 4 5 6 7 8 9; do mkdir -p a/b/c/d/e$i/x && touch a/b/c/d/e$i/x/y; done && "
         "cd a/b/c && ls .. && ls ../.. && find ../.. | sort && find ../../.. -type f | wc -l && "
-        "cd d/e1/x && ls ../../../../../b && cd ../../../../.. && pwd -P && ls && cd .. && pwd -P && "
+        "cd d/e1/x && ls ../../../../../b && cd ../../../../.. && pwd -P && ls && "
+        "cd .. && pwd -P && "
         f'cd {runs.mnt} && {sys.executable} -c "{chdirs}"'
     )
     native = outcome(runs.native(in_mnt(runs, script)))
     assert outcome(runs.sandbox(in_mnt(runs, script))) == native
     assert native[0] == 0 and native[2] == "", native
+
+
+@pytest.mark.slow
+def test_path_edges(runs):
+    """``.`` and ``..`` as a last component, trailing slashes, and renames
+    onto the same file, an ancestor or a descendant (``fuse/path_edges.py``)
+    give what the kernel's mount gives."""
+    argv = [sys.executable, REPO_ROOT / "tests" / "fuse" / "path_edges.py"]
+    native = outcome(runs.native(argv))
+    assert outcome(runs.sandbox(in_mnt(runs, " ".join(map(str, argv))))) == native
+    assert native[0] == 0 and native[2] == "", native
+    assert "rename d d/sub/x EINVAL\n" in native[1]
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ import os
 import random
 import shlex
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -1120,6 +1121,27 @@ def _snapshot(top: Path) -> dict[str, tuple]:
             else:
                 snap[rel] = ("f", st.st_mode & 0o7777, path.read_bytes())
     return snap
+
+
+@pytest.mark.slow
+def test_bindfs_path_edges(both):
+    """``fuse/path_edges.py`` on bindfs, a libfuse 2 daemon in the sandbox:
+    what Linux decides before asking the daemon (renames onto the same
+    file, an ancestor or a descendant, on which libfuse deadlocks) sentry
+    decides too, with the same answers."""
+    require_tool("bindfs")
+    script = Path(__file__).parent / "fuse" / "path_edges.py"
+
+    def build(s, root):
+        mnt, src = root / "mnt", root / "src"
+        src.mkdir()
+        s.step("mount", ["bindfs", src, mnt])
+        s.step("edges", f"(cd {mnt} && {sys.executable} {script})")
+        s.step("umount", ["fusermount", "-u", mnt])
+
+    pair = both(build, env=LISTING_ENV)
+    pair.assert_steps_same()
+    assert all(step.status == 0 for step in pair.sandbox.steps.values()), pair.sandbox.describe()
 
 
 @pytest.mark.slow

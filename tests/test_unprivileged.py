@@ -177,7 +177,8 @@ def test_directory_made_in_a_host_directory_can_be_renamed(sandbox_user):
         "os.rename('old/made', 'old/made2'); os.rmdir('made2'); os.rmdir('old/made2'); "
         "print(*os.listdir())"
     )
-    r = run_as(sandbox_user, ["run", "--", "python3", "-c", script], cwd=str(host), timeout=TIMEOUT)
+    argv = ["run", "--", "python3", "-c", script]
+    r = run_as(sandbox_user, argv, cwd=str(host), timeout=TIMEOUT)
     assert (r.returncode, r.stdout, r.stderr) == (0, b"old\n", b"")
     assert sorted(p.name for p in host.iterdir()) == ["old"]
     assert list((host / "old").iterdir()) == []

@@ -51,6 +51,11 @@ AT_NO_AUTOMOUNT = 0x800
 AT_EMPTY_PATH = 0x1000
 AT_STATX_SYNC_TYPE = 0x6000
 
+# renameat2(2) flags (include/uapi/linux/fs.h).
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+RENAME_WHITEOUT = 4
+
 # utimensat(2): a time's nanoseconds meaning "now", or "leave it alone".
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2

@@ -11,7 +11,6 @@ syscall's exit.
 from __future__ import annotations
 
 import errno
-import os
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -116,13 +115,17 @@ async def _create(
 ) -> tuple[Location, Any]:
     """For O_CREAT: the file (made if missing), and its impl if made."""
     vfs = t.kernel.vfs
-    parent, name = await vfs.walk_parent(t, start)
+    last = await vfs.walk_parent(t, start)
+    parent, name, path = last.dir, last.name, last.path
     if parent.mount is None:
         return parent, None
-    if not name:
+    # Linux's open_last_lookups and do_open: "name/" is EISDIR, and "." or
+    # ".." is the directory itself.
+    if last.slash and name not in (b".", b".."):
         raise SyscallError(errno.EISDIR)
+    if not last.normal:
+        raise SyscallError(errno.EEXIST if flags & O_EXCL else errno.EISDIR)
     fs = parent.mount.fs
-    path = os.path.join(parent.path, os.fsdecode(name))
     try:
         inode = await fs.lookup(t, parent.inode, name)
     except SyscallError as err:

@@ -6,6 +6,12 @@ linkat, symlink and symlinkat (analogous to the name calls of gVisor's
 A path outside every sentry mount passes through. A call naming two paths
 (rename, link) across a sentry mount and anything else fails with EXDEV, as
 it does across mounts in Linux.
+
+What Linux's VFS decides before a file system is asked, sentry decides too,
+in the same order (``namei.c``): a last component of ``.`` or ``..``, a
+trailing slash, and rename of a file onto itself (0, without asking the
+file system), onto its ancestor (ENOTEMPTY) or its descendant (EINVAL).
+A daemon is never sent those renames: libfuse deadlocks on them.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from sentry.abi.linux import (
     AT_FDCWD,
     AT_REMOVEDIR,
     AT_SYMLINK_FOLLOW,
+    RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+    RENAME_WHITEOUT,
     S_IFDIR,
     S_IFMT,
     S_IFREG,
@@ -27,15 +36,44 @@ from sentry.syscalls.common import c_int, locate, on_host, read_path
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
-    from sentry.vfs.vfs import Location, Start
+    from sentry.vfs.filesystem import Inode
+    from sentry.vfs.vfs import Last, Start
 
 
-async def _parent(t: Task, start: Start) -> tuple[Location, bytes]:
-    parent, name = await t.kernel.vfs.walk_parent(t, start)
-    if parent.mount is not None and parent.inode is not None:
-        if parent.inode.mode & S_IFMT != S_IFDIR:
-            raise SyscallError(errno.ENOTDIR)
-    return parent, name
+async def _new_name(t: Task, start: Start, directory: bool = False) -> Last:
+    """The last component of a path a call creates (Linux's
+    ``filename_create``): EEXIST for ``.``, ``..`` or a mount's root; with a
+    trailing slash, unless a directory is made, EEXIST if the name exists and
+    ENOENT if not."""
+    last = await t.kernel.vfs.walk_parent(t, start)
+    if last.dir.mount is None:
+        return last
+    if not last.normal:
+        raise SyscallError(errno.EEXIST)
+    if last.slash and not directory:
+        await _lookup(t, last)
+        raise SyscallError(errno.EEXIST)
+    return last
+
+
+async def _lookup(t: Task, last: Last) -> Inode:
+    """The file a last component in a mount names (ENOENT if none)."""
+    assert last.dir.mount is not None
+    inode: Inode = await last.dir.mount.fs.lookup(t, last.dir.inode, last.name)
+    return inode
+
+
+async def _lookup_or_none(t: Task, last: Last) -> Inode | None:
+    try:
+        return await _lookup(t, last)
+    except SyscallError as err:
+        if err.errno != errno.ENOENT:
+            raise
+        return None
+
+
+def _is_dir(inode: Inode) -> bool:
+    return inode.mode & S_IFMT == S_IFDIR
 
 
 def mkdir(t: Task, path: int, mode: int) -> SyscallResult:
@@ -54,12 +92,11 @@ def _mkdirat(t: Task, dirfd: int, path: int, mode: int, path_arg: int) -> Syscal
 
 
 async def _mkdir(t: Task, start: Start, mode: int, path_arg: int) -> int:
-    parent, name = await _parent(t, start)
+    last = await _new_name(t, start, directory=True)
+    parent = last.dir
     if parent.mount is None:
         return await on_host(t, parent, path_arg)
-    if not name:
-        raise SyscallError(errno.EEXIST)
-    await parent.mount.fs.mkdir(t, parent.inode, name, mode)
+    await parent.mount.fs.mkdir(t, parent.inode, last.name, mode)
     return 0
 
 
@@ -79,14 +116,13 @@ def _mknodat(t: Task, dirfd: int, path: int, mode: int, dev: int, path_arg: int)
 
 
 async def _mknod(t: Task, start: Start, mode: int, dev: int, path_arg: int) -> int:
-    parent, name = await _parent(t, start)
+    last = await _new_name(t, start)
+    parent = last.dir
     if parent.mount is None:
         return await on_host(t, parent, path_arg)
-    if not name:
-        raise SyscallError(errno.EEXIST)
     if mode & S_IFMT == 0:
         mode |= S_IFREG
-    await parent.mount.fs.mknod(t, parent.inode, name, mode, dev)
+    await parent.mount.fs.mknod(t, parent.inode, last.name, mode, dev)
     return 0
 
 
@@ -113,18 +149,26 @@ def _unlinkat(t: Task, dirfd: int, path: int, flags: int, path_arg: int) -> Sysc
 
 
 async def _unlink(t: Task, start: Start, directory: bool, path_arg: int) -> int:
-    parent, name = await _parent(t, start)
+    last = await t.kernel.vfs.walk_parent(t, start)
+    parent = last.dir
     if parent.mount is None:
         return await on_host(t, parent, path_arg)
-    if not name:
-        raise SyscallError(errno.EBUSY if directory else errno.EISDIR)
-    if name == b"." and directory:
-        raise SyscallError(errno.EINVAL)
-    if not directory:
-        child = await parent.mount.fs.lookup(t, parent.inode, name)
-        if child.mode & S_IFMT == S_IFDIR:
+    # Linux's do_rmdir and do_unlinkat, then may_delete.
+    if directory:
+        special = {b"": errno.EBUSY, b".": errno.EINVAL, b"..": errno.ENOTEMPTY}
+        if last.name in special:
+            raise SyscallError(special[last.name])
+        if not _is_dir(await _lookup(t, last)):
+            raise SyscallError(errno.ENOTDIR)
+    else:
+        if not last.normal:
             raise SyscallError(errno.EISDIR)
-    await parent.mount.fs.unlink(t, parent.inode, name, directory)
+        child = await _lookup(t, last)
+        if _is_dir(child):
+            raise SyscallError(errno.EISDIR)
+        if last.slash:
+            raise SyscallError(errno.ENOTDIR)
+    await parent.mount.fs.unlink(t, parent.inode, last.name, directory)
     return 0
 
 
@@ -142,6 +186,10 @@ def renameat2(
     t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int
 ) -> SyscallResult:
     """renameat2(2)."""
+    if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) or (
+        flags & RENAME_EXCHANGE and flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)
+    ):
+        raise SyscallError(errno.EINVAL)
     src = locate(t, olddirfd, read_path(t, old))
     dst = locate(t, newdirfd, read_path(t, new))
     if src is None and dst is None:
@@ -152,16 +200,43 @@ def renameat2(
 
 
 async def _rename(t: Task, src: Start, dst: Start, flags: int) -> int:
-    old_parent, old_name = await _parent(t, src)
-    new_parent, new_name = await _parent(t, dst)
-    if old_parent.mount is None or old_parent.mount is not new_parent.mount:
+    vfs = t.kernel.vfs
+    old, new = await vfs.walk_parent(t, src), await vfs.walk_parent(t, dst)
+    mount = old.dir.mount
+    if mount is None or mount is not new.dir.mount:
         raise SyscallError(errno.EXDEV)
-    if not old_name or not new_name:
+    # Linux's do_renameat2, then vfs_rename, in their order.
+    if not old.normal:
         raise SyscallError(errno.EBUSY)
-    await old_parent.mount.fs.rename(
-        t, old_parent.inode, old_name, new_parent.inode, new_name, flags
-    )
+    if not new.normal:
+        raise SyscallError(errno.EEXIST if flags & RENAME_NOREPLACE else errno.EBUSY)
+    source = await _lookup(t, old)
+    target = await _lookup_or_none(t, new)
+    exchange = bool(flags & RENAME_EXCHANGE)
+    if flags & RENAME_NOREPLACE and target is not None:
+        raise SyscallError(errno.EEXIST)
+    if exchange and target is None:
+        raise SyscallError(errno.ENOENT)
+    if exchange and target is not None and not _is_dir(target) and new.slash:
+        raise SyscallError(errno.ENOTDIR)
+    if not _is_dir(source) and (old.slash or (new.slash and not exchange)):
+        raise SyscallError(errno.ENOTDIR)
+    if _below(new.path, old.path):
+        raise SyscallError(errno.EINVAL)
+    if _below(old.path, new.path):
+        raise SyscallError(errno.EINVAL if exchange else errno.ENOTEMPTY)
+    if source is target:
+        return 0
+    if target is not None and not exchange and _is_dir(source) != _is_dir(target):
+        raise SyscallError(errno.ENOTDIR if _is_dir(source) else errno.EISDIR)
+    await mount.fs.rename(t, old.dir.inode, old.name, new.dir.inode, new.name, flags)
     return 0
+
+
+def _below(path: str, ancestor: str) -> bool:
+    """Whether ``path`` lies strictly inside directory ``ancestor`` (paths of
+    one mount, resolved, so each names one file)."""
+    return path.startswith(ancestor.rstrip("/") + "/")
 
 
 def link(t: Task, old: int, new: int) -> SyscallResult:
@@ -182,14 +257,16 @@ def linkat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int
 
 async def _link(t: Task, src: Start, dst: Start, follow: bool) -> int:
     target = await t.kernel.vfs.walk(t, src, follow)
-    parent, name = await _parent(t, dst)
-    if target.mount is None or parent.mount is not target.mount:
+    if target.mount is None:
         raise SyscallError(errno.EXDEV)
-    if not name:
-        raise SyscallError(errno.EEXIST)
-    if target.inode is not None and target.inode.mode & S_IFMT == S_IFDIR:
+    last = await _new_name(t, dst)
+    parent = last.dir
+    if parent.mount is not target.mount:
+        raise SyscallError(errno.EXDEV)
+    assert target.inode is not None
+    if _is_dir(target.inode):
         raise SyscallError(errno.EPERM)
-    await parent.mount.fs.link(t, target.inode, parent.inode, name)
+    await parent.mount.fs.link(t, target.inode, parent.inode, last.name)
     return 0
 
 
@@ -209,10 +286,9 @@ def _symlinkat(t: Task, target: int, dirfd: int, path: int, path_arg: int) -> Sy
 
 
 async def _symlink(t: Task, start: Start, target: bytes, path_arg: int) -> int:
-    parent, name = await _parent(t, start)
+    last = await _new_name(t, start)
+    parent = last.dir
     if parent.mount is None:
         return await on_host(t, parent, path_arg)
-    if not name:
-        raise SyscallError(errno.EEXIST)
-    await parent.mount.fs.symlink(t, parent.inode, name, target)
+    await parent.mount.fs.symlink(t, parent.inode, last.name, target)
     return 0

@@ -79,6 +79,32 @@ class Start:
     rest: list[bytes] = field(default_factory=list)
 
 
+@dataclass
+class Last:
+    """A path's last component and the directory holding it (Linux's
+    ``nameidata`` after ``path_parentat``): what a call that creates,
+    removes or renames a name works on.
+
+    ``name`` is b"." or b".." for those components (Linux's LAST_DOT and
+    LAST_DOTDOT), and b"" when the path is a mount's root itself. ``slash``:
+    the path ended in ``/``, which makes it name a directory.
+    """
+
+    dir: Location
+    name: bytes
+    slash: bool = False
+
+    @property
+    def normal(self) -> bool:
+        """Whether ``name`` is an ordinary name (LAST_NORM)."""
+        return self.name not in (b"", b".", b"..")
+
+    @property
+    def path(self) -> str:
+        """The app's absolute view of the named file."""
+        return os.path.join(self.dir.path, os.fsdecode(self.name))
+
+
 # A special file's opener: (task, flags) -> the impl of a new open file;
 # for a pattern, (task, path).
 SpecialOpener = Callable[["Context", int], FileDescriptionImpl]
@@ -235,8 +261,14 @@ class VirtualFilesystem:
         return None
 
     async def walk(self, t: Context, start: Start, follow: bool = True) -> Location:
-        """Resolve the rest of a located path (``follow``: the final symlink too)."""
-        return await self._walk(t, start.at, list(start.rest), follow, [0])
+        """Resolve the rest of a located path (``follow``: the final symlink
+        too). A path ending in ``/`` or ``/.`` names a directory: its final
+        symlink is followed, and anything else is ENOTDIR."""
+        directory = bool(start.rest) and start.rest[-1] in (b"", b".")
+        location = await self._walk(t, start.at, list(start.rest), follow or directory, [0])
+        if directory and not _is_dir(location):
+            raise SyscallError(errno.ENOTDIR)
+        return location
 
     async def _walk(
         self, t: Context, at: Location, comps: list[bytes], follow: bool, links: list[int]
@@ -295,16 +327,21 @@ class VirtualFilesystem:
             stack.append(Location(os.path.join(at.path, name), mount, inode))
         return stack
 
-    async def walk_parent(self, t: Context, start: Start) -> tuple[Location, bytes]:
-        """The directory holding a located path's last component, and that
-        name (b"" if the path is a mount's root itself)."""
-        comps = [c for c in start.rest if c not in (b"", b".")] if start.rest else []
-        if not comps:
-            return start.at, b""
-        if comps[-1] == b"..":
-            raise SyscallError(errno.EINVAL)
-        parent = await self._walk(t, start.at, comps[:-1], True, [0])
-        return parent, comps[-1]
+    async def walk_parent(self, t: Context, start: Start) -> Last:
+        """The last component of a located path and the directory holding it
+        (resolved, symlinks followed). Raises SyscallError: ENOTDIR if what
+        holds it is not a directory; the walk's errors."""
+        rest = list(start.rest)
+        slash = False
+        while rest and rest[-1] == b"":
+            rest.pop()
+            slash = True
+        if not [c for c in rest if c not in (b"", b".")]:
+            return Last(start.at, rest[-1] if rest else b"", slash)
+        parent = await self._walk(t, start.at, rest[:-1], True, [0])
+        if not _is_dir(parent):
+            raise SyscallError(errno.ENOTDIR)
+        return Last(parent, rest[-1], slash)
 
     async def _leave(
         self, t: Context, host: str, comps: list[bytes], follow: bool, links: list[int]
@@ -314,6 +351,8 @@ class VirtualFilesystem:
         if start is None:
             rest = b"/".join(c for c in comps if c)
             joined = os.path.normpath(os.path.join(host, os.fsdecode(rest))) if rest else host
+            if comps and comps[-1] in (b"", b".") and joined != "/":
+                joined += "/"  # the host then checks that it is a directory
             return Location(joined)
         return await self._walk(t, start.at, start.rest, follow, links)
 
@@ -324,3 +363,8 @@ def _open_by_path(
     """A special pattern's file at ``path``, opened as a SpecialOpener."""
     return opener(t, path)
 
+
+def _is_dir(location: Location) -> bool:
+    """Whether a location in a mount is a directory (a host path is the
+    host's to judge)."""
+    return location.inode is None or location.inode.mode & S_IFMT == S_IFDIR
