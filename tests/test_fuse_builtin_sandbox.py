@@ -170,6 +170,52 @@ def test_path_edges(runs):
     assert "rename d d/sub/x EINVAL\n" in native[1]
 
 
+@pytest.mark.slow
+def test_exec_from_the_mount(runs):
+    """Programs, scripts (nested interpreters, odd ``#!`` lines), a symlink
+    to a host program, and the errors (no execute bit, a directory, a
+    missing interpreter) as on the kernel's mount (``fuse/exec_cases.sh``)."""
+    script = f"sh {REPO_ROOT / 'tests' / 'fuse' / 'exec_cases.sh'} 2>&1"
+    native = outcome(runs.native(["sh", "-c", script]))
+    assert outcome(runs.sandbox(in_mnt(runs, script))) == native
+    assert native[0] == 0 and "hello world\necho: 0\n" in native[1], native
+
+
+BUILD = r"""
+mkdir proj && cd proj
+cat > configure <<'EOS'
+#!/bin/sh
+srcdir=$(dirname "$0")
+echo "configuring in $srcdir"
+printf 'all: hello\nhello: %s/hello.c\n' "$srcdir" > Makefile
+printf '\tcc -O1 -o hello %s/hello.c\n' "$srcdir" >> Makefile
+printf 'test: hello\n\t./hello check\n' >> Makefile
+EOS
+chmod +x configure
+cat > hello.c <<'EOS'
+#include <stdio.h>
+int main(int c, char **v) { printf("hello %s\n", c > 1 ? v[1] : "-"); }
+EOS
+./configure && make -s && make -s test && ./hello direct
+python3 -m venv --without-pip venv
+venv/bin/python -c 'import sys; print(sys.prefix != sys.base_prefix)'
+venv/bin/python -c 'import sys; print(sys.prefix.endswith("/proj/venv"))'
+"""
+
+
+@pytest.mark.slow
+def test_configure_make_test_and_venv_on_the_mount(runs):
+    """``./configure && make && make test`` of a small C project, and a
+    Python venv, all on the mount: what a user runs."""
+    require_tool("cc")
+    build = runs.base / "build.sh"
+    build.write_text(BUILD)
+    script = f"sh -e {build} 2>&1"
+    native = outcome(runs.native(["sh", "-c", script]))
+    assert outcome(runs.sandbox(in_mnt(runs, script))) == native
+    assert native == (0, "configuring in .\nhello check\nhello direct\nTrue\nTrue\n", ""), native
+
+
 @pytest.fixture(scope="module")
 def tarball(tmp_path_factory):
     base = tmp_path_factory.mktemp("tarball")

@@ -30,6 +30,7 @@ import hashlib
 import os
 import random
 import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -1072,6 +1073,38 @@ def test_squashfuse_big_file(both, big_squash_image):
             "dd 1M": ("19+1 records in", "19+1 records out", BIG_SIZE),
         },
     )
+
+
+@pytest.mark.slow
+def test_squashfuse_exec(both, tmp_path):
+    """Programs on squashfuse, a daemon inside the sandbox, run: an ELF
+    binary, a script, and one through a symlink, as natively."""
+    mksquashfs, exe = require_tool("mksquashfs"), require_tool("squashfuse")
+    src = tmp_path / "exec-src"
+    (src / "bin").mkdir(parents=True)
+    shutil.copy("/bin/echo", src / "bin" / "echo")
+    (src / "bin" / "script").write_text('#!/bin/sh\necho "script $0 $*"\n')
+    (src / "bin" / "script").chmod(0o755)
+    (src / "link").symlink_to("bin/echo")
+    img = tmp_path / "exec.squashfs"
+    subprocess.run(
+        [mksquashfs, src, img, "-noappend", "-all-root", "-quiet", "-no-progress"],
+        check=True,
+        timeout=60,
+    )
+
+    def build(s, root):
+        mnt = root / "mnt"
+        s.step("mount", [exe, img, mnt])
+        s.step("elf", [mnt / "bin" / "echo", "hello"])
+        s.step("script", f"(cd {mnt} && bin/script a b)")
+        s.step("link", [mnt / "link", "linked"])
+        s.step("umount", umount(mnt))
+
+    pair = both(build, env=LISTING_ENV)
+    pair.assert_steps_same()
+    assert all(step.status == 0 for step in pair.sandbox.steps.values()), pair.sandbox.describe()
+    assert pair.sandbox["script"].stdout == "script bin/script a b\n"
 
 
 @pytest.mark.slow

@@ -69,6 +69,17 @@ def test_memfs_write_read(sandbox_user):
     assert r.stdout == b"100000\n100000\n/data:\nd\nn\n\n/data/d:\nf\n"
 
 
+def test_exec_from_memfs(sandbox_user):
+    """A program and a script copied onto a memfs mount run."""
+    script = (
+        "cp /bin/echo /data/echo && /data/echo copied"
+        " && printf '#!/bin/sh\\necho script $0\\n' > /data/s && chmod +x /data/s && /data/s"
+    )
+    argv = ["run", "--mount", "/data=memfs", "--", "sh", "-c", script]
+    r = run_as(sandbox_user, argv, timeout=TIMEOUT)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"copied\nscript /data/s\n", b"")
+
+
 @pytest.mark.parametrize("root", [False, True], ids=["app-uid", "app-root"])
 def test_app_identity(sandbox_user, root):
     """The app runs as the invoking user's ids, or as 0 with --root."""

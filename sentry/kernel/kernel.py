@@ -331,6 +331,10 @@ class Kernel:
             self.tasks[t.tid] = t
             t.group.tasks[t.tid] = t
             self.platform.bind_task(t.tid, t.fd_table.slot)
+        if t.blocked is not None:
+            # sentry's own execve (sys_exec): the registers it saved belong
+            # to the old image; the call just returns 0 in the new one.
+            t.blocked.saved_regs = None
         t.fd_table = t.fd_table.exec(t)
         t.forget_credentials()
         if t.tid == self.main:

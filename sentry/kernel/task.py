@@ -72,9 +72,9 @@ class Injection(Waiter):
     syscall ``nr`` in the middle of the app's own, e.g. ``memfd_create`` to
     make the placeholder of a new sentry fd (a trapped ``nr`` must be one
     that always reaches Python: a path syscall). ``data``, if given, is
-    copied below the task's stack and an argument equal to SCRATCH is
-    replaced by its address (``data`` may be a function of that address,
-    for data that points into itself). The syscall's
+    copied below the task's stack and an argument equal to SCRATCH (plus
+    an offset) is replaced by its address (plus the offset); ``data`` may
+    be a function of that address, for data that points into itself. The syscall's
     result is the awaited value; the app's registers are put back when the
     handler returns.
     """

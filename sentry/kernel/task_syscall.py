@@ -306,7 +306,7 @@ class SyscallDispatcher:
             args = injection.args
             if injection.data:
                 where = self.platform.scratch(t.tid, b.saved_regs, injection.data)
-                args = tuple(where if a == SCRATCH else a for a in args)
+                args = tuple(where + a - SCRATCH if _in_scratch(a) else a for a in args)
             self.platform.inject(t.tid, injection.nr, args, rewind=b.parked)
         except TaskExited:
             raise
@@ -351,6 +351,11 @@ class SyscallDispatcher:
         if self.strace is not None:
             self.strace.emit(t.tid, b.call, b.result)
         self.kernel.resume(t)
+
+
+def _in_scratch(arg: int) -> bool:
+    """Whether an injected call's argument is SCRATCH + an offset."""
+    return SCRATCH <= arg < SCRATCH + 2**32
 
 
 def _checked(result: object) -> int:

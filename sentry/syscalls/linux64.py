@@ -42,6 +42,7 @@ from sentry.kernel.syscalls import Handler, Support, Syscall, SyscallTable
 from sentry.syscalls import (
     sys_attr,
     sys_cwd,
+    sys_exec,
     sys_file,
     sys_mmap,
     sys_mount,
@@ -82,9 +83,15 @@ def _table(*entries: Syscall) -> dict[int, Syscall]:
 
 _EXEC_NOTE = (
     "The host runs it; sentry follows the exec (PTRACE_EVENT_EXEC) and drops "
-    "the process's close-on-exec sentry fds. A program on a sentry mount cannot "
-    "be executed: the host finds the mount point's empty guard (ENOENT), or a "
-    "placeholder fd (EACCES)."
+    "the process's close-on-exec sentry fds. A program on a sentry mount runs "
+    "from a memfd copy (its /proc/self/exe names the memfd), a script's "
+    "interpreter is found by sentry; one execute bit suffices (the owner and "
+    "group rules of default_permissions are not applied)."
+)
+_EXECVEAT_NOTE = (
+    "The host runs it; sentry follows the exec as for execve. A program on a "
+    "sentry mount cannot be executed by execveat (or fexecve): the host finds "
+    "the mount point's empty guard (ENOENT), or a placeholder fd (EACCES)."
 )
 
 TABLE: dict[int, Syscall] = _table(
@@ -232,8 +239,10 @@ TABLE: dict[int, Syscall] = _table(
         host_paths_pass=False,
     ),
     supported("umount2", sys_mount.umount2, path_args=(0,), host_paths_pass=False),
-    passes_through("execve", _EXEC_NOTE, path_args=(0,), host_paths_pass=False),
-    passes_through("execveat", _EXEC_NOTE, fd_args=(0,), path_args=(1,), host_paths_pass=False),
+    partially_supported("execve", sys_exec.execve, _EXEC_NOTE, path_args=(0,)),
+    passes_through(
+        "execveat", _EXECVEAT_NOTE, fd_args=(0,), path_args=(1,), host_paths_pass=False
+    ),
     # fds passed over unix sockets
     supported("sendmsg", sys_socket.sendmsg, global_fds=True),
     supported("recvmsg", sys_socket.recvmsg, global_fds=True),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sentry.vfs.iov import IOSequence
 
 O_ACCMODE = 0o3
+O_RDONLY = 0
 O_WRONLY = 0o1
 O_RDWR = 0o2
 O_CREAT = 0o100
@@ -31,6 +32,9 @@ O_NONBLOCK = 0o4000
 O_DIRECT = 0o40000
 O_CLOEXEC = 0o2000000
 O_LARGEFILE = 0o100000
+O_DIRECTORY = 0o200000
+O_NOFOLLOW = 0o400000
+O_TMPFILE = 0o20000000 | O_DIRECTORY
 # Open flags that act at open time only: the file keeps none of them.
 OPEN_ONLY = O_CREAT | O_EXCL | 0o400 | O_TRUNC  # and O_NOCTTY
 O_PATH = 0o10000000

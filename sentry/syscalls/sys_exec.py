@@ -1,0 +1,230 @@
+"""execve of a program on a sentry mount.
+
+Analogous to gVisor's ``Execve`` (``syscalls/linux/sys_thread.go``) and
+Linux's ``fs/exec.c`` with ``binfmt_script.c``. The host kernel runs every
+exec, but it cannot see a sentry mount (it finds the mount point's empty
+guard), so sentry resolves a path that enters one and hands the host
+something it can run, keeping what the app and the program see as they
+are on Linux:
+
+- a path that leads back to the host (a symlink on the mount to
+  ``/usr/bin/python3``, as in a venv): the host runs that path, with the
+  app's argv and envp untouched;
+- a script (``#!``): sentry reads the interpreter line itself, as
+  ``binfmt_script`` does, and runs the interpreter with ``argv`` =
+  interpreter, its optional argument, the script's path as the app gave
+  it, then the app's ``argv[1:]``; the interpreter then opens the script
+  through sentry (``./configure`` finds itself by ``$0``). An interpreter
+  on a sentry mount is resolved the same way, five levels at most (ELOOP);
+- anything else (an ELF program): sentry copies the file into a memfd the
+  task makes, and the task executes ``/proc/self/fd/N``. The memfd is
+  close-on-exec, so the program does not inherit it; its
+  ``/proc/self/exe`` names the memfd.
+
+Linux's checks come first: a directory or any other non-regular file is
+EACCES, as is a file with no execute bit (the rule of a FUSE mount without
+``default_permissions``). A text file with no ``#!`` reaches the host,
+which gives ENOEXEC (a shell then runs it as a script).
+
+The exec itself is an injected ``execve``; when it succeeds the kernel
+drops the old image's saved registers (see ``Kernel``), and the call
+returns 0 in the new program, as on Linux.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sentry.abi.linux import AT_FDCWD, S_IFMT, S_IFREG
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.errors import SyscallError
+from sentry.kernel.syscalls import PASS, SyscallResult
+from sentry.kernel.task import SCRATCH
+from sentry.syscalls.common import locate, read_path
+from sentry.vfs.file_description import FileDescription
+from sentry.vfs.file_description_impl import O_RDONLY
+from sentry.vfs.iov import BufferSequence
+
+if TYPE_CHECKING:
+    from sentry.kernel.task import Task
+    from sentry.vfs.vfs import Location, Start
+
+BINPRM_BUF_SIZE = 256  # what Linux reads of a file to recognise it
+MAX_INTERPRETERS = 5  # Linux's limit on nested interpreters
+MAX_ARG_STRINGS = 0x7FFFFFFF
+MFD_CLOEXEC = 1
+S_IXUGO = 0o111
+CHUNK = 1 << 20  # bytes copied into the memfd per read
+_PTR = struct.Struct("<Q")
+
+# An argv entry: a pointer into the app's memory, or a new string.
+Arg = int | bytes
+
+
+def execve(t: Task, path: int, argv: int, envp: int) -> SyscallResult:
+    """execve(2): a path that enters a sentry mount is resolved by sentry
+    (see the module's docstring); any other passes through."""
+    name = read_path(t, path)
+    start = locate(t, AT_FDCWD, name)
+    if start is None:
+        return PASS
+    return _execve(t, name, start, argv, envp)
+
+
+async def _execve(t: Task, name: bytes, start: Start, argv: int, envp: int) -> int:
+    args: list[Arg] | None = None  # None: the app's own argv
+    for _ in range(MAX_INTERPRETERS + 1):
+        location = await t.kernel.vfs.walk(t, start)
+        if location.mount is None:
+            return await _exec_host(t, os.fsencode(location.path), args, argv, envp)
+        head = await _check(t, location)
+        script = _interpreter(head)
+        if script is None:
+            return await _exec_copy(t, location, args, argv, envp)
+        interpreter, optional = script
+        rest = _read_argv(t, argv)[1:] if args is None else args[1:]
+        args = [interpreter, *([optional] if optional is not None else []), name, *rest]
+        name = interpreter
+        found = locate(t, AT_FDCWD, interpreter)
+        if found is None:
+            return await _exec_host(t, interpreter, args, argv, envp)
+        start = found
+    raise SyscallError(errno.ELOOP)
+
+
+async def _check(t: Task, location: Location) -> bytes:
+    """Linux's checks of a file to execute; its first bytes."""
+    assert location.mount is not None and location.inode is not None
+    if location.inode.mode & S_IFMT != S_IFREG:
+        raise SyscallError(errno.EACCES)
+    attr = await location.mount.fs.stat(t, location.inode)
+    if attr.mode & S_IFMT != S_IFREG or not attr.mode & S_IXUGO:
+        raise SyscallError(errno.EACCES)
+    file = await _open(t, location)
+    try:
+        return await _pread(t, file, BINPRM_BUF_SIZE, 0)
+    finally:
+        await _close(t, file)
+
+
+def _interpreter(head: bytes) -> tuple[bytes, bytes | None] | None:
+    """A script's interpreter and optional argument (``binfmt_script``), or
+    None if ``head`` does not start with ``#!``. ENOEXEC for a line with no
+    interpreter, or one cut off by the 256-byte limit."""
+    if not head.startswith(b"#!"):
+        return None
+    line, newline, _ = head[2:].partition(b"\n")
+    line = line.replace(b"\t", b" ")
+    words = line.strip(b" ").split(b" ", 1)
+    if not words[0] or (not newline and len(words) == 1 and len(head) == BINPRM_BUF_SIZE):
+        raise SyscallError(errno.ENOEXEC)
+    optional = words[1].strip(b" ") if len(words) > 1 else b""
+    return words[0], optional or None
+
+
+def _read_argv(t: Task, argv: int) -> list[Arg]:
+    """The app's argv array: its string pointers (EFAULT as Linux)."""
+    pointers: list[Arg] = []
+    addr = argv
+    while argv:
+        raw = t.mm.copy_in(addr, 4096 - addr % 4096)  # to the end of its page
+        if len(raw) < 8:
+            raise SyscallError(errno.EFAULT)
+        for (pointer,) in _PTR.iter_unpack(raw[: len(raw) // 8 * 8]):
+            if pointer == 0:
+                return pointers
+            pointers.append(pointer)
+            if len(pointers) > MAX_ARG_STRINGS:
+                raise SyscallError(errno.E2BIG)
+        addr += len(raw) // 8 * 8
+    return pointers
+
+
+def _pack(path: bytes, args: list[Arg] | None) -> tuple[Callable[[int], bytes], int]:
+    """Scratch data (a function of its address) with ``path`` at offset 0
+    and, if ``args`` is given, a NULL-terminated argv array after the
+    strings; and the array's offset."""
+    strings = bytearray(path + b"\0")
+    entries: list[tuple[bool, int]] = []  # (a new string?, its offset or the app's pointer)
+    for arg in args or []:
+        if isinstance(arg, bytes):
+            entries.append((True, len(strings)))
+            strings += arg + b"\0"
+        else:
+            entries.append((False, arg))
+    strings += b"\0" * (-len(strings) % 8)
+    array_at = len(strings)
+
+    def data(addr: int) -> bytes:
+        pointers = [addr + value if new else value for new, value in entries]
+        return bytes(strings) + b"".join(_PTR.pack(p) for p in [*pointers, 0])
+
+    return data, array_at
+
+
+async def _exec_host(
+    t: Task, path: bytes, args: list[Arg] | None, argv: int, envp: int
+) -> int:
+    """The task executes host path ``path`` (with argv ``args``, or its own)."""
+    data, array_at = _pack(path, args)
+    argv_arg = SCRATCH + array_at if args is not None else argv
+    return await t.inject(SYSCALL_NUMBERS["execve"], SCRATCH, argv_arg, envp, data=data)
+
+
+async def _exec_copy(
+    t: Task, location: Location, args: list[Arg] | None, argv: int, envp: int
+) -> int:
+    """The task executes a copy of ``location``'s file, from a memfd."""
+    label = os.fsencode(os.path.basename(location.path))[:200] or b"exec"
+    fd = await t.inject(SYSCALL_NUMBERS["memfd_create"], SCRATCH, MFD_CLOEXEC, data=label + b"\0")
+    if fd < 0:
+        return fd
+    try:
+        await _copy_to(t, location, f"/proc/{t.tid}/fd/{fd}")
+    except SyscallError:
+        await t.inject(SYSCALL_NUMBERS["close"], fd)
+        raise
+    result = await _exec_host(t, f"/proc/self/fd/{fd}".encode(), args, argv, envp)
+    if result < 0:
+        await t.inject(SYSCALL_NUMBERS["close"], fd)
+    return result
+
+
+async def _copy_to(t: Task, location: Location, target: str) -> None:
+    """Copy the file at ``location`` into the host file ``target``."""
+    file = await _open(t, location)
+    try:
+        with open(target, "wb") as out:
+            offset = 0
+            while chunk := await _pread(t, file, CHUNK, offset):
+                out.write(chunk)
+                offset += len(chunk)
+    except OSError as err:
+        raise SyscallError(err.errno or errno.EIO) from None
+    finally:
+        await _close(t, file)
+
+
+async def _open(t: Task, location: Location) -> FileDescription:
+    assert location.mount is not None
+    impl = await location.mount.fs.open(t, location.inode, O_RDONLY)
+    file = FileDescription(impl, O_RDONLY, location)
+    file.inc_ref()
+    return file
+
+
+async def _pread(t: Task, file: FileDescription, size: int, offset: int) -> bytes:
+    buf = bytearray(size)
+    count = await file.impl.pread(t, file, BufferSequence(memoryview(buf)), offset)
+    return bytes(buf[:count])
+
+
+async def _close(t: Task, file: FileDescription) -> None:
+    try:
+        await file.impl.flush(t)
+    finally:
+        file.dec_ref()
