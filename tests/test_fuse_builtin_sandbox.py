@@ -171,6 +171,19 @@ def test_path_edges(runs):
 
 
 @pytest.mark.slow
+def test_fd_edges(runs):
+    """O_PATH fds, fds of the wrong mode, directories opened with O_TRUNC,
+    O_DIRECT or O_TMPFILE, offsets near 2^63 and RLIMIT_FSIZE (a short
+    write, then EFBIG and SIGXFSZ) give what the kernel's mount gives
+    (``fuse/fd_edges.py``)."""
+    argv = [sys.executable, REPO_ROOT / "tests" / "fuse" / "fd_edges.py"]
+    native = outcome(runs.native(argv))
+    assert outcome(runs.sandbox(in_mnt(runs, " ".join(map(str, argv))))) == native
+    assert native[0] == 0 and native[2] == "", native
+    assert "fsize write past 500\nfsize write at EFBIG\n" in native[1]
+
+
+@pytest.mark.slow
 def test_exec_from_the_mount(runs):
     """Programs, scripts (nested interpreters, odd ``#!`` lines), a symlink
     to a host program, and the errors (no execute bit, a directory, a

@@ -28,6 +28,7 @@ from sentry.errors import SyscallError
 from sentry.kernel.fd_traps import make_precise
 from sentry.kernel.task import SCRATCH
 from sentry.vfs.file_description import FileDescription
+from sentry.vfs.file_description_impl import O_PATH
 from sentry.vfs.vfs import Location
 
 if TYPE_CHECKING:
@@ -117,9 +118,25 @@ def dir_location(t: Task, dirfd: int) -> Location:
         raise SyscallError(errno.EBADF) from None
 
 
-def sentry_file(t: Task, fd: int) -> FileDescription | None:
-    """The sentry file ``fd`` refers to, or None if it is a host fd."""
-    return t.file(c_int(fd))
+async def raise_signal(t: Task, signo: int) -> None:
+    """Send ``signo`` to the task itself, as Linux's ``send_sig(sig,
+    current)`` (tkill of its own tid, which sentry asks the task for: it is
+    not the host's in a PID namespace)."""
+    tid = await t.inject(SYSCALL_NUMBERS["gettid"])
+    if tid < 0:
+        raise SyscallError(-tid)
+    await t.inject(SYSCALL_NUMBERS["tkill"], tid, signo)
+
+
+def sentry_file(t: Task, fd: int, opath: bool = False) -> FileDescription | None:
+    """The sentry file ``fd`` refers to, or None if it is a host fd. An
+    O_PATH fd is EBADF (Linux's ``fdget``) unless the call takes one
+    (``opath``: close, dup, fcntl's fd flags, fstat, fstatfs, fchdir, a
+    dirfd, SCM_RIGHTS: Linux's ``fdget_raw``)."""
+    file = t.file(c_int(fd))
+    if file is not None and not opath and file.flags & O_PATH:
+        raise SyscallError(errno.EBADF)
+    return file
 
 
 async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:

@@ -63,7 +63,7 @@ async def _chdir(t: Task, start: Start) -> int:
 
 def fchdir(t: Task, fd: int) -> SyscallResult:
     """fchdir(2)."""
-    file = sentry_file(t, fd)
+    file = sentry_file(t, fd, opath=True)
     return _host_cwd(t) if file is None else _set_cwd(t, file.location)
 
 

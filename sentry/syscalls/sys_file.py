@@ -24,9 +24,13 @@ from sentry.vfs.file_description_impl import (
     O_ACCMODE,
     O_CLOEXEC,
     O_CREAT,
+    O_DIRECT,
+    O_DIRECTORY,
     O_EXCL,
+    O_NOFOLLOW,
     O_NONBLOCK,
     O_PATH,
+    O_TMPFILE,
     O_TRUNC,
     O_WRONLY,
     SETFL_MASK,
@@ -37,10 +41,12 @@ if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.vfs import Start
 
-O_DIRECTORY = 0o200000
-O_NOFOLLOW = 0o400000
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
+F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW = 6, 7, 37, 38
 F_DUPFD_CLOEXEC = 1030
+F_RDLCK, F_WRLCK = 0, 1
+# What fcntl may do with an O_PATH fd (Linux's fdget_raw callers).
+PATH_FCNTL = (F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL)
 FD_CLOEXEC = 1
 CLOSE_RANGE_CLOEXEC = 4
 
@@ -80,6 +86,13 @@ def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int
 
 async def _open(t: Task, start: Start, flags: int, mode: int, path_arg: int) -> int:
     vfs = t.kernel.vfs
+    # Linux's build_open_flags: O_PATH keeps only what a path needs, and
+    # O_TMPFILE (which sentry's FUSE client does not send) needs write access.
+    if flags & O_PATH:
+        flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+    elif flags & O_TMPFILE & ~O_DIRECTORY:
+        if flags & (O_TMPFILE | O_CREAT) != O_TMPFILE or flags & O_ACCMODE == 0:
+            raise SyscallError(errno.EINVAL)
     if start.at.mount is None:
         opener = vfs.special(start.at.path)
         assert opener is not None
@@ -98,8 +111,12 @@ async def _open(t: Task, start: Start, flags: int, mode: int, path_arg: int) -> 
     kind = location.inode.mode & S_IFMT
     if flags & O_DIRECTORY and kind != S_IFDIR:
         raise SyscallError(errno.ENOTDIR)
-    if kind == S_IFDIR and (flags & O_ACCMODE != 0 or flags & O_CREAT):
+    if flags & O_TMPFILE == O_TMPFILE:
+        raise SyscallError(errno.EOPNOTSUPP)
+    if kind == S_IFDIR and (flags & O_ACCMODE != 0 or flags & (O_CREAT | O_TRUNC)):
         raise SyscallError(errno.EISDIR)
+    if kind == S_IFDIR and flags & O_DIRECT:
+        raise SyscallError(errno.EINVAL)
     if kind == S_IFLNK and flags & O_NOFOLLOW and not flags & O_PATH:
         raise SyscallError(errno.ELOOP)
     if kind not in (S_IFDIR, S_IFREG) and not flags & O_PATH:
@@ -152,7 +169,7 @@ async def _create(
 def close(t: Task, fd: int) -> SyscallResult:
     """close(2): the host closes the placeholder, then sentry flushes the file
     and returns the flush's error, if any, as Linux does."""
-    if sentry_file(t, fd) is None:
+    if sentry_file(t, fd, opath=True) is None:
         return PASS
     return _close(t, c_int(fd), t.fd_table.remove(c_int(fd)))
 
@@ -199,7 +216,7 @@ def _duplicated(
 
 def dup(t: Task, fd: int) -> SyscallResult:
     """dup(2)."""
-    file = sentry_file(t, fd)
+    file = sentry_file(t, fd, opath=True)
     return _duplicated(t, file, None, False) if file is not None else PASS
 
 
@@ -210,7 +227,7 @@ def dup2(t: Task, oldfd: int, newfd: int) -> SyscallResult:
 
 def dup3(t: Task, oldfd: int, newfd: int, flags: int) -> SyscallResult:
     """dup3(2)."""
-    file = sentry_file(t, oldfd)
+    file = sentry_file(t, oldfd, opath=True)
     if file is None and t.fd_table.get(c_int(newfd)) is None:
         return PASS
     if c_int(oldfd) == c_int(newfd):
@@ -219,11 +236,22 @@ def dup3(t: Task, oldfd: int, newfd: int, flags: int) -> SyscallResult:
 
 
 def fcntl(t: Task, fd: int, cmd: int, arg: int) -> SyscallResult:
-    """fcntl(2): dups, the close-on-exec flag and the status flags."""
-    file = sentry_file(t, fd)
+    """fcntl(2): dups, the close-on-exec flag and the status flags; a lock
+    needs an fd open for its kind (EBADF), then the host takes it on the
+    placeholder."""
+    file = sentry_file(t, fd, opath=True)
     if file is None:
         return PASS
     cmd = c_int(cmd)
+    if file.flags & O_PATH and cmd not in PATH_FCNTL:
+        raise SyscallError(errno.EBADF)
+    if cmd in (F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW):
+        kind = t.mm.copy_in(arg, 2)
+        if len(kind) < 2:
+            raise SyscallError(errno.EFAULT)
+        lock = int.from_bytes(kind, "little")
+        if (lock == F_RDLCK and not file.readable) or (lock == F_WRLCK and not file.writable):
+            raise SyscallError(errno.EBADF)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         return _duplicated(t, file, None, cmd == F_DUPFD_CLOEXEC)
     if cmd == F_SETFD:

@@ -6,7 +6,7 @@ makes the common checks (EBADF for an fd not open for the direction,
 EFAULT for a buffer outside the address space, EINVAL for a negative offset
 or a transfer that would end past the largest offset, ESPIPE on an
 unseekable file,
-MAX_RW_COUNT truncation, iovec validation) and calls the file's
+MAX_RW_COUNT truncation, iovec validation, RLIMIT_FSIZE) and calls the file's
 implementation, which returns the count moved (a partial count when a fault
 or a short reply stopped it). An fd that is not sentry's passes through.
 """
@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
+import signal
 import struct
 from typing import TYPE_CHECKING
 
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
-from sentry.syscalls.common import access_ok, c_int, c_long, sentry_file
+from sentry.syscalls.common import access_ok, c_int, c_long, raise_signal, sentry_file
 from sentry.vfs.file_description import FileDescription
 from sentry.vfs.file_description_impl import O_APPEND
 from sentry.vfs.iov import IOSequence
@@ -89,6 +91,28 @@ def _verify(pos: int, count: int) -> None:
         raise SyscallError(errno.EINVAL)
 
 
+def _fsize(t: Task, file: FileDescription, src: IOSequence, pos: int) -> IOSequence | None:
+    """``src`` (not empty) cut at the task's RLIMIT_FSIZE for a write at
+    ``pos`` (Linux's ``generic_write_check_limits``), or None if ``pos`` is
+    at or past it: the caller then returns ``_efbig``. An O_APPEND write is
+    not checked (its position is the file system's)."""
+    if file.flags & O_APPEND:
+        return src
+    try:
+        limit = resource.prlimit(t.tid, resource.RLIMIT_FSIZE)[0]
+    except OSError:
+        return src
+    if limit == resource.RLIM_INFINITY or pos + src.size <= limit:
+        return src
+    return src.prefix(limit - pos) if pos < limit else None
+
+
+async def _efbig(t: Task) -> int:
+    """A write past RLIMIT_FSIZE: SIGXFSZ, and EFBIG."""
+    await raise_signal(t, signal.SIGXFSZ)
+    return -errno.EFBIG
+
+
 def _offset(value: int, file: FileDescription) -> int:
     offset = c_long(value)
     if offset < 0:
@@ -146,6 +170,7 @@ def readv(t: Task, fd: int, iov: int, iovcnt: int) -> SyscallResult:
     if file is None:
         return PASS
     dst = _iovecs(t, iov, iovcnt)
+    _verify(file.offset, dst.size)
     return file.impl.read(t, file, dst) if dst.size else 0
 
 
@@ -188,6 +213,10 @@ def write(t: Task, fd: int, buf: int, count: int) -> SyscallResult:
     _verify(file.offset, src.size)
     if not src.size:
         return 0
+    limited = _fsize(t, file, src, file.offset)
+    if limited is None:
+        return _efbig(t)
+    src = limited
     done = file.impl.write_cached(t, file, src, file.offset)
     if done is not None:
         file.offset += done
@@ -205,6 +234,10 @@ def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> SyscallResu
     _verify(pos, src.size)
     if not src.size:
         return 0
+    limited = _fsize(t, file, src, pos)
+    if limited is None:
+        return _efbig(t)
+    src = limited
     done = file.impl.write_cached(t, file, src, pos)
     return done if done is not None else file.impl.pwrite(t, file, src, pos)
 
@@ -215,7 +248,11 @@ def writev(t: Task, fd: int, iov: int, iovcnt: int) -> SyscallResult:
     if file is None:
         return PASS
     src = _iovecs(t, iov, iovcnt)
-    return file.impl.write(t, file, src) if src.size else 0
+    _verify(file.offset, src.size)
+    if not src.size:
+        return 0
+    limited = _fsize(t, file, src, file.offset)
+    return _efbig(t) if limited is None else file.impl.write(t, file, limited)
 
 
 def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> SyscallResult:
@@ -226,7 +263,10 @@ def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> SyscallResu
     src = _iovecs(t, iov, iovcnt)
     pos = _offset(offset, file)
     _verify(pos, src.size)
-    return file.impl.pwrite(t, file, src, pos) if src.size else 0
+    if not src.size:
+        return 0
+    limited = _fsize(t, file, src, pos)
+    return _efbig(t) if limited is None else file.impl.pwrite(t, file, limited, pos)
 
 
 def pwritev2(
@@ -246,7 +286,8 @@ def pwritev2(
         return file.impl.write(t, file, src)
     pos = _offset(offset, file)
     _verify(pos, src.size)
-    return file.impl.pwrite(t, file, src, pos)
+    limited = _fsize(t, file, src, pos)
+    return _efbig(t) if limited is None else file.impl.pwrite(t, file, limited, pos)
 
 
 async def _append_once(t: Task, file: FileDescription, src: IOSequence) -> int:

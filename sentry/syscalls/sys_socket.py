@@ -59,7 +59,7 @@ def _passed_fds(t: Task, msg: int) -> list[int]:
 
 def sendmsg(t: Task, sockfd: int, msg: int, flags: int) -> SyscallResult:
     """sendmsg(2): sentry files sent gain an in-flight reference."""
-    files = [f for fd in _passed_fds(t, msg) if (f := sentry_file(t, fd)) is not None]
+    files = [f for fd in _passed_fds(t, msg) if (f := sentry_file(t, fd, opath=True)) is not None]
     for file in files:
         file.inc_ref()
 

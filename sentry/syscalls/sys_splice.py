@@ -77,7 +77,7 @@ from sentry.errors import (
 )
 from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.kernel.task import SCRATCH
-from sentry.syscalls.common import c_int, sentry_file
+from sentry.syscalls.common import c_int, raise_signal, sentry_file
 from sentry.syscalls.sys_read_write import MAX_RW_COUNT, SSIZE_MAX
 from sentry.vfs.file_description_impl import (
     MAX_LFS_FILESIZE,
@@ -243,7 +243,7 @@ class _HostEnd:
                 if done:
                     return done
                 if err.errno == errno.EPIPE and first:
-                    await self._raise_sigpipe()
+                    await raise_signal(self.t, signal.SIGPIPE)
                 raise from_os_error(err) from None
             else:
                 if done == len(data) or self.pipe:
@@ -265,11 +265,6 @@ class _HostEnd:
         ``events``."""
         pollfd = _POLLFD.pack(self.fd, events, 0)
         _check(await self.t.inject(SYSCALL_NUMBERS["poll"], SCRATCH, 1, -1, data=pollfd))
-
-    async def _raise_sigpipe(self) -> None:
-        """Send SIGPIPE to the task, as a write to a broken pipe does."""
-        tid = _check(await self.t.inject(SYSCALL_NUMBERS["gettid"]))
-        await self.t.inject(SYSCALL_NUMBERS["tkill"], tid, signal.SIGPIPE)
 
     async def _write_in_task(self, data: bytes) -> int:
         """The task writes ``data`` (an fd that cannot be written without

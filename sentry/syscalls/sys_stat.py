@@ -68,7 +68,7 @@ async def _stat_to(
 
 
 async def _fstat_to(t: Task, fd: int, buf: int, mask: int | None = None) -> int:
-    file = sentry_file(t, fd)
+    file = sentry_file(t, fd, opath=True)
     assert file is not None
     st = await file.impl.stat(t, _fields(mask))
     return _copy_out(t, buf, pack_statx(st) if mask is not None else pack_stat(st))
@@ -93,7 +93,7 @@ def lstat(t: Task, path: int, buf: int) -> SyscallResult:
 
 def fstat(t: Task, fd: int, buf: int) -> SyscallResult:
     """fstat(2)."""
-    return PASS if sentry_file(t, fd) is None else _fstat_to(t, fd, buf)
+    return PASS if sentry_file(t, fd, opath=True) is None else _fstat_to(t, fd, buf)
 
 
 def newfstatat(t: Task, dirfd: int, path: int, buf: int, flags: int) -> SyscallResult:
@@ -115,7 +115,7 @@ def _statat(
     flags = check_flags(c_int(flags), STAT_FLAGS)
     name = read_path(t, path) if path else b""
     if not name and flags & AT_EMPTY_PATH:
-        if c_int(dirfd) == AT_FDCWD or sentry_file(t, dirfd) is None:
+        if c_int(dirfd) == AT_FDCWD or sentry_file(t, dirfd, opath=True) is None:
             return PASS
         return _fstat_to(t, dirfd, buf, mask)
     start = locate(t, dirfd, name)
@@ -138,7 +138,7 @@ async def _statfs_to(t: Task, start: Start, buf: int) -> int:
 
 def fstatfs(t: Task, fd: int, buf: int) -> SyscallResult:
     """fstatfs(2)."""
-    file = sentry_file(t, fd)
+    file = sentry_file(t, fd, opath=True)
     if file is None:
         return PASS
     location = file.location

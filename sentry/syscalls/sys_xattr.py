@@ -242,7 +242,7 @@ def _at_target(t: Task, dfd: int, path: int, at_flags: int) -> _Target | None:
     if path or not at_flags & AT_EMPTY_PATH:
         name = read_path(t, path)  # EFAULT for a NULL path
     if not name and at_flags & AT_EMPTY_PATH:
-        file = sentry_file(t, dfd) if c_int(dfd) >= 0 else None
+        file = sentry_file(t, dfd, opath=True) if c_int(dfd) >= 0 else None
         return None if file is None else (None, file.location, True)
     start = locate(t, dfd, name)
     return None if start is None else (start, None, not at_flags & AT_SYMLINK_NOFOLLOW)

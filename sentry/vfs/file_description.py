@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from sentry.vfs.file_description_impl import (
     O_ACCMODE,
     O_CLOEXEC,
+    O_DIRECTORY,
     O_LARGEFILE,
+    O_NOFOLLOW,
     O_PATH,
     O_RDWR,
     O_WRONLY,
@@ -38,7 +40,10 @@ class FileDescription:
     def __init__(self, impl: FileDescriptionImpl, flags: int, location: Location) -> None:
         self.impl = impl
         # As Linux's do_dentry_open (and O_LARGEFILE, forced on 64-bit).
-        self.flags = flags & ~(O_CLOEXEC | OPEN_ONLY) | O_LARGEFILE
+        if flags & O_PATH:  # as build_open_flags masks it
+            self.flags = flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)
+        else:
+            self.flags = flags & ~(O_CLOEXEC | OPEN_ONLY) | O_LARGEFILE
         self.location = location  # where it was opened (the app's path)
         self.offset = 0
         self.refs = 0

@@ -39,6 +39,10 @@ class IOSequence:
                 break
         return out
 
+    def prefix(self, length: int) -> IOSequence:
+        """The first ``length`` bytes, as a sequence of their own."""
+        return IOSequence(self.t, self._from(0, length))
+
     def address(self, skip: int) -> int:
         """The address of byte ``skip`` of the sequence (``skip`` < size)."""
         for base, length in self.ranges:
