@@ -184,6 +184,18 @@ def test_fd_edges(runs):
 
 
 @pytest.mark.slow
+def test_flag_edges(runs):
+    """openat2's struct, flags and RESOLVE_* restrictions, statx, utimensat,
+    faccessat2 and the xattr calls' checks give what the kernel's mount
+    gives (``fuse/flag_edges.py``)."""
+    argv = [sys.executable, REPO_ROOT / "tests" / "fuse" / "flag_edges.py"]
+    native = outcome(runs.native(argv))
+    assert outcome(runs.sandbox(in_mnt(runs, " ".join(map(str, argv))))) == native
+    assert native[0] == 0 and native[2] == "", native
+    assert "openat2 BENEATH d/../.. EXDEV\n" in native[1]
+
+
+@pytest.mark.slow
 def test_exec_from_the_mount(runs):
     """Programs, scripts (nested interpreters, odd ``#!`` lines), a symlink
     to a host program, and the errors (no execute bit, a directory, a

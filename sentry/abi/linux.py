@@ -51,6 +51,16 @@ AT_NO_AUTOMOUNT = 0x800
 AT_EMPTY_PATH = 0x1000
 AT_STATX_SYNC_TYPE = 0x6000
 
+# openat2(2)'s struct open_how: its size (version 0) and the resolve flags
+# (include/uapi/linux/openat2.h).
+OPEN_HOW_SIZE = 24
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+RESOLVE_CACHED = 0x20
+
 # renameat2(2) flags (include/uapi/linux/fs.h).
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2

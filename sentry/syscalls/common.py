@@ -118,6 +118,20 @@ def dir_location(t: Task, dirfd: int) -> Location:
         raise SyscallError(errno.EBADF) from None
 
 
+def empty_path_location(t: Task, dirfd: int) -> Location | None:
+    """What an empty path with AT_EMPTY_PATH names: ``dirfd``'s file (an
+    O_PATH fd too), or the working directory for AT_FDCWD; None if that is
+    the host's (the call then passes through)."""
+    if c_int(dirfd) == AT_FDCWD:
+        location = t.cwd()
+    else:
+        file = sentry_file(t, dirfd, opath=True)
+        if file is None:
+            return None
+        location = file.location
+    return None if location.mount is None else location
+
+
 async def raise_signal(t: Task, signo: int) -> None:
     """Send ``signo`` to the task itself, as Linux's ``send_sig(sig,
     current)`` (tkill of its own tid, which sentry asks the task for: it is

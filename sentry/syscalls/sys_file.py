@@ -14,7 +14,17 @@ import errno
 import struct
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
+from sentry.abi.linux import (
+    AT_FDCWD,
+    OPEN_HOW_SIZE,
+    PAGE_SIZE,
+    RESOLVE_BENEATH,
+    RESOLVE_IN_ROOT,
+    S_IFDIR,
+    S_IFLNK,
+    S_IFMT,
+    S_IFREG,
+)
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, Passthrough, SyscallResult
@@ -41,6 +51,9 @@ if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.vfs import Start
 
+# The open flags Linux knows (VALID_OPEN_FLAGS): openat2 refuses others.
+VALID_OPEN_FLAGS = 0o37777703
+VALID_RESOLVE_FLAGS = 0x3F
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
 F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW = 6, 7, 37, 38
 F_DUPFD_CLOEXEC = 1030
@@ -67,14 +80,38 @@ def openat(t: Task, dirfd: int, path: int, flags: int, mode: int) -> SyscallResu
 
 
 def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> SyscallResult:
-    """openat2(2): struct open_how {u64 flags, mode, resolve}."""
-    start = locate(t, dirfd, read_path(t, path), opening=True)
+    """openat2(2): struct open_how {u64 flags, mode, resolve}, checked as
+    strictly as Linux does (unknown flags, a mode without O_CREAT, other
+    flags with O_PATH, unknown RESOLVE_* bits: EINVAL; a larger struct's
+    extra bytes must be zero: E2BIG). Inside a sentry mount the walk applies
+    RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH and RESOLVE_NO_XDEV; the others
+    (IN_ROOT, NO_MAGICLINKS, CACHED) change nothing there."""
+    name = read_path(t, path)
+    start = locate(t, dirfd, name, opening=True)
     if start is None:
         return PASS
-    if size < 24:
+    if size < OPEN_HOW_SIZE:
         raise SyscallError(errno.EINVAL)
-    flags, mode, _resolve = struct.unpack("<QQQ", t.mm.copy_in(how, 24).ljust(24, b"\0"))
-    return _open(t, start, flags, mode & 0o7777, 1)
+    if size > PAGE_SIZE:
+        raise SyscallError(errno.E2BIG)
+    raw = t.mm.copy_in(how, size)
+    if len(raw) < size:
+        raise SyscallError(errno.EFAULT)
+    if any(raw[OPEN_HOW_SIZE:]):
+        raise SyscallError(errno.E2BIG)
+    flags, mode, resolve = struct.unpack_from("<QQQ", raw)
+    creating = flags & O_CREAT or flags & O_TMPFILE == O_TMPFILE
+    if (
+        flags & ~VALID_OPEN_FLAGS
+        or (mode & ~0o7777 if creating else mode)
+        or resolve & ~VALID_RESOLVE_FLAGS
+        or resolve & RESOLVE_BENEATH and resolve & RESOLVE_IN_ROOT
+        or flags & O_PATH and flags & ~(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    ):
+        raise SyscallError(errno.EINVAL)
+    if resolve & RESOLVE_BENEATH and name.startswith(b"/"):
+        raise SyscallError(errno.EXDEV)
+    return _open(t, start, flags, mode, 1, resolve)
 
 
 def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int) -> SyscallResult:
@@ -84,7 +121,9 @@ def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int
     return _open(t, start, flags, mode & 0o7777, path_arg)
 
 
-async def _open(t: Task, start: Start, flags: int, mode: int, path_arg: int) -> int:
+async def _open(
+    t: Task, start: Start, flags: int, mode: int, path_arg: int, resolve: int = 0
+) -> int:
     vfs = t.kernel.vfs
     # Linux's build_open_flags: O_PATH keeps only what a path needs, and
     # O_TMPFILE (which sentry's FUSE client does not send) needs write access.
@@ -99,11 +138,11 @@ async def _open(t: Task, start: Start, flags: int, mode: int, path_arg: int) -> 
         file = FileDescription(opener(t, flags), flags, start.at)
         return await install_fd(t, file, bool(flags & O_CLOEXEC))
     if flags & O_CREAT:
-        location, impl = await _create(t, start, flags, mode)
+        location, impl = await _create(t, start, flags, mode, resolve)
         if location.mount is None:
             return await on_host(t, location, path_arg)
     else:
-        location = await vfs.walk(t, start, follow=not flags & O_NOFOLLOW)
+        location = await vfs.walk(t, start, not flags & O_NOFOLLOW, resolve)
         if location.mount is None:
             return await on_host(t, location, path_arg)
         impl = None
@@ -128,11 +167,12 @@ async def _open(t: Task, start: Start, flags: int, mode: int, path_arg: int) -> 
 
 
 async def _create(
-    t: Task, start: Start, flags: int, mode: int, retry: bool = True
+    t: Task, start: Start, flags: int, mode: int, resolve: int, retry: bool = True
 ) -> tuple[Location, Any]:
-    """For O_CREAT: the file (made if missing), and its impl if made."""
+    """For O_CREAT: the file (made if missing), and its impl if made
+    (``resolve``: openat2's, as for VirtualFilesystem.walk)."""
     vfs = t.kernel.vfs
-    last = await vfs.walk_parent(t, start)
+    last = await vfs.walk_parent(t, start, resolve)
     parent, name, path = last.dir, last.name, last.path
     if parent.mount is None:
         return parent, None
@@ -153,7 +193,7 @@ async def _create(
             raise SyscallError(errno.EEXIST)
         location = Location(path, parent.mount, inode)
         if inode.mode & S_IFMT == S_IFLNK and not flags & O_NOFOLLOW:
-            location = await vfs.walk(t, start, follow=True)
+            location = await vfs.walk(t, start, True, resolve)
         return location, None
     try:
         inode, impl = await fs.create(t, parent.inode, name, flags, mode)
@@ -162,7 +202,7 @@ async def _create(
         # directory's lock across both): open that file instead, once.
         if err.errno != errno.EEXIST or flags & O_EXCL or not retry:
             raise
-        return await _create(t, start, flags, mode, retry=False)
+        return await _create(t, start, flags, mode, resolve, retry=False)
     return Location(path, parent.mount, inode), impl
 
 

@@ -34,16 +34,18 @@ from sentry.syscalls.common import (
     access_ok,
     c_int,
     check_flags,
+    empty_path_location,
     locate,
     on_host,
     read_path,
     sentry_file,
 )
+from sentry.vfs.vfs import Start
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescription
-    from sentry.vfs.vfs import Location, Start
+    from sentry.vfs.vfs import Location
 
 # The flags of fstatat and statx (Linux's ``vfs_statx``).
 STAT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE
@@ -115,9 +117,11 @@ def _statat(
     flags = check_flags(c_int(flags), STAT_FLAGS)
     name = read_path(t, path) if path else b""
     if not name and flags & AT_EMPTY_PATH:
-        if c_int(dirfd) == AT_FDCWD or sentry_file(t, dirfd, opath=True) is None:
-            return PASS
-        return _fstat_to(t, dirfd, buf, mask)
+        if c_int(dirfd) != AT_FDCWD:
+            file = sentry_file(t, dirfd, opath=True)
+            return PASS if file is None else _fstat_to(t, dirfd, buf, mask)
+        cwd = empty_path_location(t, dirfd)
+        return PASS if cwd is None else _stat_to(t, Start(cwd), True, buf, 1, mask)
     start = locate(t, dirfd, name)
     follow = not flags & AT_SYMLINK_NOFOLLOW
     return PASS if start is None else _stat_to(t, start, follow, buf, 1, mask)
@@ -206,7 +210,12 @@ def _faccessat(
     if c_int(mode) & ~0o7:
         raise SyscallError(errno.EINVAL)
     flags = check_flags(c_int(flags), AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
-    start = locate(t, dirfd, read_path(t, path))
+    name = read_path(t, path)
+    if not name and flags & AT_EMPTY_PATH:
+        location = empty_path_location(t, dirfd)
+        start = None if location is None else Start(location)
+    else:
+        start = locate(t, dirfd, name)
     if start is None:
         return PASS
     return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW, mode, path_arg)

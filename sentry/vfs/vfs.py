@@ -28,7 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentry.abi.linux import S_IFDIR, S_IFLNK, S_IFMT
+from sentry.abi.linux import (
+    RESOLVE_BENEATH,
+    RESOLVE_NO_SYMLINKS,
+    RESOLVE_NO_XDEV,
+    S_IFDIR,
+    S_IFLNK,
+    S_IFMT,
+)
 from sentry.errors import SyscallError
 from sentry.vfs.file_description_impl import FileDescriptionImpl
 from sentry.vfs.filesystem import Filesystem, FilesystemType, Inode
@@ -103,6 +110,17 @@ class Last:
     def path(self) -> str:
         """The app's absolute view of the named file."""
         return os.path.join(self.dir.path, os.fsdecode(self.name))
+
+
+@dataclass
+class _Walk:
+    """One path walk's state: the symlinks followed so far, and openat2's
+    RESOLVE_* restrictions (NO_SYMLINKS: ELOOP at a symlink to follow;
+    BENEATH: EXDEV for ``..`` above the start or an absolute symlink;
+    NO_XDEV: EXDEV for leaving the mount)."""
+
+    resolve: int = 0
+    links: int = 0
 
 
 # A special file's opener: (task, flags) -> the impl of a new open file;
@@ -260,18 +278,23 @@ class VirtualFilesystem:
             return Start(Location(current), [])
         return None
 
-    async def walk(self, t: Context, start: Start, follow: bool = True) -> Location:
+    async def walk(
+        self, t: Context, start: Start, follow: bool = True, resolve: int = 0
+    ) -> Location:
         """Resolve the rest of a located path (``follow``: the final symlink
-        too). A path ending in ``/`` or ``/.`` names a directory: its final
-        symlink is followed, and anything else is ENOTDIR."""
+        too; ``resolve``: openat2's RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH and
+        RESOLVE_NO_XDEV). A path ending in ``/`` or ``/.`` names a
+        directory: its final symlink is followed, and anything else is
+        ENOTDIR."""
         directory = bool(start.rest) and start.rest[-1] in (b"", b".")
-        location = await self._walk(t, start.at, list(start.rest), follow or directory, [0])
+        walk = _Walk(resolve)
+        location = await self._walk(t, start.at, list(start.rest), follow or directory, walk)
         if directory and not _is_dir(location):
             raise SyscallError(errno.ENOTDIR)
         return location
 
     async def _walk(
-        self, t: Context, at: Location, comps: list[bytes], follow: bool, links: list[int]
+        self, t: Context, at: Location, comps: list[bytes], follow: bool, walk: _Walk
     ) -> Location:
         stack: list[Location] = [at]
         while comps:
@@ -287,22 +310,26 @@ class VirtualFilesystem:
                 if len(stack) > 1:
                     stack.pop()
                     continue
+                if walk.resolve & RESOLVE_BENEATH:
+                    raise SyscallError(errno.EXDEV)
                 if here.path != here.mount.point:
                     stack = await self._ancestors(t, here)
                     continue
                 return await self._leave(
-                    t, os.path.dirname(here.mount.point), comps, follow, links
+                    t, os.path.dirname(here.mount.point), comps, follow, walk
                 )
             inode = await here.mount.fs.lookup(t, here.inode, comp)
             child = Location(os.path.join(here.path, os.fsdecode(comp)), here.mount, inode)
             last = not any(c not in (b"", b".") for c in comps)
             if inode.mode & S_IFMT == S_IFLNK and (follow or not last):
-                links[0] += 1
-                if links[0] > SYMLOOP_MAX:
+                walk.links += 1
+                if walk.links > SYMLOOP_MAX or walk.resolve & RESOLVE_NO_SYMLINKS:
                     raise SyscallError(errno.ELOOP)
                 target = await here.mount.fs.readlink(t, inode)
                 if target.startswith(b"/"):
-                    return await self._leave(t, "/", target.split(b"/") + comps, follow, links)
+                    if walk.resolve & RESOLVE_BENEATH:
+                        raise SyscallError(errno.EXDEV)
+                    return await self._leave(t, "/", target.split(b"/") + comps, follow, walk)
                 comps = target.split(b"/") + comps
                 continue
             if not last and inode.mode & S_IFMT != S_IFDIR:
@@ -327,10 +354,11 @@ class VirtualFilesystem:
             stack.append(Location(os.path.join(at.path, name), mount, inode))
         return stack
 
-    async def walk_parent(self, t: Context, start: Start) -> Last:
+    async def walk_parent(self, t: Context, start: Start, resolve: int = 0) -> Last:
         """The last component of a located path and the directory holding it
-        (resolved, symlinks followed). Raises SyscallError: ENOTDIR if what
-        holds it is not a directory; the walk's errors."""
+        (resolved, symlinks followed; ``resolve`` as for walk). Raises
+        SyscallError: ENOTDIR if what holds it is not a directory; the
+        walk's errors."""
         rest = list(start.rest)
         slash = False
         while rest and rest[-1] == b"":
@@ -338,15 +366,17 @@ class VirtualFilesystem:
             slash = True
         if not [c for c in rest if c not in (b"", b".")]:
             return Last(start.at, rest[-1] if rest else b"", slash)
-        parent = await self._walk(t, start.at, rest[:-1], True, [0])
+        parent = await self._walk(t, start.at, rest[:-1], True, _Walk(resolve))
         if not _is_dir(parent):
             raise SyscallError(errno.ENOTDIR)
         return Last(parent, rest[-1], slash)
 
     async def _leave(
-        self, t: Context, host: str, comps: list[bytes], follow: bool, links: list[int]
+        self, t: Context, host: str, comps: list[bytes], follow: bool, walk: _Walk
     ) -> Location:
         """Continue a walk from host directory ``host`` (out of a mount)."""
+        if walk.resolve & RESOLVE_NO_XDEV:
+            raise SyscallError(errno.EXDEV)
         start = self._locate_host(os.fsencode(host), comps)
         if start is None:
             rest = b"/".join(c for c in comps if c)
@@ -354,7 +384,7 @@ class VirtualFilesystem:
             if comps and comps[-1] in (b"", b".") and joined != "/":
                 joined += "/"  # the host then checks that it is a directory
             return Location(joined)
-        return await self._walk(t, start.at, start.rest, follow, links)
+        return await self._walk(t, start.at, start.rest, follow, walk)
 
 
 def _open_by_path(
