@@ -196,6 +196,20 @@ def test_flag_edges(runs):
 
 
 @pytest.mark.slow
+def test_link_edges(runs):
+    """O_CREAT through a dangling symlink, symlink loops, the *at calls
+    with AT_EMPTY_PATH, chmod of a symlink and getdents64 into a buffer
+    that runs into an unmapped page give what the kernel's mount gives
+    (``fuse/link_edges.py``)."""
+    argv = [sys.executable, REPO_ROOT / "tests" / "fuse" / "link_edges.py"]
+    native = outcome(runs.native(argv))
+    assert outcome(runs.sandbox(in_mnt(runs, " ".join(map(str, argv))))) == native
+    assert native[0] == 0 and native[2] == "", native
+    assert "creat via dangling made\n" in native[1]
+    assert "getdents into unmapped tail some\n" in native[1]
+
+
+@pytest.mark.slow
 def test_exec_from_the_mount(runs):
     """Programs, scripts (nested interpreters, odd ``#!`` lines), a symlink
     to a host program, and the errors (no execute bit, a directory, a

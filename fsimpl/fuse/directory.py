@@ -71,32 +71,34 @@ class Directory(HandleFile):
             self._eof = True
 
     async def getdents(
-        self, t: Context, fd: FileState, size: int, copy_out: Callable[[bytes], None]
+        self, t: Context, fd: FileState, size: int, copy_out: Callable[[bytes], int]
     ) -> int:
         """Implements FileDescriptionImpl.getdents."""
         out = bytearray()
-        taken = 0
+        ends: list[tuple[int, int]] = []  # (end of a record in out, the offset after it)
         offset = fd.offset
         while True:
-            if taken == len(self._pending):
+            if len(ends) == len(self._pending):
                 if self._eof:
                     break
-                await self._fill(t, offset)
+                await self._fill(t, ends[-1][1] if ends else offset)
                 continue
-            ino, next_offset, d_type, name = self._pending[taken]
+            ino, next_offset, d_type, name = self._pending[len(ends)]
             record = pack_dirent64(ino, next_offset, d_type, name)
             if len(out) + len(record) > size:
                 if not out:
                     raise SyscallError(errno.EINVAL)
                 break
             out += record
-            offset = next_offset
-            taken += 1
-        if out:
-            copy_out(bytes(out))
+            ends.append((len(out), next_offset))
+        if not out:
+            return 0
+        copied = copy_out(bytes(out))
+        taken = sum(1 for end, _ in ends if end <= copied)
+        if taken:
+            fd.offset = ends[taken - 1][1]
         del self._pending[:taken]
-        fd.offset = offset
-        return len(out)
+        return ends[taken - 1][0] if taken else 0
 
     async def seek(self, t: Context, fd: FileState, offset: int, whence: int) -> int:
         """Implements FileDescriptionImpl.seek: to a cookie getdents gave

@@ -18,6 +18,7 @@ from sentry.abi.linux import (
     AT_FDCWD,
     AT_SYMLINK_NOFOLLOW,
     S_IFDIR,
+    S_IFLNK,
     S_IFMT,
     STATX_ATIME,
     STATX_GID,
@@ -34,12 +35,13 @@ from sentry.syscalls.common import (
     c_int,
     c_long,
     check_flags,
+    empty_path_location,
     locate,
     on_host,
     read_path,
     sentry_file,
 )
-from sentry.vfs.file_description_impl import MAX_LFS_FILESIZE
+from sentry.vfs.file_description_impl import MAX_LFS_FILESIZE, O_PATH
 from sentry.vfs.filesystem import SetStat
 
 if TYPE_CHECKING:
@@ -60,7 +62,11 @@ async def _setattr_at(t: Task, start: Start, follow: bool, path_arg: int, args: 
 
 
 async def _setattr(t: Task, location: Location, args: SetStat) -> int:
+    """Change attributes; a symlink's mode cannot change (EOPNOTSUPP, as
+    Linux's notify_change)."""
     assert location.mount is not None and location.inode is not None
+    if args.mask & STATX_MODE and location.inode.mode & S_IFMT == S_IFLNK:
+        raise SyscallError(errno.EOPNOTSUPP)
     await location.mount.fs.setstat(t, location.inode, args)
     return 0
 
@@ -78,6 +84,17 @@ def _fd_call(t: Task, fd: int, args: SetStat) -> SyscallResult:
         return PASS
     args.via = file.impl
     return _setattr(t, file.location, args)
+
+
+def _empty_path_call(t: Task, dirfd: int, args: SetStat) -> SyscallResult:
+    """An attribute change of what AT_EMPTY_PATH names (an O_PATH fd too)."""
+    location = empty_path_location(t, dirfd)
+    if location is None:
+        return PASS
+    file = sentry_file(t, dirfd, opath=True) if c_int(dirfd) != AT_FDCWD else None
+    if file is not None and not file.flags & O_PATH:
+        args.via = file.impl
+    return _setattr(t, location, args)
 
 
 def _mode(mode: int) -> SetStat:
@@ -112,7 +129,9 @@ def fchmodat(t: Task, dirfd: int, path: int, mode: int) -> SyscallResult:
 
 def fchmodat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> SyscallResult:
     """fchmodat2(2)."""
-    check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
+    flags = check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
+    if not read_path(t, path) and flags & AT_EMPTY_PATH:
+        return _empty_path_call(t, dirfd, _mode(mode))
     return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, _mode(mode))
 
 
@@ -136,7 +155,7 @@ def fchownat(t: Task, dirfd: int, path: int, uid: int, gid: int, flags: int) -> 
     flags = check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
     name = read_path(t, path) if path else b""
     if not name and flags & AT_EMPTY_PATH:
-        return _fd_call(t, dirfd, _owner(uid, gid))
+        return _empty_path_call(t, dirfd, _owner(uid, gid))
     return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, _owner(uid, gid))
 
 
@@ -195,6 +214,8 @@ def utimensat(t: Task, dirfd: int, path: int, times: int, flags: int) -> Syscall
     flags = check_flags(c_int(flags), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
     if path == 0:
         return _fd_call(t, dirfd, args) if c_int(dirfd) != AT_FDCWD else PASS
+    if not read_path(t, path) and flags & AT_EMPTY_PATH:
+        return _empty_path_call(t, dirfd, args)
     return _path_call(t, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW, 1, args)
 
 

@@ -11,6 +11,7 @@ syscall's exit.
 from __future__ import annotations
 
 import errno
+import os
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from sentry.abi.linux import (
     PAGE_SIZE,
     RESOLVE_BENEATH,
     RESOLVE_IN_ROOT,
+    RESOLVE_NO_SYMLINKS,
     S_IFDIR,
     S_IFLNK,
     S_IFMT,
@@ -45,11 +47,12 @@ from sentry.vfs.file_description_impl import (
     O_WRONLY,
     SETFL_MASK,
 )
-from sentry.vfs.vfs import Location
+from sentry.vfs.vfs import SYMLOOP_MAX, Location, Start
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
-    from sentry.vfs.vfs import Start
+    from sentry.vfs.filesystem import Inode
+    from sentry.vfs.vfs import Last
 
 # The open flags Linux knows (VALID_OPEN_FLAGS): openat2 refuses others.
 VALID_OPEN_FLAGS = 0o37777703
@@ -167,10 +170,13 @@ async def _open(
 
 
 async def _create(
-    t: Task, start: Start, flags: int, mode: int, resolve: int, retry: bool = True
+    t: Task, start: Start, flags: int, mode: int, resolve: int, retry: bool = True, links: int = 0
 ) -> tuple[Location, Any]:
     """For O_CREAT: the file (made if missing), and its impl if made
-    (``resolve``: openat2's, as for VirtualFilesystem.walk)."""
+    (``resolve``: openat2's, as for VirtualFilesystem.walk). A symlink as
+    the last component is followed, unless O_NOFOLLOW, and the file it names
+    is made if missing (a dangling symlink creates its target, as in Linux);
+    ``links`` counts those followed."""
     vfs = t.kernel.vfs
     last = await vfs.walk_parent(t, start, resolve)
     parent, name, path = last.dir, last.name, last.path
@@ -191,10 +197,12 @@ async def _create(
     else:
         if flags & O_EXCL:
             raise SyscallError(errno.EEXIST)
-        location = Location(path, parent.mount, inode)
         if inode.mode & S_IFMT == S_IFLNK and not flags & O_NOFOLLOW:
-            location = await vfs.walk(t, start, True, resolve)
-        return location, None
+            target = await _link_target(t, last, inode, resolve, links)
+            if target.at.mount is None:
+                return target.at, None
+            return await _create(t, target, flags, mode, resolve, retry, links + 1)
+        return Location(path, parent.mount, inode), None
     try:
         inode, impl = await fs.create(t, parent.inode, name, flags, mode)
     except SyscallError as err:
@@ -202,8 +210,24 @@ async def _create(
         # directory's lock across both): open that file instead, once.
         if err.errno != errno.EEXIST or flags & O_EXCL or not retry:
             raise
-        return await _create(t, start, flags, mode, resolve, retry=False)
+        return await _create(t, start, flags, mode, resolve, False, links)
     return Location(path, parent.mount, inode), impl
+
+
+async def _link_target(t: Task, last: Last, inode: Inode, resolve: int, links: int) -> Start:
+    """Where the symlink ``inode`` at ``last`` leads, to walk on from (a
+    host path: a Start in no mount). ELOOP past SYMLOOP_MAX links or under
+    RESOLVE_NO_SYMLINKS; EXDEV for an absolute one under RESOLVE_BENEATH."""
+    assert last.dir.mount is not None
+    if links >= SYMLOOP_MAX or resolve & RESOLVE_NO_SYMLINKS:
+        raise SyscallError(errno.ELOOP)
+    target = await last.dir.mount.fs.readlink(t, inode)
+    if not target.startswith(b"/"):
+        return Start(last.dir, target.split(b"/"))
+    if resolve & RESOLVE_BENEATH:
+        raise SyscallError(errno.EXDEV)
+    start = t.kernel.vfs.locate(target, None, opening=True)
+    return start if start is not None else Start(Location(os.fsdecode(target)))
 
 
 def close(t: Task, fd: int) -> SyscallResult:

@@ -20,6 +20,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from sentry.abi.linux import (
+    AT_EMPTY_PATH,
     AT_FDCWD,
     AT_REMOVEDIR,
     AT_SYMLINK_FOLLOW,
@@ -32,12 +33,20 @@ from sentry.abi.linux import (
 )
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
-from sentry.syscalls.common import c_int, locate, on_host, read_path
+from sentry.syscalls.common import (
+    c_int,
+    check_flags,
+    empty_path_location,
+    locate,
+    on_host,
+    read_path,
+)
+from sentry.vfs.vfs import Start
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.filesystem import Inode
-    from sentry.vfs.vfs import Last, Start
+    from sentry.vfs.vfs import Last
 
 
 async def _new_name(t: Task, start: Start, directory: bool = False) -> Last:
@@ -245,8 +254,15 @@ def link(t: Task, old: int, new: int) -> SyscallResult:
 
 
 def linkat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int) -> SyscallResult:
-    """linkat(2)."""
-    src = locate(t, olddirfd, read_path(t, old))
+    """linkat(2); with AT_EMPTY_PATH and an empty path, the new name is for
+    ``olddirfd``'s file."""
+    flags = check_flags(c_int(flags), AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)
+    name = read_path(t, old)
+    if not name and flags & AT_EMPTY_PATH:
+        at = empty_path_location(t, olddirfd)
+        src = None if at is None else Start(at)
+    else:
+        src = locate(t, olddirfd, name)
     dst = locate(t, newdirfd, read_path(t, new))
     if src is None and dst is None:
         return PASS

@@ -169,20 +169,28 @@ def readlinkat(t: Task, dirfd: int, path: int, buf: int, size: int) -> SyscallRe
 def _readlinkat(
     t: Task, dirfd: int, path: int, buf: int, size: int, path_arg: int
 ) -> SyscallResult:
-    start = locate(t, dirfd, read_path(t, path))
+    """An empty path reads the symlink ``dirfd`` is (an O_PATH fd)."""
+    name = read_path(t, path)
+    if name:
+        start = locate(t, dirfd, name)
+    else:
+        location = empty_path_location(t, dirfd)
+        start = None if location is None else Start(location)
     if start is None:
         return PASS
     if c_int(size) <= 0:
         raise SyscallError(errno.EINVAL)
-    return _readlink(t, start, buf, c_int(size), path_arg)
+    return _readlink(t, start, buf, c_int(size), path_arg, not name)
 
 
-async def _readlink(t: Task, start: Start, buf: int, size: int, path_arg: int) -> int:
+async def _readlink(
+    t: Task, start: Start, buf: int, size: int, path_arg: int, empty: bool
+) -> int:
     location = await t.kernel.vfs.walk(t, start, follow=False)
     if location.mount is None or location.inode is None:
         return await on_host(t, location, path_arg)
     if location.inode.mode & S_IFMT != S_IFLNK:
-        raise SyscallError(errno.EINVAL)
+        raise SyscallError(errno.ENOENT if empty else errno.EINVAL)
     target = (await location.mount.fs.readlink(t, location.inode))[:size]
     return t.mm.copy_out(buf, target)
 
@@ -274,10 +282,20 @@ def legacy_dirents(records: bytes) -> bytes:
 
 
 async def _getdents(t: Task, file: FileDescription, dirp: int, count: int, legacy: bool) -> int:
-    def copy_out(data: bytes) -> None:
-        if legacy:
-            data = legacy_dirents(data)
-        if t.mm.copy_out(dirp, data) != len(data):
+    def copy_out(data: bytes) -> int:
+        """The records that reached the app, as Linux's filldir: those
+        before a fault (EFAULT if none). Both layouts have the same sizes."""
+        written = t.mm.copy_out(dirp, legacy_dirents(data) if legacy else data)
+        if written == len(data):
+            return written
+        whole = 0
+        while whole < len(data):
+            (reclen,) = struct.unpack_from("<H", data, whole + 16)
+            if whole + reclen > written:
+                break
+            whole += reclen
+        if not whole:
             raise SyscallError(errno.EFAULT)
+        return whole
 
     return await file.impl.getdents(t, file, count, copy_out)

@@ -136,11 +136,13 @@ class FileDescriptionImpl:
         raise SyscallError(errno.EBADF)
 
     async def getdents(
-        self, t: Context, fd: FileState, size: int, copy_out: Callable[[bytes], None]
+        self, t: Context, fd: FileState, size: int, copy_out: Callable[[bytes], int]
     ) -> int:
         """getdents64: hand linux_dirent64 records totalling at most ``size``
-        bytes to ``copy_out``, then move past them; their size. If
-        ``copy_out`` raises (EFAULT), no record is consumed."""
+        bytes to ``copy_out``, which returns the size of the leading records
+        that reached the app (a fault may stop it part-way, as Linux's
+        filldir), and move past those; their size. If ``copy_out`` raises
+        (EFAULT: none did), no record is consumed."""
         raise SyscallError(errno.ENOTDIR)
 
     async def sync(self, t: Context, datasync: bool) -> None:
