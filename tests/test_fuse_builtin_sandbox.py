@@ -209,6 +209,31 @@ def test_link_edges(runs):
     assert "getdents into unmapped tail some\n" in native[1]
 
 
+ATIME = """
+import os
+os.mkdir("d"); open("d/x", "w").close(); os.symlink("d/x", "l")
+with open("f", "w") as f:
+    f.write("hello")
+for p in ("d", "l", "f"):
+    os.utime(p, (1000, 1000), follow_symlinks=False)
+os.stat("d"); os.lstat("l"); os.stat("f")
+os.listdir("d"); os.readlink("l"); open("f").read()
+print(os.stat("d").st_atime > 1000, os.lstat("l").st_atime > 1000, os.stat("f").st_atime > 1000)
+"""
+
+
+@pytest.mark.slow
+def test_atime_after_readdir_readlink_and_read(runs):
+    """A stat after readdir, readlink or read asks the daemon for the atime
+    again (Linux's fuse_invalidate_atime), so it moves as on the kernel's
+    mount."""
+    script = runs.base / "atime.py"
+    script.write_text(ATIME)
+    native = outcome(runs.native([sys.executable, script]))
+    assert outcome(runs.sandbox(in_mnt(runs, f"{sys.executable} {script}"))) == native
+    assert native[0] == 0 and native[1].startswith("True "), native
+
+
 @pytest.mark.slow
 def test_exec_from_the_mount(runs):
     """Programs, scripts (nested interpreters, odd ``#!`` lines), a symlink

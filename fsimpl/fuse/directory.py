@@ -49,6 +49,7 @@ class Directory(HandleFile):
         opcode = fuse.FUSE_READDIRPLUS if plus else fuse.FUSE_READDIR
         args = fuse.ReadIn(fh=self.fh, offset=offset, size=READDIR_SIZE, flags=self.flags)
         body = await conn.call(t, opcode, self.inode.nodeid, args.pack())
+        self.inode.atime_stale = True  # as Linux's fuse_readdir
         before = len(self._pending)
         try:
             if plus:

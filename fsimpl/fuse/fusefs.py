@@ -257,8 +257,10 @@ class FuseFilesystem:
         return self.statx(await self.getattr(t, inode, fh))
 
     async def readlink(self, t: Context, inode: Inode) -> bytes:
-        """Implements Filesystem.readlink."""
+        """Implements Filesystem.readlink (a stat that wants the atime then
+        asks again, as after Linux's fuse_readlink_page)."""
         target: bytes = await self.conn.call(t, fuse.FUSE_READLINK, inode.nodeid)
+        inode.atime_stale = True
         return target
 
     async def open(self, t: Context, inode: Inode, flags: int) -> FileDescriptionImpl:
