@@ -181,7 +181,7 @@ async def _create(
     last = await vfs.walk_parent(t, start, resolve)
     parent, name, path = last.dir, last.name, last.path
     if parent.mount is None:
-        return parent, None
+        return last.on_host(), None
     # Linux's open_last_lookups and do_open: "name/" is EISDIR, and "." or
     # ".." is the directory itself.
     if last.slash and name not in (b".", b".."):

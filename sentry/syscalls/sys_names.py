@@ -104,7 +104,7 @@ async def _mkdir(t: Task, start: Start, mode: int, path_arg: int) -> int:
     last = await _new_name(t, start, directory=True)
     parent = last.dir
     if parent.mount is None:
-        return await on_host(t, parent, path_arg)
+        return await on_host(t, last.on_host(), path_arg)
     await parent.mount.fs.mkdir(t, parent.inode, last.name, mode)
     return 0
 
@@ -128,7 +128,7 @@ async def _mknod(t: Task, start: Start, mode: int, dev: int, path_arg: int) -> i
     last = await _new_name(t, start)
     parent = last.dir
     if parent.mount is None:
-        return await on_host(t, parent, path_arg)
+        return await on_host(t, last.on_host(), path_arg)
     if mode & S_IFMT == 0:
         mode |= S_IFREG
     await parent.mount.fs.mknod(t, parent.inode, last.name, mode, dev)
@@ -161,7 +161,7 @@ async def _unlink(t: Task, start: Start, directory: bool, path_arg: int) -> int:
     last = await t.kernel.vfs.walk_parent(t, start)
     parent = last.dir
     if parent.mount is None:
-        return await on_host(t, parent, path_arg)
+        return await on_host(t, last.on_host(), path_arg)
     # Linux's do_rmdir and do_unlinkat, then may_delete.
     if directory:
         special = {b"": errno.EBUSY, b".": errno.EINVAL, b"..": errno.ENOTEMPTY}
@@ -305,6 +305,6 @@ async def _symlink(t: Task, start: Start, target: bytes, path_arg: int) -> int:
     last = await _new_name(t, start)
     parent = last.dir
     if parent.mount is None:
-        return await on_host(t, parent, path_arg)
+        return await on_host(t, last.on_host(), path_arg)
     await parent.mount.fs.symlink(t, parent.inode, last.name, target)
     return 0

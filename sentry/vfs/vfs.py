@@ -111,6 +111,11 @@ class Last:
         """The app's absolute view of the named file."""
         return os.path.join(self.dir.path, os.fsdecode(self.name))
 
+    def on_host(self) -> Location:
+        """The named path itself, for the host to act on when the walk to
+        it left sentry's mounts (a trailing slash kept)."""
+        return Location(self.path + "/" * self.slash)
+
 
 @dataclass
 class _Walk:
