@@ -8,7 +8,6 @@ native run and a sandboxed run compare line by line.
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import mmap
 import os
@@ -16,32 +15,11 @@ import resource
 import signal
 import stat
 import struct
-from collections.abc import Callable
 
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
+from edge_calls import call, open_close, sys
+
 SYS_READ, SYS_WRITE, SYS_STAT, SYS_FSTAT, SYS_PWRITE64, SYS_READV = 0, 1, 4, 5, 18, 19
 signals: list[int] = []
-
-
-def call(what: str, fn: Callable[..., object], *args: object) -> None:
-    try:
-        result = fn(*args)
-        out = result if isinstance(result, (str, int)) and not isinstance(result, bool) else "ok"
-    except OSError as err:
-        out = errno.errorcode.get(err.errno or 0, str(err.errno))
-    print(what, out)
-
-
-def open_close(path: str, flags: int) -> None:
-    os.close(os.open(path, flags))
-
-
-def sys(nr: int, *args: object) -> int:
-    result = libc.syscall(nr, *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
-    if result < 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-    return int(result)
 
 
 def main() -> None:

@@ -7,33 +7,15 @@ name, so that a native run and a sandboxed run compare line by line.
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import struct
-from collections.abc import Callable
 
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
+from edge_calls import call, sys
+
 AT_FDCWD = -100
 SYS_OPENAT2, SYS_STATX, SYS_UTIMENSAT, SYS_FACCESSAT2 = 437, 332, 280, 439
 SYS_SETXATTR, SYS_GETXATTR, SYS_LISTXATTR, SYS_REMOVEXATTR = 188, 191, 194, 197
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
-
-
-def sys(nr: int, *args: object) -> int:
-    result = libc.syscall(nr, *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
-    if result < 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-    return int(result)
-
-
-def call(what: str, fn: Callable[..., object], *args: object) -> None:
-    try:
-        result = fn(*args)
-        out = result if isinstance(result, (str, int)) and not isinstance(result, bool) else "ok"
-    except OSError as err:
-        out = errno.errorcode.get(err.errno or 0, str(err.errno))
-    print(what, out)
 
 
 def openat2(

@@ -10,33 +10,15 @@ sandboxed run compare line by line.
 from __future__ import annotations
 
 import ctypes
-import errno
 import mmap
 import os
-from collections.abc import Callable
 
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
+from edge_calls import call, libc, sys
+
 AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_SYMLINK_FOLLOW = -100, 0x1000, 0x100, 0x400
 SYS_STAT, SYS_CHOWN, SYS_LCHOWN, SYS_READLINK, SYS_GETDENTS64 = 4, 92, 94, 89, 217
 SYS_FCHOWNAT, SYS_LINKAT, SYS_READLINKAT, SYS_UTIMENSAT, SYS_STATX = 260, 265, 267, 280, 332
 SYS_FCHMODAT2 = 452
-
-
-def sys(nr: int, *args: object) -> int:
-    result = libc.syscall(nr, *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
-    if result < 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-    return int(result)
-
-
-def call(what: str, fn: Callable[..., object], *args: object) -> None:
-    try:
-        result = fn(*args)
-        out = result if isinstance(result, (str, int)) and not isinstance(result, bool) else "ok"
-    except OSError as err:
-        out = errno.errorcode.get(err.errno or 0, str(err.errno))
-    print(what, out)
 
 
 def main() -> None:
