@@ -23,7 +23,7 @@ system-packages:  ## Install the Debian packages sentry needs (as root; skipped 
 	@$(call apt_install,$(APT_PACKAGES))
 
 install: system-packages  ## Install sentry (the cffi helper is compiled here).
-	$(PIP) install -q --root-user-action=ignore $(PIP_USER) "cffi>=1.15" "setuptools>=61" wheel pytest hypothesis
+	$(PIP) install -q --root-user-action=ignore $(PIP_USER) "cffi>=1.15" "setuptools>=61" wheel pytest pytest-timeout hypothesis
 	$(PIP) install -q --root-user-action=ignore $(PIP_USER) --no-build-isolation .
 
 example:  ## Run a program in the sandbox that writes and reads a file through FUSE.

@@ -37,7 +37,7 @@ from sentry.kernel.thread_group import ThreadGroup
 from sentry.platform.namespaces import Plan, Sandbox
 from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
 from sentry.vfs.vfs import VirtualFilesystem
-from sentry.waiter import Waiter, log_bug
+from sentry.waiter import Waiter, close_quietly, log_bug
 
 log = logging.getLogger("sentry")
 
@@ -281,7 +281,7 @@ class Kernel:
         self.tasks.pop(t.tid, None)
         t.group.tasks.pop(t.tid, None)
         if t.blocked:
-            t.blocked.coroutine.close()
+            close_quietly(t.blocked.coroutine, syscall_name(AUDIT_ARCH_X86_64, t.blocked.nr))
             t.blocked = None
         t.fd_table.unbind(t)
 

@@ -76,7 +76,9 @@ class Injection(Waiter):
     an offset) is replaced by its address (plus the offset); ``data`` may
     be a function of that address, for data that points into itself. The syscall's
     result is the awaited value; the app's registers are put back when the
-    handler returns.
+    handler returns. If the call cannot be set up (``data`` does not fit
+    below the stack: EFAULT), the await raises SyscallError and the task
+    has made no call; the handler may still inject others (a close).
     """
 
     def __init__(self, nr: int, args: tuple[int, ...], data: Scratch) -> None:

@@ -311,7 +311,10 @@ class SyscallDispatcher:
         except TaskExited:
             raise
         except SyscallError as err:
-            self._fail(t, b, err.errno)
+            # The task is still at its stop: the handler sees the error at
+            # its await and may clean up (inject a close) before it ends.
+            b.waiter = None
+            self._step(t, None, err)
             return
         except Exception:
             self._fail(t, b, None)

@@ -28,16 +28,27 @@ which gives ENOEXEC (a shell then runs it as a script).
 
 The exec itself is an injected ``execve``; when it succeeds the kernel
 drops the old image's saved registers (see ``Kernel``), and the call
-returns 0 in the new program, as on Linux.
+returns 0 in the new program, as on Linux. The new program's name
+(``comm``) is the host's: the base name of what the host ran (the fd
+number for a memfd, the interpreter for a script), where Linux names it
+after the path the app gave. Setting it would take a syscall made by the
+new image before it runs, and after an exec there is no syscall
+instruction to re-run.
+
+The memfd is written through sentry's own dup of the task's fd
+(``Platform.take_fd``), never reopened by path: a thread of the app could
+put another file at that fd number meanwhile, and sentry must not write
+with its own rights what the app cannot.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import resource
 import struct
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from sentry.abi.linux import AT_FDCWD, S_IFMT, S_IFREG
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
@@ -55,7 +66,8 @@ if TYPE_CHECKING:
 
 BINPRM_BUF_SIZE = 256  # what Linux reads of a file to recognise it
 MAX_INTERPRETERS = 5  # Linux's limit on nested interpreters
-MAX_ARG_STRINGS = 0x7FFFFFFF
+STK_LIM = 8 << 20  # Linux's _STK_LIM
+ARG_MAX = 32 * 4096  # Linux's floor for the argument area (MAX_ARG_PAGES pages)
 MFD_CLOEXEC = 1
 S_IXUGO = 0o111
 CHUNK = 1 << 20  # bytes copied into the memfd per read
@@ -63,6 +75,7 @@ _PTR = struct.Struct("<Q")
 
 # An argv entry: a pointer into the app's memory, or a new string.
 Arg = int | bytes
+T = TypeVar("T")
 
 
 def execve(t: Task, path: int, argv: int, envp: int) -> SyscallResult:
@@ -76,6 +89,7 @@ def execve(t: Task, path: int, argv: int, envp: int) -> SyscallResult:
 
 
 async def _execve(t: Task, name: bytes, start: Start, argv: int, envp: int) -> int:
+    """Find what the host runs for ``name`` and run it; the exec's result."""
     args: list[Arg] | None = None  # None: the app's own argv
     for _ in range(MAX_INTERPRETERS + 1):
         location = await t.kernel.vfs.walk(t, start)
@@ -104,43 +118,82 @@ async def _check(t: Task, location: Location) -> bytes:
     attr = await location.mount.fs.stat(t, location.inode)
     if attr.mode & S_IFMT != S_IFREG or not attr.mode & S_IXUGO:
         raise SyscallError(errno.EACCES)
-    file = await _open(t, location)
-    try:
-        return await _pread(t, file, BINPRM_BUF_SIZE, 0)
-    finally:
-        await _close(t, file)
+    return await _with_file(t, location, lambda file: _pread(t, file, BINPRM_BUF_SIZE, 0))
+
+
+def _spacetab(byte: int) -> bool:
+    return byte in b" \t"
+
+
+def _non_spacetab(buf: bytes, first: int, last: int) -> int | None:
+    return next((i for i in range(first, last) if not _spacetab(buf[i])), None)
+
+
+def _terminator(buf: bytes, first: int, last: int) -> int | None:
+    return next((i for i in range(first, last) if _spacetab(buf[i]) or not buf[i]), None)
 
 
 def _interpreter(head: bytes) -> tuple[bytes, bytes | None] | None:
-    """A script's interpreter and optional argument (``binfmt_script``), or
-    None if ``head`` does not start with ``#!``. ENOEXEC for a line with no
-    interpreter, or one cut off by the 256-byte limit."""
+    """A script's interpreter and optional argument, or None if ``head``
+    does not start with ``#!``: ``load_script`` of Linux's
+    ``binfmt_script.c``, step by step, on the same 256 bytes (NUL beyond
+    the file's end). ENOEXEC for a line with no interpreter, or one whose
+    interpreter the 256-byte limit may have cut."""
     if not head.startswith(b"#!"):
         return None
-    line, newline, _ = head[2:].partition(b"\n")
-    line = line.replace(b"\t", b" ")
-    words = line.strip(b" ").split(b" ", 1)
-    if not words[0] or (not newline and len(words) == 1 and len(head) == BINPRM_BUF_SIZE):
+    buf = head[:BINPRM_BUF_SIZE].ljust(BINPRM_BUF_SIZE, b"\0")
+    buf_end = BINPRM_BUF_SIZE - 1
+    i_end = buf.find(b"\n")
+    if i_end < 0:
+        first = _non_spacetab(buf, 2, buf_end)
+        if first is None or _terminator(buf, first, buf_end) is None:
+            raise SyscallError(errno.ENOEXEC)
+        i_end = buf_end
+    while _spacetab(buf[i_end - 1]):
+        i_end -= 1
+    i_name = _non_spacetab(buf, 2, i_end)
+    if i_name is None or i_name == i_end:
         raise SyscallError(errno.ENOEXEC)
-    optional = words[1].strip(b" ") if len(words) > 1 else b""
-    return words[0], optional or None
+    i_sep = _terminator(buf, i_name, i_end)
+    i_arg = _non_spacetab(buf, i_sep, i_end) if i_sep is not None and buf[i_sep] else None
+    name = buf[i_name : i_end if i_sep is None else i_sep]
+    optional = buf[i_arg:i_end].split(b"\0", 1)[0] if i_arg is not None else None
+    return name, optional
+
+
+def _arg_limit(t: Task) -> int:
+    """The bytes an exec's argument pointers may take: Linux's
+    ``bprm_stack_limits`` (a quarter of RLIMIT_STACK, at most 6 MiB, at
+    least ARG_MAX)."""
+    try:
+        stack = resource.prlimit(t.group.tgid, resource.RLIMIT_STACK)[0]
+    except OSError:
+        stack = STK_LIM
+    if stack == resource.RLIM_INFINITY:
+        stack = STK_LIM * 4
+    return max(min(STK_LIM // 4 * 3, stack // 4), ARG_MAX)
 
 
 def _read_argv(t: Task, argv: int) -> list[Arg]:
-    """The app's argv array: its string pointers (EFAULT as Linux)."""
+    """The app's argv array: its string pointers. EFAULT as Linux (a
+    pointer that crosses into an unmapped page included), E2BIG once the
+    pointers alone pass the exec's argument limit."""
     pointers: list[Arg] = []
+    most = _arg_limit(t) // _PTR.size
     addr = argv
     while argv:
-        raw = t.mm.copy_in(addr, 4096 - addr % 4096)  # to the end of its page
-        if len(raw) < 8:
+        # To the end of the page, and on to the end of a pointer across it.
+        raw = t.mm.copy_in(addr, -(-(4096 - addr % 4096) // _PTR.size) * _PTR.size)
+        if len(raw) < _PTR.size:
             raise SyscallError(errno.EFAULT)
-        for (pointer,) in _PTR.iter_unpack(raw[: len(raw) // 8 * 8]):
+        whole = len(raw) // _PTR.size * _PTR.size
+        for (pointer,) in _PTR.iter_unpack(raw[:whole]):
             if pointer == 0:
                 return pointers
             pointers.append(pointer)
-            if len(pointers) > MAX_ARG_STRINGS:
+            if len(pointers) >= most:
                 raise SyscallError(errno.E2BIG)
-        addr += len(raw) // 8 * 8
+        addr += whole
     return pointers
 
 
@@ -184,37 +237,53 @@ async def _exec_copy(
     if fd < 0:
         return fd
     try:
-        await _copy_to(t, location, f"/proc/{t.tid}/fd/{fd}")
+        await _with_file(t, location, lambda file: _copy_to(t, file, fd))
+        result = await _exec_host(t, f"/proc/self/fd/{fd}".encode(), args, argv, envp)
     except SyscallError:
         await t.inject(SYSCALL_NUMBERS["close"], fd)
         raise
-    result = await _exec_host(t, f"/proc/self/fd/{fd}".encode(), args, argv, envp)
     if result < 0:
         await t.inject(SYSCALL_NUMBERS["close"], fd)
     return result
 
 
-async def _copy_to(t: Task, location: Location, target: str) -> None:
-    """Copy the file at ``location`` into the host file ``target``."""
-    file = await _open(t, location)
+async def _copy_to(t: Task, file: FileDescription, memfd: int) -> None:
+    """Copy ``file`` into the task's fd ``memfd``, through sentry's dup of it."""
+    out = t.kernel.platform.take_fd(t.group.tgid, memfd)
     try:
-        with open(target, "wb") as out:
-            offset = 0
-            while chunk := await _pread(t, file, CHUNK, offset):
-                out.write(chunk)
-                offset += len(chunk)
+        offset = 0
+        while chunk := await _pread(t, file, CHUNK, offset):
+            done = 0
+            while done < len(chunk):
+                done += os.pwrite(out, chunk[done:], offset + done)
+            offset += len(chunk)
     except OSError as err:
         raise SyscallError(err.errno or errno.EIO) from None
     finally:
-        await _close(t, file)
+        os.close(out)
 
 
-async def _open(t: Task, location: Location) -> FileDescription:
+async def _with_file(
+    t: Task, location: Location, body: Callable[[FileDescription], Awaitable[T]]
+) -> T:
+    """``body`` on a read-only open of ``location``'s file, closed after as
+    close(2) closes it (FLUSH, then RELEASE with the last reference). If the
+    task is gone (the handler is being closed), the file is only let go:
+    a closing handler cannot wait for the daemon."""
     assert location.mount is not None
     impl = await location.mount.fs.open(t, location.inode, O_RDONLY)
     file = FileDescription(impl, O_RDONLY, location)
     file.inc_ref()
-    return file
+    try:
+        value = await body(file)
+    except GeneratorExit:
+        file.dec_ref()
+        raise
+    except BaseException:
+        await _close(t, file)
+        raise
+    await _close(t, file)
+    return value
 
 
 async def _pread(t: Task, file: FileDescription, size: int, offset: int) -> bytes:

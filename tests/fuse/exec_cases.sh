@@ -29,3 +29,47 @@ except OSError as e: print("empty", e.errno)
 try: os.execv("./mi",["mi"])
 except OSError as e: print("mi", e.errno)
 '
+printf '#!%s/e\ta\t b \t\n' "$PWD" > tabs && chmod +x tabs && ./tabs; echo "tabs: $?"
+printf '#!%s/e a\0b\n' "$PWD" > nul && chmod +x nul && ./nul; echo "nul: $?"
+printf '#!%s/e\0 a\n' "$PWD" > nul2 && chmod +x nul2 && ./nul2; echo "nul after name: $?"
+printf '#!%s/e %0300d' "$PWD" 7 > long && chmod +x long && ./long | wc -c; echo "long arg: $?"
+printf '#!/%0300d' 7 > longname && chmod +x longname && ./longname; echo "long name: $?"
+printf '#! \t \n' > blank && chmod +x blank && ./blank; echo "blank: $?"
+python3 -c 'import os
+try: os.execv("./longname",["longname"])
+except OSError as e: print("longname", e.errno)
+try: os.execv("./blank",["blank"])
+except OSError as e: print("blank", e.errno)
+'
+cat > argv.c <<'EOS'
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(void) {
+    static char *envp[] = {0};
+    setvbuf(stdout, NULL, _IONBF, 0);
+    /* argv's last pointer crosses into a page with no access: EFAULT */
+    char *page = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(page + 4096, 4096, PROT_NONE);
+    char **cross = (char **)(page + 4096 - 12);
+    cross[0] = "t";
+    errno = 0;
+    execve("./t", cross, envp);
+    printf("cross: %d\n", errno);
+    /* the same array, readable across the page: runs */
+    mprotect(page + 4096, 4096, PROT_READ | PROT_WRITE);
+    cross[1] = 0;
+    /* a script, so that sentry reads the app's argv itself */
+    static char *big[1 << 22];
+    for (long i = 0; i < (1 << 22) - 1; i++) big[i] = "x";
+    errno = 0;
+    execve("./s.sh", big, envp);
+    printf("big: %d\n", errno);
+    execve("./s.sh", cross, envp);
+    printf("aligned: %d\n", errno);
+    return 1;
+}
+EOS
+cc -o argv argv.c && ./argv; echo "argv: $?"
