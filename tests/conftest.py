@@ -63,6 +63,23 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: over 2 s, or too slow for make test-fast")
 
 
+# Tests that pytest-timeout failed; after MAX_TIMEOUTS of them the run stops,
+# so that a hang that every test meets costs minutes, not CI's whole clock.
+MAX_TIMEOUTS = 3
+TIMED_OUT: list[str] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.failed and crash is not None and "Timeout (>" in crash.message:
+        TIMED_OUT.append(item.nodeid)
+        if len(TIMED_OUT) >= MAX_TIMEOUTS:
+            item.session.shouldstop = f"{len(TIMED_OUT)} tests timed out: {', '.join(TIMED_OUT)}"
+
+
 # ------------------------------------------------------------ running
 
 

@@ -20,6 +20,7 @@ from sentry.abi.linux import (
     OPEN_HOW_SIZE,
     PAGE_SIZE,
     RESOLVE_BENEATH,
+    RESOLVE_CACHED,
     RESOLVE_IN_ROOT,
     RESOLVE_NO_SYMLINKS,
     S_IFDIR,
@@ -128,13 +129,19 @@ async def _open(
     t: Task, start: Start, flags: int, mode: int, path_arg: int, resolve: int = 0
 ) -> int:
     vfs = t.kernel.vfs
-    # Linux's build_open_flags: O_PATH keeps only what a path needs, and
-    # O_TMPFILE (which sentry's FUSE client does not send) needs write access.
+    # Linux's build_open_flags: O_PATH keeps only what a path needs,
+    # O_CREAT cannot make a directory, O_TMPFILE (which sentry's FUSE client
+    # does not send) needs write access, and RESOLVE_CACHED cannot create
+    # or truncate.
     if flags & O_PATH:
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+    elif flags & (O_CREAT | O_DIRECTORY) == O_CREAT | O_DIRECTORY:
+        raise SyscallError(errno.EINVAL)
     elif flags & O_TMPFILE & ~O_DIRECTORY:
         if flags & (O_TMPFILE | O_CREAT) != O_TMPFILE or flags & O_ACCMODE == 0:
             raise SyscallError(errno.EINVAL)
+    if resolve & RESOLVE_CACHED and flags & (O_TRUNC | O_CREAT | O_TMPFILE & ~O_DIRECTORY):
+        raise SyscallError(errno.EAGAIN)
     if start.at.mount is None:
         opener = vfs.special(start.at.path)
         assert opener is not None

@@ -266,22 +266,26 @@ def linkat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int
     dst = locate(t, newdirfd, read_path(t, new))
     if src is None and dst is None:
         return PASS
-    if src is None or dst is None or src.at.mount is not dst.at.mount:
+    if src is None:
         raise SyscallError(errno.EXDEV)
     return _link(t, src, dst, bool(flags & AT_SYMLINK_FOLLOW))
 
 
-async def _link(t: Task, src: Start, dst: Start, follow: bool) -> int:
+async def _link(t: Task, src: Start, dst: Start | None, follow: bool) -> int:
+    """Linux's do_linkat order: the old file (ENOENT), the new name
+    (EEXIST), then EXDEV across mounts (``dst`` None: on the host) and
+    EPERM for a directory."""
     target = await t.kernel.vfs.walk(t, src, follow)
-    if target.mount is None:
+    if dst is None:
         raise SyscallError(errno.EXDEV)
     last = await _new_name(t, dst)
     parent = last.dir
-    if parent.mount is not target.mount:
-        raise SyscallError(errno.EXDEV)
-    assert target.inode is not None
-    if _is_dir(target.inode):
-        raise SyscallError(errno.EPERM)
+    across = target.mount is None or parent.mount is not target.mount
+    if across or target.inode is not None and _is_dir(target.inode):
+        if parent.mount is not None and await _lookup_or_none(t, last) is not None:
+            raise SyscallError(errno.EEXIST)
+        raise SyscallError(errno.EXDEV if across else errno.EPERM)
+    assert parent.mount is not None and target.inode is not None
     await parent.mount.fs.link(t, target.inode, parent.inode, last.name)
     return 0
 

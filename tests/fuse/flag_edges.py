@@ -79,6 +79,12 @@ def main() -> None:
         ("openat2 BENEATH creat", (b"d/../new", O_CREAT, 0o600, 0x08)),
         ("openat2 BENEATH+IN_ROOT", (b"f", O_RDONLY, 0, 0x18)),
         ("openat2 NO_SYMLINKS creat via link", (b"ld/new", O_CREAT, 0o600, 0x04)),
+        ("openat2 creat|directory", (b"h", O_CREAT | os.O_DIRECTORY, 0o600)),
+        ("openat2 creat|directory existing", (b"d", O_CREAT | os.O_DIRECTORY, 0o600)),
+        ("openat2 CACHED creat", (b"f", O_CREAT, 0o600, 0x20)),
+        ("openat2 CACHED trunc", (b"f", os.O_WRONLY | os.O_TRUNC, 0, 0x20)),
+        ("openat2 CACHED creat|directory", (b"f", O_CREAT | os.O_DIRECTORY, 0, 0x20)),
+        ("openat2 CACHED tmpfile read", (b"d", os.O_TMPFILE & ~os.O_WRONLY, 0, 0x20)),
     ]:
         call(what, openat2, *args)
     for what, args in [
