@@ -15,9 +15,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from sentry import __version__
+
+if TYPE_CHECKING:
+    from sentry.boot.fuse_daemons import FuseDaemons
 
 log = logging.getLogger("sentry")
 
@@ -221,7 +224,7 @@ def _cannot_execute(command: str, code: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """``sentry run``: the app's exit status."""
     from sentry.boot import isolation
-    from sentry.boot.loader import fuse_type, new_kernel
+    from sentry.boot.loader import fuse_type, new_kernel, register_tmpfs
     from sentry.boot.mount_spec import SpecError
     from sentry.boot.mount_spec import parse as parse_specs
     from sentry.kernel.kernel import ExecFailed
@@ -287,13 +290,22 @@ def run(args: argparse.Namespace) -> int:
     strace = Strace(strace_out) if args.strace or args.strace_file else None
     kernel = new_kernel(lookup("ptrace")(spin), strace, cache_size=cache_size)
     daemons = None
-    if specs:
-        # The daemons outside the sandbox: imported only when asked for.
-        from sentry.boot.fuse_daemons import BootError, FuseDaemons
 
-        daemons = FuseDaemons(kernel, fuse_type(kernel), env, all_cpus)
+    def run_daemons() -> FuseDaemons:
+        # The servers outside the sandbox: loaded only when a mount needs one.
+        nonlocal daemons
+        if daemons is None:
+            from sentry.boot.fuse_daemons import FuseDaemons
+
+            daemons = FuseDaemons(kernel, fuse_type(kernel), env, all_cpus)
+        return daemons
+
+    register_tmpfs(kernel, run_daemons)
+    if specs:
+        from sentry.boot.fuse_daemons import BootError
+
         try:
-            daemons.start(specs)
+            run_daemons().start(specs)
         except BootError as err:
             sys.stderr.write(f"sentry: run: {err}\n")
             return 2

@@ -235,6 +235,31 @@ def test_atime_after_readdir_readlink_and_read(runs):
 
 
 @pytest.mark.slow
+def test_tmpfs_and_bind_mounts(tmp_path):
+    """mount(2) of tmpfs (mode=, size=, a bad option) and bind mounts
+    (recursive or not, of a file, a move, umount of a busy mount or one
+    with a mount below it) as root of a user namespace: in the sandbox, on
+    a memfs mount, as Linux does them natively (``unshare -rm``), and
+    ``/proc/self/mounts`` lists them while they last
+    (``fuse/mount_cases.sh``)."""
+    require_tool("unshare")
+    script = REPO_ROOT / "tests" / "fuse" / "mount_cases.sh"
+    (tmp_path / "native").mkdir()
+    native = run_native(["unshare", "-rm", "sh", script], cwd=tmp_path / "native", timeout=TIMEOUT)
+    if "unshare failed" in native.stderr.decode():
+        pytest.skip(f"no user namespaces here: {native.stderr.decode().strip()}")
+    base = tmp_path / "sandboxed"
+    box = Sandbox(binds=SHARED_BINDS, mounts=[f"{base}=memfs"])
+    sandboxed = box.run(["sh", "-c", f"cd {base} && sh {script}"], timeout=TIMEOUT, env=ENV)
+
+    def shown(res, where: Path) -> tuple[int, str]:
+        return res.returncode, (res.stdout + res.stderr).decode().replace(str(where), "BASE")
+
+    assert shown(sandboxed, base) == shown(native, tmp_path / "native")
+    assert b"tmpfs: 0\n700 directory\ndata\nfile\nsize 1024\n" in native.stdout
+
+
+@pytest.mark.slow
 def test_exec_from_the_mount(runs):
     """Programs, scripts (nested interpreters, odd ``#!`` lines), a symlink
     to a host program, and the errors (no execute bit, a directory, a

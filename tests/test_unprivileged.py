@@ -81,6 +81,32 @@ def test_exec_from_memfs(sandbox_user):
 
 
 @pytest.mark.parametrize("root", [False, True], ids=["app-uid", "app-root"])
+def test_tmpfs_and_bind_mount(sandbox_user, root):
+    """An app that is root in its user namespace (--root, or run by root)
+    mounts a tmpfs and binds a memfs directory; as an ordinary user's own
+    uid, with no CAP_SYS_ADMIN, mount(2) is EPERM, as in Linux."""
+    script = (
+        "mkdir -p /data/src /data/b /tmp/t && echo hi > /data/src/f"
+        " && mount -t tmpfs x /tmp/t && echo in-tmpfs > /tmp/t/f && cat /tmp/t/f"
+        " && mount --bind /data/src /data/b && cat /data/b/f"
+        " && umount /tmp/t /data/b && ls /tmp/t /data/b"
+    )
+    args = ["run", *(["--root"] if root else []), "--mount", "/data=memfs", "--"]
+    r = run_as(sandbox_user, [*args, "sh", "-c", script], timeout=TIMEOUT)
+    if root or sandbox_user.uid == 0:
+        assert (r.returncode, r.stdout) == (0, b"in-tmpfs\nhi\n/data/b:\n\n/tmp/t:\n"), r.stderr
+        return
+    # mount(8) refuses by itself; ask mount(2).
+    code = (
+        "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); os.mkdir('/tmp/t')\n"
+        "for args in [(b'x', b'/tmp/t', b'tmpfs', 0), (b'/data', b'/tmp/t', None, 4096)]:\n"
+        "    print(libc.mount(*args, None), ctypes.get_errno())\n"
+    )
+    r = run_as(sandbox_user, [*args, "python3", "-c", code], timeout=TIMEOUT)
+    assert (r.returncode, r.stdout) == (0, b"-1 1\n-1 1\n"), r.stderr
+
+
+@pytest.mark.parametrize("root", [False, True], ids=["app-uid", "app-root"])
 def test_app_identity(sandbox_user, root):
     """The app runs as the invoking user's ids, or as 0 with --root."""
     args = ["run", *(["--root"] if root else []), "--", "id", "-u"]

@@ -40,6 +40,7 @@ class FuseFilesystemType:
     """
 
     has_subtype = True
+    privileged = False
 
     def __init__(self, page_cache: PageCache) -> None:
         self.page_cache = page_cache

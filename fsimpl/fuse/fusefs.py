@@ -579,6 +579,10 @@ class FuseFilesystem:
             if r.opcode in (fuse.FUSE_FLUSH, fuse.FUSE_WRITE) and r.waiter is not None
         ]
 
+    def pin(self, inode: Inode) -> None:
+        """Implements Filesystem.pin: never sent in a FORGET."""
+        inode.pinned = True
+
     def working_dirs(self, delta: int) -> None:
         """Implements Filesystem.working_dirs: a process's cwd entered (+1) or
         left (-1) this file system."""

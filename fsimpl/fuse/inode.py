@@ -46,7 +46,7 @@ class Inode:
     attr_expires: float = 0.0
     lookups: int = 0
     opens: int = 0  # open files on it
-    pinned: bool = False  # a working directory: never forgotten
+    pinned: bool = False  # a working directory or a bind mount's root: never forgotten
     # name -> (nodeid, expiry); nodeid 0 is a negative entry.
     entries: dict[bytes, tuple[int, float]] = field(default_factory=dict)
     cache: FileCache | None = None  # its data (a regular file opened cached)

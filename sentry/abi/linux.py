@@ -82,7 +82,14 @@ MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
+MS_MOVE = 0x2000
+MS_UNBINDABLE = 1 << 17
 MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_PROPAGATION = MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED
+MS_MGC_VAL = 0xC0ED0000  # the old magic in the flags' top half, ignored
+MS_MGC_MSK = 0xFFFF0000
 MNT_DETACH = 2
 
 # seccomp(2) (include/uapi/linux/seccomp.h).

@@ -33,12 +33,14 @@ from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFDIR
 from sentry.boot.mount_spec import DEVICE_PLACEHOLDER, MountSpec
+from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.channel import SocketChannel, max_message, socketpair
 from sentry.fsimpl.fuse.connection import Connection
 from sentry.fsimpl.fuse.filesystem_type import UNLIMITED_READ, FuseFilesystemType
 from sentry.platform.platform import Stop, StopKind
 
 if TYPE_CHECKING:
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem
     from sentry.kernel.kernel import Kernel
 
 log = logging.getLogger("sentry")
@@ -48,7 +50,12 @@ STOP_TIMEOUT = 5.0  # seconds from SIGTERM to SIGKILL
 
 
 class BootError(Exception):
-    """A mount could not be set up; ``str()`` is the one-line message."""
+    """A mount could not be set up; ``str()`` is the one-line message, and
+    ``errno`` the error behind it (for a mount(2) that started a server)."""
+
+    def __init__(self, message: str, error: int = errno.EIO) -> None:
+        super().__init__(message)
+        self.errno = error
 
 
 @dataclass
@@ -74,6 +81,10 @@ def server_argv(spec: MountSpec, fd: int) -> list[str]:
         argv += [spec.source, *(["--ro"] if spec.read_only else [])]
     if spec.writeback:
         argv.append("--writeback")
+    if spec.mode is not None:
+        argv += ["--mode", f"{spec.mode:o}"]
+    if spec.size is not None:
+        argv += ["--size", str(spec.size)]
     return [*argv, "--fd", str(fd)]
 
 
@@ -113,7 +124,11 @@ class FuseDaemons:
         self.kernel.platform.catch_signal(signal.SIGIO)
         try:
             for spec in specs:
-                self._spawn(spec)
+                fs = self._spawn(spec)
+                builtin = spec.kind != "fuse"
+                options = "default_permissions,allow_other" if builtin else ""
+                vfs = self.kernel.vfs
+                vfs.add_mount(spec.target, fs, spec.fsname, spec.fstype, options, fs.dev)
             self._handshake()
         except BootError:
             self.abandon()
@@ -126,12 +141,36 @@ class FuseDaemons:
             daemon.pids |= {pid for pid in known if pid not in self.by_pid}
             for pid in daemon.pids:
                 self.by_pid.setdefault(pid, daemon)
-        self.kernel.on_sigio.append(self.pump)
-        self.kernel.on_app_exit.append(self.stop)
-        self.kernel.on_host_child_exit.append(self._on_child_exit)
+        self._watch()
+
+    def serve(self, spec: MountSpec, dev: int) -> FuseFilesystem:
+        """Start a built-in server while the app runs (a mount(2) of tmpfs)
+        and return its file system, with device number ``dev``. Its
+        FUSE_INIT is answered in the background: the first request waits
+        for it, as for a daemon in the sandbox. Raises SyscallError (an
+        errno of fork or exec) if the server cannot be started."""
+        self.kernel.platform.catch_signal(signal.SIGIO)
+        try:
+            fs = self._spawn(spec, dev)
+        except BootError as err:
+            raise SyscallError(err.errno) from None
+        daemon = self.daemons[-1]
+        daemon.channel.signal_driven()
+        self._watch()
+        return fs
+
+    def _watch(self) -> None:
+        """Pump the channels on SIGIO, and follow the daemons' exits (once)."""
+        if not self.running:
+            self.kernel.on_sigio.append(self.pump)
+            self.kernel.on_app_exit.append(self.stop)
+            self.kernel.on_host_child_exit.append(self._on_child_exit)
         self.running = True
 
-    def _spawn(self, spec: MountSpec) -> None:
+    def _spawn(self, spec: MountSpec, dev: int | None = None) -> FuseFilesystem:
+        """Start ``spec``'s server and make its file system (device number
+        ``dev``, or a new one). Raises BootError, with the errno of the
+        failed start."""
         ours, theirs = socketpair()
         conn = Connection(UNLIMITED_READ, max_message(ours, theirs))
         argv = server_argv(spec, theirs.fileno())
@@ -146,7 +185,9 @@ class FuseDaemons:
             )
         except OSError as err:
             ours.close()
-            raise BootError(f"{spec.describe()}: cannot run {argv[0]}: {err.strerror}") from None
+            raise BootError(
+                f"{spec.describe()}: cannot run {argv[0]}: {err.strerror}", err.errno or errno.EIO
+            ) from None
         finally:
             theirs.close()
         daemon = Daemon(spec, popen, SocketChannel(conn, ours, lambda: self._on_closed(daemon)))
@@ -157,13 +198,10 @@ class FuseDaemons:
             pass  # it already exited: the handshake reports it
         self.by_pid[popen.pid] = daemon
         self.daemons.append(daemon)
-        vfs = self.kernel.vfs
-        dev = vfs.new_dev()
-        builtin = spec.kind != "fuse"
-        fs = self.fuse.new_filesystem(conn, S_IFDIR | 0o755, dev, builtin)
-        options = "default_permissions,allow_other" if builtin else ""
-        vfs.add_mount(spec.target, fs, spec.fsname, spec.fstype, options, dev)
+        dev = self.kernel.vfs.new_dev() if dev is None else dev
+        fs = self.fuse.new_filesystem(conn, S_IFDIR | 0o755, dev, spec.kind != "fuse")
         conn.start()
+        return fs
 
     def _handshake(self) -> None:
         """Pump the channels until every daemon answered FUSE_INIT."""

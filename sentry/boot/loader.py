@@ -9,8 +9,10 @@ other's upper layers to find them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
+from sentry.boot.tmpfs import TmpfsType
 from sentry.fsimpl.fuse import filesystem_type
 from sentry.fsimpl.fuse.page_cache import DEFAULT_CACHE_SIZE
 from sentry.kernel.kernel import Kernel
@@ -18,6 +20,9 @@ from sentry.kernel.syscalls import Handler, Stracer
 from sentry.platform.platform import Platform
 from sentry.syscalls.linux64 import LINUX64
 from sentry.syscalls.sys_mount import register_specials
+
+if TYPE_CHECKING:
+    from sentry.boot.fuse_daemons import FuseDaemons
 
 
 def new_kernel(
@@ -34,6 +39,12 @@ def new_kernel(
     register_specials(kernel.vfs)
     filesystem_type.register(kernel.vfs, cache_size)
     return kernel
+
+
+def register_tmpfs(kernel: Kernel, daemons: Callable[[], FuseDaemons]) -> None:
+    """Let the app's mount(2) make ``tmpfs`` file systems, each served by
+    a memfs server that ``daemons`` starts (see ``sentry.boot.tmpfs``)."""
+    kernel.vfs.register_filesystem_type("tmpfs", TmpfsType(daemons))
 
 
 def fuse_type(kernel: Kernel) -> filesystem_type.FuseFilesystemType:

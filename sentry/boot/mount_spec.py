@@ -48,6 +48,8 @@ class MountSpec:
     read_only: bool = False
     writeback: bool = False  # memfs:writeback
     command: tuple[str, ...] = field(default=())
+    mode: int | None = None  # memfs: its root's mode (tmpfs's mode=)
+    size: int | None = None  # memfs: the size statfs shows (tmpfs's size=)
 
     @property
     def fstype(self) -> str:

@@ -55,13 +55,26 @@ def _parsers() -> dict[str, _Parser]:
     """One parser per file system; each parses the words after the file system's name."""
     memfs = _Parser(
         prog=f"{PROG} memfs",
-        usage="%(prog)s [--writeback] (--fd N | MOUNTPOINT)",
+        usage="%(prog)s [--writeback] [--mode OCTAL] [--size BYTES] (--fd N | MOUNTPOINT)",
         description="Serve an in-memory file system that behaves like tmpfs.",
     )
     memfs.add_argument(
         "--writeback",
         action="store_true",
         help="accept writeback caching: the client sends writes later, in large requests",
+    )
+    memfs.add_argument(
+        "--mode",
+        type=lambda text: int(text, 8),
+        default=0o1777,
+        metavar="OCTAL",
+        help="the root directory's mode, as tmpfs's mode= (default 1777)",
+    )
+    memfs.add_argument(
+        "--size",
+        type=int,
+        metavar="BYTES",
+        help="the size statfs reports, as tmpfs's size= (default half the RAM)",
     )
     passthrough = _Parser(
         prog=f"{PROG} passthrough",
@@ -118,7 +131,7 @@ def _serve(fs: str, args: argparse.Namespace) -> int:
     ops: Operations
     readonly = False
     if fs == "memfs":
-        ops, source = MemFS(writeback=args.writeback), "memfs"
+        ops, source = MemFS(writeback=args.writeback, mode=args.mode, size=args.size), "memfs"
     else:
         if args.mountpoint is not None and _inside(args.mountpoint, args.dir):
             # A lookup of the mountpoint would make the server wait for itself.

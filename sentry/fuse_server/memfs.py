@@ -363,19 +363,27 @@ class MemFS(Operations):
     entry_timeout = 86400.0
     attr_timeout = 86400.0
 
-    def __init__(self, writeback: bool = False) -> None:
+    def __init__(
+        self, writeback: bool = False, mode: int = 0o1777, size: int | None = None
+    ) -> None:
         """``writeback``: accept FUSE_WRITEBACK_CACHE, so the client caches
-        writes and sends them later (its size and times win meanwhile)."""
+        writes and sends them later (its size and times win meanwhile).
+        ``mode``: the root's permission bits; ``size``: the bytes statfs
+        reports (tmpfs's mode= and size=)."""
         if writeback:
             self.init_flags = self.init_flags | fuse.FUSE_WRITEBACK_CACHE
         now = time.time_ns()
-        root = Directory(fuse.FUSE_ROOT_ID, stat.S_IFDIR | 0o1777, os.geteuid(), os.getegid(), now)
+        root = Directory(
+            fuse.FUSE_ROOT_ID, stat.S_IFDIR | mode & 0o7777, os.geteuid(), os.getegid(), now
+        )
         self.inodes: dict[int, Inode] = {root.ino: root}
         self.next_ino = root.ino + 1
         self.dir_handles: dict[int, _DirHandle] = {}
         self.next_fh = 1
         # tmpfs's default size limits: half the RAM, in blocks and in inodes.
-        self.max_blocks = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2 // CHUNK
+        if size is None:
+            size = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+        self.max_blocks = -(-size // CHUNK)
 
     # ----------------------------------------------------------- helpers
 

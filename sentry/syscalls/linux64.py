@@ -233,8 +233,9 @@ TABLE: dict[int, Syscall] = _table(
     partially_supported(
         "mount",
         sys_mount.mount,
-        "FUSE file systems (`fuse`, `fuse.<subtype>`) only; other mounts are EPERM, "
-        "as for an unprivileged caller.",
+        "FUSE file systems (`fuse`, `fuse.<subtype>`), tmpfs (a memfs server), binds and "
+        "moves of sentry mounts, propagation changes; host-side binds, remounts and other "
+        "types are EPERM, as for an unprivileged caller.",
         path_args=(1,),
         host_paths_pass=False,
     ),

@@ -34,7 +34,7 @@ def _set_cwd(t: Task, location: Location) -> int:
         raise SyscallError(errno.EXDEV)
     if location.inode is None or location.inode.mode & S_IFMT != S_IFDIR:
         raise SyscallError(errno.ENOTDIR)
-    location.inode.pinned = True  # type: ignore[attr-defined]
+    location.mount.fs.pin(location.inode)
     t.group.cwd = location
     t.kernel.cwd_changed(t.group)
     return 0

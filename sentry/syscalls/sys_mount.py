@@ -18,20 +18,33 @@ import errno
 import functools
 import os
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from sentry.abi.linux import AT_FDCWD, MNT_DETACH
+from sentry.abi.linux import (
+    AT_FDCWD,
+    MNT_DETACH,
+    MS_BIND,
+    MS_MGC_MSK,
+    MS_MGC_VAL,
+    MS_MOVE,
+    MS_PROPAGATION,
+    MS_REC,
+    MS_REMOUNT,
+    S_IFDIR,
+    S_IFMT,
+)
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import SyscallResult
 from sentry.platform.namespaces import GUARD_SOURCE
-from sentry.syscalls.common import c_int, locate, read_path
+from sentry.syscalls.common import c_int, c_long, locate, read_path
 from sentry.vfs.static_file import StaticFile
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.context import Context
     from sentry.vfs.file_description_impl import FileDescriptionImpl
-    from sentry.vfs.vfs import VirtualFilesystem
+    from sentry.vfs.filesystem import Inode
+    from sentry.vfs.vfs import Mount, VirtualFilesystem
 
 CAP_SYS_ADMIN = 21
 GUARD = f" {GUARD_SOURCE} ".encode()
@@ -56,57 +69,190 @@ def _mount_table(vfs: VirtualFilesystem, t: Context, path: str) -> FileDescripti
     except OSError:
         host, identity = b"", (0, 0)
     # The guards under sentry's mounts are sentry's business (Plan.guard).
-    lines = [line + b"\n" for line in host.splitlines() if GUARD not in line]
+    lines = [
+        line + b"\n"
+        for line in host.splitlines()
+        if GUARD not in line and not line.startswith(GUARD[1:])
+    ]
     for i, m in enumerate(vfs.all_mounts()):
-        opts = "user_id=0,group_id=0" + ("," + m.options if m.options else "")
+        # A FUSE mount's flags and options as Linux shows them (fusermount3
+        # adds nosuid and nodev); others (tmpfs) show their own options.
+        fuse = m.fstype.split(".")[0] == "fuse"
+        flags = "rw,nosuid,nodev,relatime" if fuse else "rw,relatime"
+        opts = ",".join(filter(None, ["user_id=0,group_id=0" if fuse else "", m.options]))
         if info:
             major, minor = os.major(m.dev), os.minor(m.dev)
             lines.append(
-                f"{10000 + i} 1 {major}:{minor} / {m.point} rw,nosuid,nodev,relatime "
-                f"- {m.fstype} {m.source} rw,{opts}\n".encode()
+                f"{10000 + i} 1 {major}:{minor} {m.root_path} {m.point} {flags} "
+                f"- {m.fstype} {m.source} {','.join(filter(None, ['rw', opts]))}\n".encode()
             )
         else:
-            lines.append(
-                f"{m.source} {m.point} {m.fstype} rw,nosuid,nodev,relatime,{opts} 0 0\n".encode()
-            )
+            options = ",".join(filter(None, [flags, opts]))
+            lines.append(f"{m.source} {m.point} {m.fstype} {options} 0 0\n".encode())
     return StaticFile(b"".join(lines), *identity)
 
 
 def _host_path(t: Task, path: bytes) -> str:
-    """``path`` as an absolute, normalized host path (EINVAL inside a mount)."""
-    if locate(t, AT_FDCWD, path) is not None:
-        raise SyscallError(errno.EINVAL)
+    """``path``, a host path, as an absolute, normalized one."""
     text = os.fsdecode(path)
     if not text.startswith("/"):
         text = os.path.join(t.group.host_cwd(), text)
     return os.path.normpath(text)
 
 
-def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int) -> SyscallResult:
-    """mount(2): of a file system type registered with the VFS."""
-    kind = read_path(t, fstype).decode(errors="replace") if fstype else ""
-    vfs = t.kernel.vfs
-    fs_type = vfs.filesystem_type(kind)
-    if fs_type is None:
-        # sentry emulates FUSE mounts only; the app may mount nothing on
-        # the host's side of its tree (the errno of an unprivileged caller).
-        raise SyscallError(errno.EPERM)
-    text = t.mm.read_string(data, 4096) if data else b""
-    point = _host_path(t, read_path(t, target))
+async def _directory(t: Task, path: bytes) -> str:
+    """Where mount(2)'s target ``path`` is (symlinks followed): the app's
+    absolute path of a directory, on the host or in a sentry mount.
+    ENOENT if it does not exist, ENOTDIR if it is no directory."""
+    start = locate(t, AT_FDCWD, path)
+    if start is not None:
+        location = await t.kernel.vfs.walk(t, start)
+        if location.mount is not None:
+            assert location.inode is not None
+            if location.inode.mode & S_IFMT != S_IFDIR:
+                raise SyscallError(errno.ENOTDIR)
+            return location.path
+        point = location.path
+    else:
+        point = _host_path(t, path)
     in_app_view = f"/proc/{t.tid}/root{point}"
     if not os.path.exists(in_app_view):
         raise SyscallError(errno.ENOENT)
     if not os.path.isdir(in_app_view):
         raise SyscallError(errno.ENOTDIR)
-    name = read_path(t, source).decode(errors="replace") if source else kind
+    return point
+
+
+def _in_a_mount(vfs: VirtualFilesystem, point: str) -> bool:
+    """Whether ``point`` lies inside a sentry mount (it needs no guard:
+    the host cannot see it)."""
+    return any(_below(point, m.point) for m in vfs.all_mounts())
+
+
+def _below(path: str, ancestor: str) -> bool:
+    return path.startswith(ancestor.rstrip("/") + "/")
+
+
+def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int) -> SyscallResult:
+    """mount(2), in Linux's ``path_mount`` order: a bind (MS_BIND) of a
+    directory in a sentry mount, a move (MS_MOVE) or a propagation change
+    of a sentry mount, or a new file system of a type registered with the
+    VFS (``fuse``, ``tmpfs``). Everything else on the host's side of the
+    tree is EPERM, as for an unprivileged caller: sentry mounts nothing
+    there but its own."""
+    flags = c_long(flags) & 0xFFFFFFFF
+    if flags & MS_MGC_MSK == MS_MGC_VAL:
+        flags &= ~MS_MGC_MSK
+    kind = read_path(t, fstype).decode(errors="replace") if fstype else ""
+    name = read_path(t, source) if source else b""
+    text = t.mm.read_string(data, 4096) if data else b""
+    return _mount(t, name, read_path(t, target), kind, flags, text)
+
+
+async def _mount(t: Task, source: bytes, target: bytes, kind: str, flags: int, data: bytes) -> int:
+    vfs = t.kernel.vfs
+    point = await _directory(t, target)
+    if flags & MS_REMOUNT:
+        raise SyscallError(errno.EPERM)
+    if flags & MS_BIND:
+        _need_admin(t)
+        return await _bind(t, source, point, bool(flags & MS_REC))
+    if flags & MS_PROPAGATION:
+        _need_admin(t)
+        if point not in vfs.mounts:
+            raise SyscallError(errno.EPERM if not _in_a_mount(vfs, point) else errno.EINVAL)
+        return 0  # sentry's mounts propagate nowhere: each is private
+    if flags & MS_MOVE:
+        _need_admin(t)
+        return _move(t, await _directory(t, source), point)
+    fs_type = vfs.filesystem_type(kind)
+    if fs_type is None:
+        # The app may mount nothing else on the host's side of its tree
+        # (the errno of an unprivileged caller).
+        raise SyscallError(errno.EPERM)
+    if fs_type.privileged:
+        _need_admin(t)
+    name = source.decode(errors="replace") or kind
     dev = vfs.new_dev()
-    t.kernel.guard(point, True)
+    guarded = not _in_a_mount(vfs, point)
+    if guarded:
+        t.kernel.guard(point, True)
     try:
-        fs, shown = fs_type.get_filesystem(t, kind, name, text, dev)
+        fs, shown = fs_type.get_filesystem(t, kind, name, data, dev)
     except SyscallError:
-        t.kernel.guard(point, False)
+        if guarded:
+            t.kernel.guard(point, False)
         raise
     vfs.add_mount(point, fs, name, kind, shown, dev, owner=t.credentials().fsuid)
+    return 0
+
+
+def _need_admin(t: Task) -> None:
+    """EPERM unless the caller has CAP_SYS_ADMIN (Linux's ``may_mount``)."""
+    if not t.capable(CAP_SYS_ADMIN):
+        raise SyscallError(errno.EPERM)
+
+
+async def _bind(t: Task, source: bytes, point: str, recursive: bool) -> int:
+    """Bind the directory ``source`` of a sentry mount at ``point`` (with
+    the mounts below it if ``recursive``), sharing its file system."""
+    if not source:
+        raise SyscallError(errno.EINVAL)
+    vfs = t.kernel.vfs
+    start = locate(t, AT_FDCWD, source)
+    if start is None:
+        raise SyscallError(errno.EPERM)  # a host directory: see mount()
+    at = await vfs.walk(t, start)
+    if at.mount is None:
+        raise SyscallError(errno.EPERM)
+    assert at.inode is not None
+    if at.inode.mode & S_IFMT != S_IFDIR:
+        raise SyscallError(errno.ENOTDIR)
+    below = [m for m in vfs.all_mounts() if recursive and _below(m.point, at.path)]
+    inside = os.path.relpath(at.path, at.mount.point)
+    root_path = os.path.normpath(os.path.join(at.mount.root_path, inside))
+    _add_bind(t, at.mount, point, at.inode, root_path)
+    for mount in below:
+        _add_bind(t, mount, point + mount.point[len(at.path.rstrip("/")) :])
+    return 0
+
+
+def _add_bind(
+    t: Task, of: Mount, point: str, root: Inode | None = None, root_path: str | None = None
+) -> None:
+    """Show ``of``'s file system at ``point`` too, from its directory
+    ``root`` at ``root_path`` (by default, ``of``'s own)."""
+    vfs = t.kernel.vfs
+    if not _in_a_mount(vfs, point):
+        t.kernel.guard(point, True)
+    owner = t.credentials().fsuid
+    vfs.add_mount(
+        point,
+        of.fs,
+        of.source,
+        of.fstype,
+        of.options,
+        of.dev,
+        owner,
+        of.root if root is None else root,
+        of.root_path if root_path is None else root_path,
+    )
+
+
+def _move(t: Task, source: str, point: str) -> int:
+    """Move the sentry mount at ``source`` (and those below it) to ``point``."""
+    vfs = t.kernel.vfs
+    if source not in vfs.mounts:
+        raise SyscallError(errno.EINVAL if _in_a_mount(vfs, source) else errno.EPERM)
+    if point == source or _below(point, source):
+        raise SyscallError(errno.ELOOP)
+    moving = [m for m in vfs.all_mounts() if m.point == source or _below(m.point, source)]
+    for mount in reversed(moving):
+        vfs.remove_mount(mount.point)
+        if not _in_a_mount(vfs, mount.point):
+            t.kernel.guard(mount.point, False)
+    for mount in moving:
+        _add_bind(t, mount, point + mount.point[len(source) :])
     return 0
 
 
@@ -116,13 +262,13 @@ def umount2(t: Task, target: int, flags: int) -> SyscallResult:
     last open file is closed, as in Linux."""
     path = read_path(t, target)
     vfs = t.kernel.vfs
-    point = os.path.normpath(
-        os.fsdecode(path)
-        if path.startswith(b"/")
-        else os.path.join(t.group.host_cwd(), os.fsdecode(path))
-    )
+    if not path:
+        raise SyscallError(errno.ENOENT)
+    cwd = t.cwd()
+    base = cwd.path if cwd.mount is not None else t.group.host_cwd()
+    point = os.path.normpath(os.path.join(base, os.fsdecode(path)))
     if point not in vfs.mounts:
-        raise SyscallError(errno.EPERM)
+        _not_sentrys(t, point)
     owner = vfs.mounts[point][-1].owner
     # As fusermount3 -u: the user who mounted it may unmount it; anyone
     # else (a --mount or --fuse mount has no owner) needs CAP_SYS_ADMIN.
@@ -130,20 +276,60 @@ def umount2(t: Task, target: int, flags: int) -> SyscallResult:
         raise SyscallError(errno.EPERM)
     if c_int(flags) & ~0xF:
         raise SyscallError(errno.EINVAL)
-    if c_int(flags) & MNT_DETACH or not vfs.mounts[point][-1].fs.busy():
+    if c_int(flags) & MNT_DETACH or not _busy(vfs, vfs.mounts[point][-1]):
         return _unmount(t, point, c_int(flags))
     return _unmount_when_closed(t, point, c_int(flags))
 
 
+def _not_sentrys(t: Task, point: str) -> NoReturn:
+    """umount2 of what is not a sentry mount: EPERM without CAP_SYS_ADMIN
+    or for a mount of the host's (sentry unmounts nothing there), else
+    Linux's errors: ENOENT for a missing path, EINVAL for no mount point."""
+    if not t.capable(CAP_SYS_ADMIN):
+        raise SyscallError(errno.EPERM)
+    if not _in_a_mount(t.kernel.vfs, point):
+        if not os.path.lexists(f"/proc/{t.tid}/root{point}"):
+            raise SyscallError(errno.ENOENT)
+        try:
+            with open(f"/proc/{t.tid}/mountinfo", "rb") as f:
+                points = {line.split(b" ")[4] for line in f if line.count(b" ") > 4}
+        except OSError:
+            points = set()
+        if _escape(os.fsencode(point)) in points:
+            raise SyscallError(errno.EPERM)
+    raise SyscallError(errno.EINVAL)
+
+
+def _escape(path: bytes) -> bytes:
+    """A path as mountinfo writes it (space, tab, newline, backslash octal)."""
+    for char in b"\\ \t\n":
+        path = path.replace(bytes([char]), b"\\%03o" % char)
+    return path
+
+
+def _busy(vfs: VirtualFilesystem, mount: Mount) -> bool:
+    """Whether unmounting ``mount`` would end a file system still in use
+    (one that a bind mount also shows goes on, so it is never busy), or
+    leave mounts below it."""
+    below = any(_below(m.point, mount.point) for m in vfs.all_mounts())
+    return below or not vfs.shares_fs(mount) and mount.fs.busy()
+
+
 def _unmount(t: Task, point: str, flags: int) -> int:
+    """Take the top mount at ``point`` away (with MNT_DETACH, the mounts
+    below it first); its file system ends with its last mount."""
     vfs = t.kernel.vfs
     mount = vfs.mounts[point][-1]
-    busy = mount.fs.busy()
-    if busy and not flags & MNT_DETACH:
+    if _busy(vfs, mount) and not flags & MNT_DETACH:
         raise SyscallError(errno.EBUSY)
-    vfs.remove_mount(point)
-    mount.fs.unmount(lazy=busy)
-    t.kernel.guard(point, False)
+    below = [m for m in vfs.all_mounts() if _below(m.point, point)]
+    for each in [*sorted(below, key=lambda m: m.point, reverse=True), mount]:
+        last = not vfs.shares_fs(each)
+        vfs.remove_mount(each.point)
+        if last:
+            each.fs.unmount(lazy=each.fs.busy())
+        if not _in_a_mount(vfs, each.point):
+            t.kernel.guard(each.point, False)
     return 0
 
 

@@ -178,6 +178,11 @@ class Filesystem(Protocol[InodeT]):
         """Closes still being sent to the server; umount waits for them."""
         ...
 
+    def pin(self, inode: InodeT) -> None:
+        """Keep ``inode`` known for good (a working directory, a bind
+        mount's root): it is never forgotten, so its identity stays valid."""
+        ...
+
     def working_dirs(self, delta: int) -> None:
         """A process's working directory entered (+1) or left (-1) it."""
         ...
@@ -194,10 +199,13 @@ class FilesystemType(Protocol):
     :meth:`~sentry.vfs.vfs.VirtualFilesystem.register_filesystem_type`.
 
     ``has_subtype``: the type also answers to ``<name>.<subtype>`` (Linux's
-    FS_HAS_SUBTYPE, as ``fuse.sshfs``).
+    FS_HAS_SUBTYPE, as ``fuse.sshfs``). ``privileged``: mounting it needs
+    CAP_SYS_ADMIN (in the app's user namespace), as every type but FUSE,
+    which fusermount3 lets any user mount.
     """
 
     has_subtype: bool
+    privileged: bool
 
     def get_filesystem(
         self, t: Context, fstype: str, source: str, data: bytes, dev: int

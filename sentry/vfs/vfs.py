@@ -48,7 +48,12 @@ SYMLOOP_MAX = 40
 
 @dataclass
 class Mount:
-    """A sentry file system mounted over the host directory ``point``."""
+    """A sentry file system mounted over the host directory ``point``.
+
+    ``root`` is the directory of ``fs`` seen at ``point``: the file
+    system's root, or for a bind mount the directory bound (several mounts
+    may share one ``fs``; it ends with the last of them).
+    """
 
     point: str
     fs: Filesystem[Any]  # with inodes of its own type
@@ -57,6 +62,12 @@ class Mount:
     options: str
     dev: int
     owner: int | None = None  # the uid that mounted it by mount(2), if any
+    root: Inode | None = None  # None: fs.root
+    root_path: str = "/"  # where ``root`` lies in ``fs`` (mountinfo's root)
+
+    def __post_init__(self) -> None:
+        if self.root is None:
+            self.root = self.fs.root
 
 
 @dataclass
@@ -208,10 +219,16 @@ class VirtualFilesystem:
         options: str,
         dev: int,
         owner: int | None = None,
+        root: Inode | None = None,
+        root_path: str = "/",
     ) -> Mount:
         """Mount ``fs`` over the host directory ``point`` (by ``owner``'s
-        mount(2), or by sentry itself)."""
-        mount = Mount(point, fs, source, fstype, options, dev, owner)
+        mount(2), or by sentry itself); ``root``: its directory to show
+        there (a bind mount's, at ``root_path`` in ``fs``), by default its
+        root."""
+        if root is not None:
+            fs.pin(root)
+        mount = Mount(point, fs, source, fstype, options, dev, owner, root, root_path)
         self.mounts.setdefault(point, []).append(mount)
         self.on_change()
         return mount
@@ -236,6 +253,11 @@ class VirtualFilesystem:
             del self.mounts[point]
             self.on_change()
         return mount
+
+    def shares_fs(self, mount: Mount) -> bool:
+        """Whether another mount in the table shows ``mount``'s file system
+        (a bind mount of it, or the mount it was bound from)."""
+        return any(m.fs is mount.fs and m is not mount for m in self.all_mounts())
 
     def all_mounts(self) -> list[Mount]:
         """Every mount, oldest first."""
@@ -278,7 +300,7 @@ class VirtualFilesystem:
                 current = os.path.join(current, os.fsdecode(comp))
             mount = self._mount_at(current)
             if mount is not None:
-                return Start(Location(current, mount, mount.fs.root), comps[i + 1 :])
+                return Start(Location(current, mount, mount.root), comps[i + 1 :])
         if opening and comps and comps[-1] not in (b"", b".", b"..") and self.special(current):
             return Start(Location(current), [])
         return None
@@ -323,8 +345,15 @@ class VirtualFilesystem:
                 return await self._leave(
                     t, os.path.dirname(here.mount.point), comps, follow, walk
                 )
+            path = os.path.join(here.path, os.fsdecode(comp))
+            inner = self._mount_at(path)
+            if inner is not None:  # a mount inside this one
+                if walk.resolve & RESOLVE_NO_XDEV:
+                    raise SyscallError(errno.EXDEV)
+                stack.append(Location(path, inner, inner.root))
+                continue
             inode = await here.mount.fs.lookup(t, here.inode, comp)
-            child = Location(os.path.join(here.path, os.fsdecode(comp)), here.mount, inode)
+            child = Location(path, here.mount, inode)
             last = not any(c not in (b"", b".") for c in comps)
             if inode.mode & S_IFMT == S_IFLNK and (follow or not last):
                 walk.links += 1
@@ -350,7 +379,7 @@ class VirtualFilesystem:
         assert here.mount is not None
         mount = here.mount
         rel = os.path.relpath(os.path.dirname(here.path), mount.point)
-        stack = [Location(mount.point, mount, mount.fs.root)]
+        stack = [Location(mount.point, mount, mount.root)]
         for name in rel.split("/") if rel != "." else []:
             at = stack[-1]
             inode = await mount.fs.lookup(t, at.inode, os.fsencode(name))
@@ -382,7 +411,9 @@ class VirtualFilesystem:
         """Continue a walk from host directory ``host`` (out of a mount)."""
         if walk.resolve & RESOLVE_NO_XDEV:
             raise SyscallError(errno.EXDEV)
-        start = self._locate_host(os.fsencode(host), comps)
+        # From the root: ``host`` itself may lie in a mount (the one that
+        # holds a mount inside it).
+        start = self._locate_host(b"/", [*os.fsencode(host).split(b"/"), *comps])
         if start is None:
             rest = b"/".join(c for c in comps if c)
             joined = os.path.normpath(os.path.join(host, os.fsdecode(rest))) if rest else host

@@ -1,0 +1,90 @@
+"""``tmpfs`` for the app's mount(2): each mount is a memfs server.
+
+Analogous to gVisor's ``fsimpl/tmpfs`` registered as ``tmpfs``. Linux lets
+a process with CAP_SYS_ADMIN in its user namespace mount a tmpfs; sentry
+serves one with the built-in memfs server (which behaves as tmpfs does),
+started outside the sandbox by :meth:`FuseDaemons.serve` when mount(2) asks
+for it, and ended by the unmount. The options are tmpfs's: ``mode=`` sets
+the root's mode and ``size=`` (bytes, a k/m/g suffix or a percentage of
+RAM) what statfs reports; ``nr_inodes``, ``nr_blocks``, ``huge``,
+``mpol``, ``inode32``, ``inode64``, ``noswap``, ``uid`` and ``gid`` are
+accepted and shown but not applied. Any other option is EINVAL, as in
+Linux.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sentry.boot.mount_spec import MountSpec
+from sentry.errors import SyscallError
+
+if TYPE_CHECKING:
+    from sentry.boot.fuse_daemons import FuseDaemons
+    from sentry.vfs.context import Context
+    from sentry.vfs.filesystem import Filesystem
+
+SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
+ACCEPTED = ("nr_inodes", "nr_blocks", "huge", "mpol", "uid", "gid")
+FLAGS = ("inode32", "inode64", "noswap")
+
+
+def parse_size(text: str) -> int:
+    """A tmpfs size (``memparse``, or a percentage of RAM); EINVAL if bad."""
+    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    try:
+        if text.endswith("%"):
+            return ram * int(text[:-1]) // 100
+        scale = SUFFIXES.get(text[-1:].lower(), 1)
+        return int(text[:-1] if scale > 1 else text, 0) * scale
+    except ValueError:
+        raise SyscallError(errno.EINVAL) from None
+
+
+def parse_options(data: str) -> tuple[int | None, int | None]:
+    """tmpfs's options: (mode, size), None where not given. EINVAL for an
+    option tmpfs does not know, or a bad value."""
+    mode = size = None
+    for option in filter(None, data.split(",")):
+        key, eq, value = option.partition("=")
+        if key in FLAGS and not eq:
+            continue
+        if not eq or not value:
+            raise SyscallError(errno.EINVAL)
+        if key == "mode":
+            try:
+                mode = int(value, 8) & 0o7777
+            except ValueError:
+                raise SyscallError(errno.EINVAL) from None
+        elif key == "size":
+            size = parse_size(value)
+        elif key not in ACCEPTED:
+            raise SyscallError(errno.EINVAL)
+    return mode, size
+
+
+class TmpfsType:
+    """Implements vfs.FilesystemType for ``tmpfs``.
+
+    ``daemons`` gives the run's :class:`FuseDaemons` (made on first use, so
+    that a run that mounts no tmpfs never loads them).
+    """
+
+    has_subtype = False
+    privileged = True
+
+    def __init__(self, daemons: Callable[[], FuseDaemons]) -> None:
+        self.daemons = daemons
+
+    def get_filesystem(
+        self, t: Context, fstype: str, source: str, data: bytes, dev: int
+    ) -> tuple[Filesystem[Any], str]:
+        """Implements FilesystemType.get_filesystem: a memfs server started
+        now; its FUSE_INIT is answered before the first request goes out."""
+        text = data.decode(errors="replace")
+        mode, size = parse_options(text)
+        spec = MountSpec("mount -t tmpfs", source, source, "memfs", mode=mode, size=size)
+        return self.daemons().serve(spec, dev), text

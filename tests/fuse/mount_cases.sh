@@ -1,0 +1,27 @@
+# mount(2) of tmpfs and bind mounts, run in the current directory as root
+# of a user namespace: test_fuse_builtin_sandbox.py runs it natively
+# (unshare -rm) and in the sandbox on a memfs mount, and compares.
+mkdir t src b sub rb nb mv
+echo hi > src/f
+mount -t tmpfs -o size=1m,mode=700 x t; echo "tmpfs: $?"
+stat -c '%a %F' t; echo data > t/file; cat t/file; ls t
+df -k t | awk 'NR == 2 { print "size", $2 }'
+mount -t tmpfs -o bogus=1 x sub; echo "bogus option: $?"
+mount -t tmpfs x missing; echo "missing target: $?"
+mount -t tmpfs x src/f; echo "file target: $?"
+mount --bind src b; echo "bind: $?"; ls b; echo n > b/n; cat src/n
+mount --bind src/f sub; echo "bind file on dir: $?"
+mount --bind nothing sub; echo "bind missing: $?"
+mkdir src/in; mount -t tmpfs y src/in; echo z > src/in/z
+mount --rbind src rb; echo "rbind: $?"; ls rb/in
+mount --bind src nb; echo "bind without the mount below: $?"; ls nb/in
+cd t; umount ../t; echo "umount busy: $?"; cd ..
+umount t; echo "umount: $?"; ls t
+umount src; echo "umount not a mount: $?"
+mount --make-private b; echo "make-private: $?"
+mount --move b mv; echo "move: $?"; ls mv; ls b
+mount --move mv mv/in; echo "move below itself: $?"
+umount rb; echo "umount with a mount below: $?"
+umount rb/in rb nb mv src/in; echo "umount all: $?"
+ls src rb nb mv
+grep -c " $PWD/" /proc/self/mounts
