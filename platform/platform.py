@@ -107,6 +107,14 @@ class AddressSpace(Protocol):
         written, up to the first fault (0 if ``data`` is empty)."""
         ...
 
+    def poke(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        """Write ``data`` at ``addr`` whatever the pages' protection, as a
+        debugger pokes (copy-on-write for a private read-only page). Only
+        for memory sentry itself just mapped for the app (a file mapping's
+        contents), never for the app's buffers. Raises SyscallError (EFAULT
+        if any of it is unmapped)."""
+        ...
+
     def read_string(self, addr: int, limit: int = 4096) -> bytes:
         """The NUL-terminated string at ``addr``, without its NUL.
 

@@ -45,6 +45,26 @@ def copy_out(pid: int, addr: int, data: bytes | bytearray | memoryview) -> int:
     return copy_out_iov(pid, [(addr, len(data))], data)
 
 
+def poke(pid: int, addr: int, data: bytes | bytearray | memoryview) -> None:
+    """Write ``data`` at ``addr`` of ``pid`` through ``/proc/<pid>/mem``,
+    which writes read-only pages too (a forced, copy-on-write fault)."""
+    try:
+        fd = os.open(f"/proc/{pid}/mem", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise SyscallError(err.errno or errno.ESRCH) from None
+    try:
+        view, done = memoryview(data), 0
+        while done < len(view):
+            count = os.pwrite(fd, view[done:], addr + done)
+            if count <= 0:
+                raise SyscallError(errno.EFAULT)
+            done += count
+    except OSError as err:
+        raise SyscallError(err.errno or errno.EFAULT) from None
+    finally:
+        os.close(fd)
+
+
 def copy_in_iov(pid: int, iov: Sequence[tuple[int, int]]) -> bytes:
     """The bytes of the (base, length) ranges ``iov`` in order, up to a fault."""
     total = sum(length for _, length in iov)

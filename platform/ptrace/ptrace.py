@@ -99,6 +99,10 @@ class PtraceAddressSpace:
         """Implements AddressSpace.copy_out."""
         return memory.copy_out(self.tid, addr, data)
 
+    def poke(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        """Implements AddressSpace.poke."""
+        memory.poke(self.tid, addr, data)
+
     def copy_in_iov(self, iov: Sequence[tuple[int, int]]) -> bytes:
         """Implements AddressSpace.copy_in_iov."""
         return memory.copy_in_iov(self.tid, iov)

@@ -669,9 +669,6 @@ class MemFS(Operations):
         inode.opens -= 1
         self._maybe_free(inode)
 
-    def flush(self, nodeid: int, fh: int) -> None:
-        """Implements Operations.flush: nothing to write back."""
-
     def fsync(self, nodeid: int, fh: int, datasync: bool) -> None:
         """Implements Operations.fsync: memory is as durable as it gets."""
 

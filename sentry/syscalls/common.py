@@ -43,7 +43,9 @@ EFD_CLOEXEC = 0o2000000
 TASK_SIZE_MAX = (1 << 47) - 4096
 
 # Placeholder identity (its eventfd-id) -> the file it stands for: an fd
-# that arrives over a unix socket is recognised by it.
+# that arrives over a unix socket is recognised by it. Filled when a
+# placeholder is sent (sendmsg), not when it is made: reading the id costs
+# a /proc read, and few fds ever travel.
 PLACEHOLDERS: weakref.WeakValueDictionary[int, FileDescription] = weakref.WeakValueDictionary()
 
 
@@ -168,9 +170,6 @@ async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
         file.impl.release()  # it never had an fd
         raise SyscallError(-fd)
     t.fd_table.install(fd, file, cloexec)
-    identity = placeholder_id(t.tid, fd)
-    if identity is not None:
-        PLACEHOLDERS[identity] = file
     if watched:
         file.impl.watch(t.kernel.platform.take_fd(t.group.tgid, fd))
     return fd
