@@ -61,6 +61,40 @@ OFFERED_FLAGS = (
 MAX_READAHEAD = 128 * 1024
 
 
+# The structs a successful reply to each opcode holds, and nothing else
+# (none: an empty body); opcodes not here have replies of varying size.
+FIXED_REPLIES: dict[int, tuple[type[fuse.Struct], ...]] = {
+    **dict.fromkeys(
+        (fuse.FUSE_LOOKUP, fuse.FUSE_MKNOD, fuse.FUSE_MKDIR, fuse.FUSE_SYMLINK, fuse.FUSE_LINK),
+        (fuse.EntryOut,),
+    ),
+    **dict.fromkeys((fuse.FUSE_GETATTR, fuse.FUSE_SETATTR), (fuse.AttrOut,)),
+    **dict.fromkeys((fuse.FUSE_OPEN, fuse.FUSE_OPENDIR), (fuse.OpenOut,)),
+    fuse.FUSE_CREATE: (fuse.EntryOut, fuse.OpenOut),
+    **dict.fromkeys((fuse.FUSE_WRITE, fuse.FUSE_COPY_FILE_RANGE), (fuse.WriteOut,)),
+    fuse.FUSE_STATFS: (fuse.StatfsOut,),
+    fuse.FUSE_LSEEK: (fuse.LseekOut,),
+    **dict.fromkeys(
+        (
+            fuse.FUSE_UNLINK,
+            fuse.FUSE_RMDIR,
+            fuse.FUSE_RENAME,
+            fuse.FUSE_RENAME2,
+            fuse.FUSE_RELEASE,
+            fuse.FUSE_RELEASEDIR,
+            fuse.FUSE_FLUSH,
+            fuse.FUSE_FSYNC,
+            fuse.FUSE_FSYNCDIR,
+            fuse.FUSE_SETXATTR,
+            fuse.FUSE_REMOVEXATTR,
+            fuse.FUSE_ACCESS,
+            fuse.FUSE_FALLOCATE,
+        ),
+        (),
+    ),
+}
+
+
 @dataclass
 class Request:
     """One request: its message bytes and who waits for the reply."""
@@ -324,12 +358,32 @@ class Connection:
         if request is None or request.waiter is None:
             raise SyscallError(errno.ENOENT)
         body = message[fuse.OutHeader.SIZE :]
+        size = self._reply_size(request.opcode)
+        if not header.error and size is not None and len(body) != size:
+            # Linux's copy_out_args: the daemon's write is EINVAL and the
+            # caller's request fails with EIO.
+            log.warning(
+                "malformed FUSE reply to opcode %d: %d bytes, not %d",
+                request.opcode,
+                len(body),
+                size,
+            )
+            request.waiter.complete((-errno.EIO, b""))
+            raise SyscallError(errno.EINVAL)
         if request.into is not None:
             if not header.error and len(body) <= sum(len(b) for b in request.into):
                 _scatter(body, request.into)
             request.waiter.complete((header.error, len(body)))
             return
         request.waiter.complete((header.error, body if request.view else bytes(body)))
+
+    def _reply_size(self, opcode: int) -> int | None:
+        """The exact size of a successful reply's body to ``opcode``, or
+        None where it varies (data, names, INIT)."""
+        fixed = FIXED_REPLIES.get(opcode)
+        if fixed is None:
+            return None
+        return sum(part.size_for(self.minor) for part in fixed)
 
     def destination(self, unique: int, length: int) -> list[memoryview] | None:
         """Where the transport should put the ``length``-byte body of the

@@ -404,8 +404,9 @@ class FuseFilesystem:
                     raise
                 self.conn.no_create = True
             else:
-                inode = self._remember(parent, name, unpack_reply(fuse.EntryOut, body))
+                entry = unpack_reply(fuse.EntryOut, body[: fuse.EntryOut.SIZE])
                 opened = unpack_reply(fuse.OpenOut, body[fuse.EntryOut.SIZE :])
+                inode = self._remember(parent, name, entry)
                 impl = RegularFile(self, inode, opened.fh, flags, opened.open_flags, release=True)
                 return inode, impl
         try:

@@ -68,8 +68,12 @@ class HandleFile(FileDescriptionImpl):
 
 
 def unpack_reply(cls: type[S], body: bytes) -> S:
-    """``cls.unpack(body)``; a malformed reply is EIO (and a warning)."""
+    """``cls.unpack(body)``; a malformed reply is EIO (and a warning). A
+    fixed-size reply must be exactly its struct, as Linux's
+    ``copy_out_args`` demands: bytes after it are malformed too."""
     try:
+        if len(body) > cls.SIZE:
+            raise ValueError(f"{len(body)} bytes, not {cls.SIZE}")
         return cls.unpack(body)
     except ValueError as err:
         log.warning("malformed FUSE reply (%s): %s", cls.__name__, err)

@@ -4,8 +4,9 @@ device and mount call returns, for test_fuse_device.py.
 ``python3 raw_daemon.py MOUNTPOINT`` runs the same steps natively (on the
 kernel's /dev/fuse, as root) and inside sentry; the printed lines must match.
 It speaks only as much protocol as the steps need (INIT, GETATTR of the
-root), so the test can check the device's rules: mount options, the read
-buffer minimum, malformed replies, ENODEV after unmount.
+root, LOOKUP), so the test can check the device's rules: mount options,
+the read buffer minimum, malformed replies (a LOOKUP reply with bytes after
+its entry: EINVAL to the daemon, EIO to the caller), ENODEV after unmount.
 """
 
 import ctypes
@@ -87,6 +88,21 @@ def main():
         "reply, already answered:",
         result(lambda: os.write(fd, struct.pack("<IiQ", 16, -2, unique))),
     )
+    pid = os.fork()
+    if pid == 0:
+        print(
+            "child stat of x:", result(lambda: os.stat(os.path.join(mnt, "x")) and 0), flush=True
+        )
+        os._exit(0)
+    request = os.read(fd, 1 << 20)
+    length, opcode, unique, nodeid = struct.unpack_from("<IIQQ", request)
+    print("third request: opcode", opcode, "nodeid", nodeid)
+    entry_out = struct.pack("<QQQQII", 2, 0, 1, 0, 0, 0) + attr + bytes(8)  # 8 bytes too many
+    written = result(
+        lambda: os.write(fd, struct.pack("<IiQ", 16 + len(entry_out), 0, unique) + entry_out)
+    )
+    os.waitpid(pid, 0)
+    print("reply, entry with extra bytes:", written)
     print(
         "umount:",
         "0"
