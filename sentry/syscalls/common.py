@@ -19,6 +19,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import resource
+import signal
 import weakref
 from typing import TYPE_CHECKING
 
@@ -142,6 +144,21 @@ async def raise_signal(t: Task, signo: int) -> None:
     if tid < 0:
         raise SyscallError(-tid)
     await t.inject(SYSCALL_NUMBERS["tkill"], tid, signo)
+
+
+def fsize_limit(t: Task) -> int | None:
+    """The task's RLIMIT_FSIZE, or None if it has none."""
+    try:
+        limit = resource.prlimit(t.tid, resource.RLIMIT_FSIZE)[0]
+    except OSError:
+        return None
+    return None if limit == resource.RLIM_INFINITY else limit
+
+
+async def efbig(t: Task) -> int:
+    """A file grown past RLIMIT_FSIZE: SIGXFSZ to the task, and EFBIG."""
+    await raise_signal(t, signal.SIGXFSZ)
+    return -errno.EFBIG
 
 
 def sentry_file(t: Task, fd: int, opath: bool = False) -> FileDescription | None:

@@ -20,6 +20,7 @@ from sentry.abi.linux import (
     S_IFDIR,
     S_IFLNK,
     S_IFMT,
+    S_IFREG,
     STATX_ATIME,
     STATX_GID,
     STATX_MODE,
@@ -35,7 +36,9 @@ from sentry.syscalls.common import (
     c_int,
     c_long,
     check_flags,
+    efbig,
     empty_path_location,
+    fsize_limit,
     locate,
     on_host,
     read_path,
@@ -67,6 +70,12 @@ async def _setattr(t: Task, location: Location, args: SetStat) -> int:
     assert location.mount is not None and location.inode is not None
     if args.mask & STATX_MODE and location.inode.mode & S_IFMT == S_IFLNK:
         raise SyscallError(errno.EOPNOTSUPP)
+    if args.mask & STATX_SIZE and location.inode.mode & S_IFMT == S_IFREG:
+        # Linux's inode_newsize_ok: growing a file past RLIMIT_FSIZE.
+        limit = fsize_limit(t)
+        if limit is not None and args.size > limit:
+            if (await location.mount.fs.stat(t, location.inode)).size < args.size:
+                return await efbig(t)
     await location.mount.fs.setstat(t, location.inode, args)
     return 0
 

@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
-import signal
 import struct
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
-from sentry.syscalls.common import access_ok, c_int, c_long, raise_signal, sentry_file
+from sentry.syscalls.common import (
+    access_ok,
+    c_int,
+    c_long,
+    efbig,
+    fsize_limit,
+    sentry_file,
+)
 from sentry.vfs.file_description import FileDescription
 from sentry.vfs.file_description_impl import O_APPEND
 from sentry.vfs.iov import IOSequence
@@ -94,23 +100,37 @@ def _verify(pos: int, count: int) -> None:
 def _fsize(t: Task, file: FileDescription, src: IOSequence, pos: int) -> IOSequence | None:
     """``src`` (not empty) cut at the task's RLIMIT_FSIZE for a write at
     ``pos`` (Linux's ``generic_write_check_limits``), or None if ``pos`` is
-    at or past it: the caller then returns ``_efbig``. An O_APPEND write is
-    not checked (its position is the file system's)."""
+    at or past it: the caller then returns ``efbig``. An O_APPEND write is
+    not checked here: its position is the file's size (``_appending``)."""
     if file.flags & O_APPEND:
         return src
-    try:
-        limit = resource.prlimit(t.tid, resource.RLIMIT_FSIZE)[0]
-    except OSError:
-        return src
-    if limit == resource.RLIM_INFINITY or pos + src.size <= limit:
+    limit = fsize_limit(t)
+    if limit is None or pos + src.size <= limit:
         return src
     return src.prefix(limit - pos) if pos < limit else None
 
 
-async def _efbig(t: Task) -> int:
-    """A write past RLIMIT_FSIZE: SIGXFSZ, and EFBIG."""
-    await raise_signal(t, signal.SIGXFSZ)
-    return -errno.EFBIG
+def _append_limited(t: Task, file: FileDescription) -> bool:
+    """Whether a write to ``file`` appends under an RLIMIT_FSIZE."""
+    return bool(file.flags & O_APPEND) and fsize_limit(t) is not None
+
+
+async def _appending(
+    t: Task,
+    file: FileDescription,
+    src: IOSequence,
+    write: Callable[[IOSequence], Awaitable[int]],
+) -> int:
+    """An O_APPEND write (``write``) cut at RLIMIT_FSIZE, at the position
+    Linux checks: the file's size."""
+    limit = fsize_limit(t)
+    if limit is not None:
+        size = (await file.impl.stat(t)).size
+        if size >= limit:
+            return await efbig(t)
+        if size + src.size > limit:
+            src = src.prefix(limit - size)
+    return await write(src)
 
 
 def _offset(value: int, file: FileDescription) -> int:
@@ -213,9 +233,11 @@ def write(t: Task, fd: int, buf: int, count: int) -> SyscallResult:
     _verify(file.offset, src.size)
     if not src.size:
         return 0
+    if _append_limited(t, file):
+        return _appending(t, file, src, lambda part: file.impl.write(t, file, part))
     limited = _fsize(t, file, src, file.offset)
     if limited is None:
-        return _efbig(t)
+        return efbig(t)
     src = limited
     done = file.impl.write_cached(t, file, src, file.offset)
     if done is not None:
@@ -234,9 +256,11 @@ def pwrite64(t: Task, fd: int, buf: int, count: int, offset: int) -> SyscallResu
     _verify(pos, src.size)
     if not src.size:
         return 0
+    if _append_limited(t, file):
+        return _appending(t, file, src, lambda part: file.impl.pwrite(t, file, part, pos))
     limited = _fsize(t, file, src, pos)
     if limited is None:
-        return _efbig(t)
+        return efbig(t)
     src = limited
     done = file.impl.write_cached(t, file, src, pos)
     return done if done is not None else file.impl.pwrite(t, file, src, pos)
@@ -251,8 +275,10 @@ def writev(t: Task, fd: int, iov: int, iovcnt: int) -> SyscallResult:
     _verify(file.offset, src.size)
     if not src.size:
         return 0
+    if _append_limited(t, file):
+        return _appending(t, file, src, lambda part: file.impl.write(t, file, part))
     limited = _fsize(t, file, src, file.offset)
-    return _efbig(t) if limited is None else file.impl.write(t, file, limited)
+    return efbig(t) if limited is None else file.impl.write(t, file, limited)
 
 
 def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> SyscallResult:
@@ -265,8 +291,10 @@ def pwritev(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> SyscallResu
     _verify(pos, src.size)
     if not src.size:
         return 0
+    if _append_limited(t, file):
+        return _appending(t, file, src, lambda part: file.impl.pwrite(t, file, part, pos))
     limited = _fsize(t, file, src, pos)
-    return _efbig(t) if limited is None else file.impl.pwrite(t, file, limited, pos)
+    return efbig(t) if limited is None else file.impl.pwrite(t, file, limited, pos)
 
 
 def pwritev2(
@@ -280,21 +308,24 @@ def pwritev2(
     src = _iovecs(t, iov, iovcnt)
     if not src.size:
         return 0
+    if flags & RWF_APPEND and not file.flags & O_APPEND:
+        return _append_once(t, file, src)
     if c_long(offset) == -1 or flags & RWF_APPEND:
-        if flags & RWF_APPEND and not file.flags & O_APPEND:
-            return _append_once(t, file, src)
-        return file.impl.write(t, file, src)
+        if _append_limited(t, file):
+            return _appending(t, file, src, lambda part: file.impl.write(t, file, part))
+        limited = _fsize(t, file, src, file.offset)
+        return efbig(t) if limited is None else file.impl.write(t, file, limited)
     pos = _offset(offset, file)
     _verify(pos, src.size)
     limited = _fsize(t, file, src, pos)
-    return _efbig(t) if limited is None else file.impl.pwrite(t, file, limited, pos)
+    return efbig(t) if limited is None else file.impl.pwrite(t, file, limited, pos)
 
 
 async def _append_once(t: Task, file: FileDescription, src: IOSequence) -> int:
     """A write with RWF_APPEND on a file not opened O_APPEND."""
     file.flags |= O_APPEND
     try:
-        return await file.impl.pwrite(t, file, src, 0)
+        return await _appending(t, file, src, lambda part: file.impl.pwrite(t, file, part, 0))
     finally:
         file.flags &= ~O_APPEND
 
