@@ -32,6 +32,7 @@ def test_device_and_mount_rules_match_linux(tmp_path: Path) -> None:
     assert b"read after umount: ENODEV" in native.stdout
     assert b"third request: opcode 1" in native.stdout and b"x: EIO" in native.stdout
     assert b"reply, entry with extra bytes: EINVAL" in native.stdout
+    assert b"poll after umount: ['0b1000']" in native.stdout
 
 
 @pytest.mark.slow

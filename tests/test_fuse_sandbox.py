@@ -1177,6 +1177,23 @@ def test_bindfs_path_edges(both):
     assert all(step.status == 0 for step in pair.sandbox.steps.values()), pair.sandbox.describe()
 
 
+def test_libfuse2_sees_the_unmount(tmp_path):
+    """After ``fusermount -u``, bindfs (libfuse 2, in the foreground) finds
+    its /dev/fuse polling POLLERR, as on Linux, and so does not try an
+    unmount of its own ("failed to unmount")."""
+    require_tool("bindfs")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "mnt").mkdir()
+    (tmp_path / "src" / "a").write_text("hi\n")
+    script = (
+        f"cd {tmp_path} && bindfs -f src mnt & "
+        f"while ! grep -q ' {tmp_path}/mnt ' /proc/self/mounts; do sleep 0.05; done; "
+        f"cat {tmp_path}/mnt/a && fusermount -u {tmp_path}/mnt && wait $!"
+    )
+    res = run_sandbox(["sh", "-c", script], timeout=30)
+    assert (res.returncode, res.stdout, res.stderr) == (0, b"hi\n", b"")
+
+
 @pytest.mark.slow
 def test_bindfs_read_write(both):
     """bindfs read-write over a folder: cp -r of a tree in and out, tar of

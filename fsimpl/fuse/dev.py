@@ -6,11 +6,13 @@ no connection; ``mount(2)`` with ``fd=N`` attaches one. Then each read(2)
 returns exactly one whole request (blocking, or EAGAIN with O_NONBLOCK) and
 each write(2)/writev(2) must be exactly one whole reply. After the
 connection ends, reads fail with ENODEV, which libfuse takes as a clean
-unmount. When the last device file of a connection is released (the daemon
-closed it, or died), the connection is aborted and every waiting and later
-request fails with ENOTCONN. poll, select and epoll on the device see it
-readable exactly when a read would not block: sentry keeps the count of the
-eventfd placeholder (see ``sentry.syscalls.common``) at 1 then, 0 otherwise.
+unmount, and from the first such read the fd polls POLLERR (libfuse 2
+then knows it needs no unmount of its own). When the last device file of a
+connection is released (the daemon closed it, or died), the connection is
+aborted and every waiting and later request fails with ENOTCONN. poll,
+select and epoll on the device see it readable exactly when a read would not
+block: sentry keeps the count of the eventfd placeholder (see
+``sentry.syscalls.common``) at 1 then, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class DeviceFile(FileDescriptionImpl):
 
     seekable = False
     tracks_readiness = True
+    pollerr_when_gone = True
 
     def __init__(self) -> None:
         self.conn: Connection | None = None

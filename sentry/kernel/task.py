@@ -86,6 +86,10 @@ class Injection(Waiter):
         self.nr = nr
         self.args = args
         self.data = data
+        # Where ``data`` went in the task's memory, once the call is made:
+        # what the call wrote there (pipe2's fds) can be read back until
+        # the handler's next injection.
+        self.where = 0
 
     if TYPE_CHECKING:
 

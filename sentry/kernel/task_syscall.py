@@ -306,6 +306,7 @@ class SyscallDispatcher:
             args = injection.args
             if injection.data:
                 where = self.platform.scratch(t.tid, b.saved_regs, injection.data)
+                injection.where = where
                 args = tuple(where + a - SCRATCH if _in_scratch(a) else a for a in args)
             self.platform.inject(t.tid, injection.nr, args, rewind=b.parked)
         except TaskExited:

@@ -21,10 +21,11 @@ import logging
 import os
 import resource
 import signal
+import struct
 import weakref
 from typing import TYPE_CHECKING
 
-from sentry.abi.linux import AT_FDCWD, S_IFDIR, S_IFMT
+from sentry.abi.linux import AT_FDCWD, PAGE_SIZE, S_IFDIR, S_IFMT
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.fd_traps import make_precise
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sentry")
 
 EFD_CLOEXEC = 0o2000000
+F_SETPIPE_SZ = 1031
 # The end of the app's address space (Linux's TASK_SIZE_MAX on x86_64 with
 # 4-level page tables).
 TASK_SIZE_MAX = (1 << 47) - 4096
@@ -144,6 +146,23 @@ async def raise_signal(t: Task, signo: int) -> None:
     if tid < 0:
         raise SyscallError(-tid)
     await t.inject(SYSCALL_NUMBERS["tkill"], tid, signo)
+
+
+async def hang_up(t: Task, fd: int, cloexec: bool) -> None:
+    """Swap fd ``fd``'s placeholder for the write end of a full pipe whose
+    read end is closed: it polls POLLERR, and nothing else, from now on.
+    The fd stays the same sentry file (see
+    FileDescriptionImpl.pollerr_when_gone)."""
+    pipe = t.inject(SYSCALL_NUMBERS["pipe2"], SCRATCH, os.O_CLOEXEC, data=bytes(8))
+    if await pipe < 0:
+        return
+    read_end, write_end = struct.unpack("<ii", t.mm.copy_in(pipe.where, 8))
+    # One page of room, filled by a byte: no POLLOUT.
+    await t.inject(SYSCALL_NUMBERS["fcntl"], write_end, F_SETPIPE_SZ, PAGE_SIZE)
+    await t.inject(SYSCALL_NUMBERS["write"], write_end, SCRATCH, 1, data=b"\0")
+    await t.inject(SYSCALL_NUMBERS["close"], read_end)
+    await t.inject(SYSCALL_NUMBERS["dup3"], write_end, fd, os.O_CLOEXEC if cloexec else 0)
+    await t.inject(SYSCALL_NUMBERS["close"], write_end)
 
 
 def fsize_limit(t: Task) -> int | None:

@@ -27,6 +27,7 @@ from sentry.syscalls.common import (
     c_long,
     efbig,
     fsize_limit,
+    hang_up,
     sentry_file,
 )
 from sentry.vfs.file_description import FileDescription
@@ -167,6 +168,8 @@ def read(t: Task, fd: int, buf: int, count: int) -> SyscallResult:
     if done is not None:
         file.offset += done
         return done
+    if file.impl.pollerr_when_gone:
+        return _read_or_hang_up(t, fd, file, dst)
     return file.impl.read(t, file, dst)
 
 
@@ -191,7 +194,23 @@ def readv(t: Task, fd: int, iov: int, iovcnt: int) -> SyscallResult:
         return PASS
     dst = _iovecs(t, iov, iovcnt)
     _verify(file.offset, dst.size)
-    return file.impl.read(t, file, dst) if dst.size else 0
+    if not dst.size:
+        return 0
+    if file.impl.pollerr_when_gone:
+        return _read_or_hang_up(t, fd, file, dst)
+    return file.impl.read(t, file, dst)
+
+
+async def _read_or_hang_up(t: Task, fd: int, file: FileDescription, dst: IOSequence) -> int:
+    """A read of a file whose other end may go away: after ENODEV, the fd
+    polls POLLERR (see FileDescriptionImpl.pollerr_when_gone)."""
+    try:
+        return await file.impl.read(t, file, dst)
+    except SyscallError as err:
+        descriptor = t.fd_table.get(fd)
+        if err.errno == errno.ENODEV and descriptor is not None:
+            await hang_up(t, fd, descriptor.cloexec)
+        raise
 
 
 def preadv(t: Task, fd: int, iov: int, iovcnt: int, offset: int) -> SyscallResult:

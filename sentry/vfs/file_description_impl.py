@@ -79,6 +79,10 @@ class FileDescriptionImpl:
     # poll/select/epoll: the file says when it is readable (watch), else
     # its fd always polls readable and writable.
     tracks_readiness = False
+    # A read that fails with ENODEV means the other end is gone for good:
+    # from then on the fd polls POLLERR (Linux's fuse_dev_poll after an
+    # unmount), so the fd's placeholder is swapped for one that does.
+    pollerr_when_gone = False
 
     async def pread(self, t: Context, fd: FileState, dst: IOSequence, offset: int) -> int:
         """Read into ``dst`` from ``offset``; the count (partial reads are

@@ -110,6 +110,7 @@ def main():
         else errno.errorcode[ctypes.get_errno()],
     )
     print("read after umount:", result(lambda: len(os.read(fd, 1 << 20))))
+    print("poll after umount:", poll(fd))
 
 
 main()
