@@ -98,7 +98,11 @@ TABLE: dict[int, Syscall] = _table(
     # open and close
     supported("open", sys_file.open, path_args=(0,)),
     supported("openat", sys_file.openat, fd_args=(0,), path_args=(1,)),
-    supported("openat2", sys_file.openat2, fd_args=(0,), path_args=(1,)),
+    # RESOLVE_IN_ROOT makes an absolute path relative to the dirfd, which
+    # may be in a mount: every openat2 reaches Python (it is rare).
+    supported(
+        "openat2", sys_file.openat2, fd_args=(0,), path_args=(1,), host_paths_pass=False
+    ),
     supported("creat", sys_file.creat, path_args=(0,)),
     supported("close", sys_file.close, fd_args=(0,)),
     supported("close_range", sys_file.close_range, any_fd=True),

@@ -88,9 +88,13 @@ def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> SyscallResul
     strictly as Linux does (unknown flags, a mode without O_CREAT, other
     flags with O_PATH, unknown RESOLVE_* bits: EINVAL; a larger struct's
     extra bytes must be zero: E2BIG). Inside a sentry mount the walk applies
-    RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH and RESOLVE_NO_XDEV; the others
-    (IN_ROOT, NO_MAGICLINKS, CACHED) change nothing there."""
+    RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH, RESOLVE_IN_ROOT (from a dirfd in
+    the mount) and RESOLVE_NO_XDEV; NO_MAGICLINKS and CACHED change nothing
+    there."""
     name = read_path(t, path)
+    if name.startswith(b"/") and _in_root(t, how, size):
+        # RESOLVE_IN_ROOT: an absolute path starts at the dirfd.
+        name = name.lstrip(b"/") or b"."
     start = locate(t, dirfd, name, opening=True)
     if start is None:
         return PASS
@@ -116,6 +120,15 @@ def openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> SyscallResul
     if resolve & RESOLVE_BENEATH and name.startswith(b"/"):
         raise SyscallError(errno.EXDEV)
     return _open(t, start, flags, mode, 1, resolve)
+
+
+def _in_root(t: Task, how: int, size: int) -> bool:
+    """Whether openat2's ``how`` asks for RESOLVE_IN_ROOT (False if it cannot
+    be read: the checks after the path's say why)."""
+    if size < OPEN_HOW_SIZE:
+        return False
+    raw = t.mm.copy_in(how, OPEN_HOW_SIZE)
+    return len(raw) == OPEN_HOW_SIZE and bool(struct.unpack_from("<QQQ", raw)[2] & RESOLVE_IN_ROOT)
 
 
 def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int) -> SyscallResult:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentry.abi.linux import (
     RESOLVE_BENEATH,
+    RESOLVE_IN_ROOT,
     RESOLVE_NO_SYMLINKS,
     RESOLVE_NO_XDEV,
     S_IFDIR,
@@ -133,6 +134,7 @@ class _Walk:
     """One path walk's state: the symlinks followed so far, and openat2's
     RESOLVE_* restrictions (NO_SYMLINKS: ELOOP at a symlink to follow;
     BENEATH: EXDEV for ``..`` above the start or an absolute symlink;
+    IN_ROOT: the start is the root, for ``..`` and absolute symlinks;
     NO_XDEV: EXDEV for leaving the mount)."""
 
     resolve: int = 0
@@ -339,6 +341,8 @@ class VirtualFilesystem:
                     continue
                 if walk.resolve & RESOLVE_BENEATH:
                     raise SyscallError(errno.EXDEV)
+                if walk.resolve & RESOLVE_IN_ROOT:
+                    continue  # ".." of the root is the root
                 if here.path != here.mount.point:
                     stack = await self._ancestors(t, here)
                     continue
@@ -363,6 +367,11 @@ class VirtualFilesystem:
                 if target.startswith(b"/"):
                     if walk.resolve & RESOLVE_BENEATH:
                         raise SyscallError(errno.EXDEV)
+                    if walk.resolve & RESOLVE_IN_ROOT:
+                        # An absolute target starts again at the root.
+                        stack = stack[:1]
+                        comps = target.split(b"/") + comps
+                        continue
                     return await self._leave(t, "/", target.split(b"/") + comps, follow, walk)
                 comps = target.split(b"/") + comps
                 continue

@@ -49,6 +49,7 @@ def main() -> None:
     os.symlink("d", "dl")
     os.symlink("d", "ld")
     os.symlink("/etc/passwd", "al")
+    os.symlink("/f", "rootlink")
     O_RDONLY, O_CREAT, O_PATH = os.O_RDONLY, os.O_CREAT | os.O_WRONLY, os.O_PATH
     for what, args in [
         ("openat2 plain", (b"f", O_RDONLY)),
@@ -81,6 +82,11 @@ def main() -> None:
         ("openat2 NO_SYMLINKS creat via link", (b"ld/new", O_CREAT, 0o600, 0x04)),
         ("openat2 creat|directory", (b"h", O_CREAT | os.O_DIRECTORY, 0o600)),
         ("openat2 creat|directory existing", (b"d", O_CREAT | os.O_DIRECTORY, 0o600)),
+        ("openat2 IN_ROOT ..", (b"../f", O_RDONLY, 0, 0x10)),
+        ("openat2 IN_ROOT abs", (b"/f", O_RDONLY, 0, 0x10)),
+        ("openat2 IN_ROOT abs link", (b"rootlink", O_RDONLY, 0, 0x10)),
+        ("openat2 IN_ROOT d/../..", (b"d/../../f", O_RDONLY, 0, 0x10)),
+        ("openat2 IN_ROOT abs missing", (b"/etc/passwd", O_RDONLY, 0, 0x10)),
         ("openat2 CACHED creat", (b"f", O_CREAT, 0o600, 0x20)),
         ("openat2 CACHED trunc", (b"f", os.O_WRONLY | os.O_TRUNC, 0, 0x20)),
         ("openat2 CACHED creat|directory", (b"f", O_CREAT | os.O_DIRECTORY, 0, 0x20)),
