@@ -195,6 +195,17 @@ def test_edge_script(runs, script):
         assert line in native[1], line
 
 
+@pytest.mark.slow
+def test_fd_passed_by_sendmmsg(runs, c_program):
+    """A FUSE file's fd sent with sendmmsg (which sentry does not trace)
+    and received with recvmsg reads the file."""
+    exe = c_program("scm_sendmmsg")
+    script = f"echo hello-sentry > f && {exe} f"
+    native = outcome(runs.native(["sh", "-c", f"cd {runs.mnt} && {script}"]))
+    assert outcome(runs.sandbox(in_mnt(runs, script))) == native
+    assert native[1].endswith("pread 13 hello-sentry\n\n"), native
+
+
 ATIME = """
 import os
 os.mkdir("d"); open("d/x", "w").close(); os.symlink("d/x", "l")

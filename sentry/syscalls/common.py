@@ -47,22 +47,31 @@ F_SETPIPE_SZ = 1031
 TASK_SIZE_MAX = (1 << 47) - 4096
 
 # Placeholder identity (its eventfd-id) -> the file it stands for: an fd
-# that arrives over a unix socket is recognised by it. Filled when a
-# placeholder is sent (sendmsg), not when it is made: reading the id costs
-# a /proc read, and few fds ever travel.
+# that arrives over a unix socket is recognised by it (whether sendmsg or
+# the untraced sendmmsg sent it, so it is filled when the fd is made).
 PLACEHOLDERS: weakref.WeakValueDictionary[int, FileDescription] = weakref.WeakValueDictionary()
 
 
 def placeholder_id(tid: int, fd: int) -> int | None:
-    """The eventfd-id of fd ``fd`` of task ``tid``, if it is an eventfd."""
+    """The eventfd-id of fd ``fd`` of task ``tid``, if it is an eventfd (one
+    unbuffered read of its fdinfo: this runs at every open)."""
     try:
-        with open(f"/proc/{tid}/fdinfo/{fd}") as info:
-            for line in info:
-                if line.startswith("eventfd-id:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
+        info = os.open(f"/proc/{tid}/fdinfo/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = os.read(info, 512)
+    except OSError:
+        return None
+    finally:
+        os.close(info)
+    at = data.find(b"eventfd-id:")
+    if at < 0:
+        return None
+    try:
+        return int(data[at + 11 : data.index(b"\n", at)])
+    except ValueError:
+        return None
 
 
 def c_int(value: int) -> int:
@@ -206,6 +215,9 @@ async def install_fd(t: Task, file: FileDescription, cloexec: bool) -> int:
         file.impl.release()  # it never had an fd
         raise SyscallError(-fd)
     t.fd_table.install(fd, file, cloexec)
+    identity = placeholder_id(t.tid, fd)
+    if identity is not None:
+        PLACEHOLDERS[identity] = file
     if watched:
         file.impl.watch(t.kernel.platform.take_fd(t.group.tgid, fd))
     return fd

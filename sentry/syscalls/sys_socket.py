@@ -59,16 +59,9 @@ def _passed_fds(t: Task, msg: int) -> list[int]:
 
 def sendmsg(t: Task, sockfd: int, msg: int, flags: int) -> SyscallResult:
     """sendmsg(2): sentry files sent gain an in-flight reference."""
-    files = []
-    for fd in _passed_fds(t, msg):
-        file = sentry_file(t, fd, opath=True)
-        if file is None:
-            continue
-        identity = placeholder_id(t.tid, fd)
-        if identity is not None:
-            PLACEHOLDERS[identity] = file
+    files = [f for fd in _passed_fds(t, msg) if (f := sentry_file(t, fd, opath=True)) is not None]
+    for file in files:
         file.inc_ref()
-        files.append(file)
 
     def on_exit(result: int) -> None:
         if result < 0:
