@@ -90,7 +90,7 @@ MS_SHARED = 1 << 20
 MS_PROPAGATION = MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED
 MS_MGC_VAL = 0xC0ED0000  # the old magic in the flags' top half, ignored
 MS_MGC_MSK = 0xFFFF0000
-MNT_DETACH = 2
+MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW = 1, 2, 4, 8
 
 # seccomp(2) (include/uapi/linux/seccomp.h).
 SECCOMP_SET_MODE_FILTER = 1

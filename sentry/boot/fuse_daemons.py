@@ -128,7 +128,10 @@ class FuseDaemons:
                 builtin = spec.kind != "fuse"
                 options = "default_permissions,allow_other" if builtin else ""
                 vfs = self.kernel.vfs
-                vfs.add_mount(spec.target, fs, spec.fsname, spec.fstype, options, fs.dev)
+                # The sandbox's plan guards the point (Plan.guard).
+                vfs.add_mount(
+                    spec.target, fs, spec.fsname, spec.fstype, options, fs.dev, guarded=True
+                )
             self._handshake()
         except BootError:
             self.abandon()

@@ -32,16 +32,26 @@ ACCEPTED = ("nr_inodes", "nr_blocks", "huge", "mpol", "uid", "gid")
 FLAGS = ("inode32", "inode64", "noswap")
 
 
+def _number(text: str) -> int:
+    """An unsigned C number (``simple_strtoull`` with base 0: 0x hex, a
+    leading 0 octal); EINVAL for anything else."""
+    digits, base = text, 10
+    if text[:2].lower() == "0x":
+        digits, base = text[2:], 16
+    elif text.startswith("0") and len(text) > 1:
+        digits, base = text[1:], 8
+    if not digits or not all(c in "0123456789abcdef"[:base] for c in digits.lower()):
+        raise SyscallError(errno.EINVAL)
+    return int(digits, base)
+
+
 def parse_size(text: str) -> int:
     """A tmpfs size (``memparse``, or a percentage of RAM); EINVAL if bad."""
     ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    try:
-        if text.endswith("%"):
-            return ram * int(text[:-1]) // 100
-        scale = SUFFIXES.get(text[-1:].lower(), 1)
-        return int(text[:-1] if scale > 1 else text, 0) * scale
-    except ValueError:
-        raise SyscallError(errno.EINVAL) from None
+    if text.endswith("%"):
+        return ram * _number(text[:-1]) // 100
+    scale = SUFFIXES.get(text[-1:].lower(), 1)
+    return _number(text[:-1] if scale > 1 else text) * scale
 
 
 def parse_options(data: str) -> tuple[int | None, int | None]:

@@ -36,7 +36,7 @@ from sentry.kernel.task_syscall import SyscallDispatcher
 from sentry.kernel.thread_group import ThreadGroup
 from sentry.platform.namespaces import Plan, Sandbox
 from sentry.platform.platform import Platform, Stop, StopKind, TaskExited
-from sentry.vfs.vfs import VirtualFilesystem
+from sentry.vfs.vfs import Mount, VirtualFilesystem
 from sentry.waiter import Waiter, close_quietly, log_bug
 
 log = logging.getLogger("sentry")
@@ -416,6 +416,20 @@ class Kernel:
                 observer()
         else:
             self.jobs.on_host_signal(stop.value, stop.code)
+
+    def uses_mount(self, mount: Mount) -> bool:
+        """Whether an open file or a working directory of the app is in
+        ``mount`` (reached through it, not another mount of its file
+        system)."""
+        for group in self.groups.values():
+            if group.cwd is not None and group.cwd.mount is mount:
+                return True
+        for t in self.tasks.values():
+            for fd in t.fd_table:
+                descriptor = t.fd_table.get(fd)
+                if descriptor is not None and descriptor.file.location.mount is mount:
+                    return True
+        return False
 
     def guard(self, point: str, on: bool) -> None:
         """Put (``on``) or take away the guard at sentry mount point

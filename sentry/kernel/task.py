@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sentry.kernel.thread_group import ThreadGroup
     from sentry.platform.platform import AddressSpace, Platform, Scratch
     from sentry.vfs.file_description import FileDescription
-    from sentry.vfs.vfs import VirtualFilesystem
+    from sentry.vfs.vfs import Mount, VirtualFilesystem
 
 T = TypeVar("T")
 
@@ -62,6 +62,11 @@ class TaskKernel(Protocol):
     def guard(self, point: str, on: bool) -> None:
         """Put or take away the guard at sentry mount point ``point`` (see
         Kernel.guard). Raises SyscallError."""
+        ...
+
+    def uses_mount(self, mount: Mount) -> bool:
+        """Whether an open file or a working directory is in ``mount`` (see
+        Kernel.uses_mount)."""
         ...
 
 

@@ -68,6 +68,7 @@ BINPRM_BUF_SIZE = 256  # what Linux reads of a file to recognise it
 MAX_INTERPRETERS = 5  # Linux's limit on nested interpreters
 STK_LIM = 8 << 20  # Linux's _STK_LIM
 ARG_MAX = 32 * 4096  # Linux's floor for the argument area (MAX_ARG_PAGES pages)
+SCAN_MAX = 1 << 24  # argv entries sentry reads at most, looking for the end
 MFD_CLOEXEC = 1
 S_IXUGO = 0o111
 CHUNK = 1 << 20  # bytes copied into the memfd per read
@@ -175,11 +176,14 @@ def _arg_limit(t: Task) -> int:
 
 
 def _read_argv(t: Task, argv: int) -> list[Arg]:
-    """The app's argv array: its string pointers. EFAULT as Linux (a
-    pointer that crosses into an unmapped page included), E2BIG once the
-    pointers alone pass the exec's argument limit."""
+    """The app's argv array: its string pointers. As Linux: EFAULT where
+    the array runs into memory it cannot read (a pointer that crosses into
+    an unmapped page included), then E2BIG if the pointers alone pass the
+    exec's argument limit. Past the limit the array is only scanned for its
+    end, and SCAN_MAX entries are taken as too many."""
     pointers: list[Arg] = []
     most = _arg_limit(t) // _PTR.size
+    count = 0
     addr = argv
     while argv:
         # To the end of the page, and on to the end of a pointer across it.
@@ -189,9 +193,13 @@ def _read_argv(t: Task, argv: int) -> list[Arg]:
         whole = len(raw) // _PTR.size * _PTR.size
         for (pointer,) in _PTR.iter_unpack(raw[:whole]):
             if pointer == 0:
+                if count >= most:
+                    raise SyscallError(errno.E2BIG)
                 return pointers
-            pointers.append(pointer)
-            if len(pointers) >= most:
+            count += 1
+            if count < most:
+                pointers.append(pointer)
+            elif count >= SCAN_MAX:
                 raise SyscallError(errno.E2BIG)
         addr += whole
     return pointers

@@ -137,5 +137,9 @@ async def _map_poked(
     result = await t.inject(SYSCALL_NUMBERS["mmap"], addr, length, prot, anonymous, -1, 0)
     if -PAGE_SIZE < result < 0:
         raise SyscallError(-result)
-    t.mm.poke(result, data)
+    try:
+        t.mm.poke(result, data)
+    except SyscallError:
+        await t.inject(SYSCALL_NUMBERS["munmap"], result, length)
+        raise
     return result

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, NoReturn
 from sentry.abi.linux import (
     AT_FDCWD,
     MNT_DETACH,
+    MNT_EXPIRE,
+    MNT_FORCE,
     MS_BIND,
     MS_MGC_MSK,
     MS_MGC_VAL,
@@ -32,6 +34,7 @@ from sentry.abi.linux import (
     MS_REMOUNT,
     S_IFDIR,
     S_IFMT,
+    UMOUNT_NOFOLLOW,
 )
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import SyscallResult
@@ -100,9 +103,10 @@ def _host_path(t: Task, path: bytes) -> str:
     return os.path.normpath(text)
 
 
-async def _directory(t: Task, path: bytes) -> str:
+async def _directory(t: Task, path: bytes) -> tuple[str, Mount | None]:
     """Where mount(2)'s target ``path`` is (symlinks followed): the app's
-    absolute path of a directory, on the host or in a sentry mount.
+    absolute path of a directory, and the mount it lies in (None: the
+    host's tree; a mount's root lies in that mount, for one stacked on it).
     ENOENT if it does not exist, ENOTDIR if it is no directory."""
     start = locate(t, AT_FDCWD, path)
     if start is not None:
@@ -111,7 +115,7 @@ async def _directory(t: Task, path: bytes) -> str:
             assert location.inode is not None
             if location.inode.mode & S_IFMT != S_IFDIR:
                 raise SyscallError(errno.ENOTDIR)
-            return location.path
+            return location.path, location.mount
         point = location.path
     else:
         point = _host_path(t, path)
@@ -120,12 +124,11 @@ async def _directory(t: Task, path: bytes) -> str:
         raise SyscallError(errno.ENOENT)
     if not os.path.isdir(in_app_view):
         raise SyscallError(errno.ENOTDIR)
-    return point
+    return point, None
 
 
 def _in_a_mount(vfs: VirtualFilesystem, point: str) -> bool:
-    """Whether ``point`` lies inside a sentry mount (it needs no guard:
-    the host cannot see it)."""
+    """Whether ``point`` lies inside a sentry mount."""
     return any(_below(point, m.point) for m in vfs.all_mounts())
 
 
@@ -151,20 +154,20 @@ def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int)
 
 async def _mount(t: Task, source: bytes, target: bytes, kind: str, flags: int, data: bytes) -> int:
     vfs = t.kernel.vfs
-    point = await _directory(t, target)
+    point, parent = await _directory(t, target)
     if flags & MS_REMOUNT:
         raise SyscallError(errno.EPERM)
     if flags & MS_BIND:
         _need_admin(t)
-        return await _bind(t, source, point, bool(flags & MS_REC))
+        return await _bind(t, source, point, parent, bool(flags & MS_REC))
     if flags & MS_PROPAGATION:
         _need_admin(t)
-        if point not in vfs.mounts:
-            raise SyscallError(errno.EPERM if not _in_a_mount(vfs, point) else errno.EINVAL)
+        if vfs.mount_root(point) is None:
+            raise SyscallError(errno.EPERM if parent is None else errno.EINVAL)
         return 0  # sentry's mounts propagate nowhere: each is private
     if flags & MS_MOVE:
         _need_admin(t)
-        return _move(t, await _directory(t, source), point)
+        return await _move(t, source, point, parent)
     fs_type = vfs.filesystem_type(kind)
     if fs_type is None:
         # The app may mount nothing else on the host's side of its tree
@@ -174,7 +177,7 @@ async def _mount(t: Task, source: bytes, target: bytes, kind: str, flags: int, d
         _need_admin(t)
     name = source.decode(errors="replace") or kind
     dev = vfs.new_dev()
-    guarded = not _in_a_mount(vfs, point)
+    guarded = parent is None
     if guarded:
         t.kernel.guard(point, True)
     try:
@@ -183,7 +186,8 @@ async def _mount(t: Task, source: bytes, target: bytes, kind: str, flags: int, d
         if guarded:
             t.kernel.guard(point, False)
         raise
-    vfs.add_mount(point, fs, name, kind, shown, dev, owner=t.credentials().fsuid)
+    owner = t.credentials().fsuid
+    vfs.add_mount(point, fs, name, kind, shown, dev, owner, parent=parent, guarded=guarded)
     return 0
 
 
@@ -193,9 +197,10 @@ def _need_admin(t: Task) -> None:
         raise SyscallError(errno.EPERM)
 
 
-async def _bind(t: Task, source: bytes, point: str, recursive: bool) -> int:
-    """Bind the directory ``source`` of a sentry mount at ``point`` (with
-    the mounts below it if ``recursive``), sharing its file system."""
+async def _bind(t: Task, source: bytes, point: str, parent: Mount | None, recursive: bool) -> int:
+    """Bind the directory ``source`` of a sentry mount at ``point`` (in
+    ``parent``), sharing its file system; with ``recursive``, the mounts
+    inside it that lie below ``source`` come along."""
     if not source:
         raise SyscallError(errno.EINVAL)
     vfs = t.kernel.vfs
@@ -208,77 +213,97 @@ async def _bind(t: Task, source: bytes, point: str, recursive: bool) -> int:
     assert at.inode is not None
     if at.inode.mode & S_IFMT != S_IFDIR:
         raise SyscallError(errno.ENOTDIR)
-    below = [m for m in vfs.all_mounts() if recursive and _below(m.point, at.path)]
     inside = os.path.relpath(at.path, at.mount.point)
     root_path = os.path.normpath(os.path.join(at.mount.root_path, inside))
-    _add_bind(t, at.mount, point, at.inode, root_path)
-    for mount in below:
-        _add_bind(t, mount, point + mount.point[len(at.path.rstrip("/")) :])
+    copies = {at.mount: _copy(t, at.mount, point, parent, at.inode, root_path)}
+    if recursive:
+        for m in vfs.descendants(at.mount):
+            if m.parent in copies and _below(m.point, at.path):
+                copies[m] = _copy(t, m, point + m.point[len(at.path) :], copies[m.parent])
     return 0
 
 
-def _add_bind(
-    t: Task, of: Mount, point: str, root: Inode | None = None, root_path: str | None = None
-) -> None:
-    """Show ``of``'s file system at ``point`` too, from its directory
-    ``root`` at ``root_path`` (by default, ``of``'s own)."""
-    vfs = t.kernel.vfs
-    if not _in_a_mount(vfs, point):
+def _copy(
+    t: Task,
+    of: Mount,
+    point: str,
+    parent: Mount | None,
+    root: Inode | None = None,
+    root_path: str | None = None,
+) -> Mount:
+    """Show ``of``'s file system at ``point`` in ``parent`` too, from its
+    directory ``root`` at ``root_path`` (by default, ``of``'s own)."""
+    guarded = parent is None
+    if guarded:
         t.kernel.guard(point, True)
-    owner = t.credentials().fsuid
-    vfs.add_mount(
+    return t.kernel.vfs.add_mount(
         point,
         of.fs,
         of.source,
         of.fstype,
         of.options,
         of.dev,
-        owner,
+        t.credentials().fsuid,
         of.root if root is None else root,
         of.root_path if root_path is None else root_path,
+        parent,
+        guarded,
     )
 
 
-def _move(t: Task, source: str, point: str) -> int:
-    """Move the sentry mount at ``source`` (and those below it) to ``point``."""
+async def _move(t: Task, source: bytes, point: str, parent: Mount | None) -> int:
+    """Move the top sentry mount at ``source`` (its root), with the mounts
+    inside it, to ``point`` in ``parent``."""
     vfs = t.kernel.vfs
-    if source not in vfs.mounts:
-        raise SyscallError(errno.EINVAL if _in_a_mount(vfs, source) else errno.EPERM)
-    if point == source or _below(point, source):
+    where, _ = await _directory(t, source)
+    mount = vfs.mount_root(where)
+    if mount is None:
+        raise SyscallError(errno.EINVAL if _in_a_mount(vfs, where) else errno.EPERM)
+    if point == where or _below(point, where):
         raise SyscallError(errno.ELOOP)
-    moving = [m for m in vfs.all_mounts() if m.point == source or _below(m.point, source)]
-    for mount in reversed(moving):
-        vfs.remove_mount(mount.point)
-        if not _in_a_mount(vfs, mount.point):
-            t.kernel.guard(mount.point, False)
-    for mount in moving:
-        _add_bind(t, mount, point + mount.point[len(source) :])
+    moving = [mount, *vfs.descendants(mount)]
+    for m in reversed(moving):
+        vfs.detach(m)
+    if mount.guarded:
+        t.kernel.guard(mount.point, False)
+    mount.parent, mount.guarded = parent, parent is None
+    if mount.guarded:
+        t.kernel.guard(point, True)
+    for m in moving:
+        m.point = point + m.point[len(where) :]
+        vfs.attach(m)
     return 0
 
 
 def umount2(t: Task, target: int, flags: int) -> SyscallResult:
-    """umount2(2): EBUSY while a file or a working directory is in the mount,
-    unless MNT_DETACH; a detached busy mount's connection lives on until its
-    last open file is closed, as in Linux."""
-    path = read_path(t, target)
-    vfs = t.kernel.vfs
+    """umount2(2): the top mount at the target (a symlink is followed unless
+    UMOUNT_NOFOLLOW); EBUSY while a file or a working directory is in the
+    mount, or a mount inside it, unless MNT_DETACH; a detached busy mount's
+    connection lives on until its last open file is closed, as in Linux."""
+    if c_int(flags) & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW):
+        raise SyscallError(errno.EINVAL)
+    return _umount2(t, read_path(t, target), c_int(flags))
+
+
+async def _umount2(t: Task, path: bytes, flags: int) -> int:
     if not path:
         raise SyscallError(errno.ENOENT)
-    cwd = t.cwd()
-    base = cwd.path if cwd.mount is not None else t.group.host_cwd()
-    point = os.path.normpath(os.path.join(base, os.fsdecode(path)))
-    if point not in vfs.mounts:
+    vfs = t.kernel.vfs
+    start = locate(t, AT_FDCWD, path)
+    if start is not None:
+        point = (await vfs.walk(t, start, not flags & UMOUNT_NOFOLLOW)).path
+    else:
+        point = _host_path(t, path)
+    mount = vfs.mount_root(point)
+    if mount is None:
         _not_sentrys(t, point)
-    owner = vfs.mounts[point][-1].owner
     # As fusermount3 -u: the user who mounted it may unmount it; anyone
     # else (a --mount or --fuse mount has no owner) needs CAP_SYS_ADMIN.
-    if owner != t.credentials().fsuid and not t.capable(CAP_SYS_ADMIN):
+    if mount.owner != t.credentials().fsuid and not t.capable(CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
-    if c_int(flags) & ~0xF:
-        raise SyscallError(errno.EINVAL)
-    if c_int(flags) & MNT_DETACH or not _busy(vfs, vfs.mounts[point][-1]):
-        return _unmount(t, point, c_int(flags))
-    return _unmount_when_closed(t, point, c_int(flags))
+    if flags & MNT_DETACH or not _busy(t, mount):
+        return _unmount(t, mount, flags)
+    return await _unmount_when_closed(t, mount, flags)
 
 
 def _not_sentrys(t: Task, point: str) -> NoReturn:
@@ -307,43 +332,44 @@ def _escape(path: bytes) -> bytes:
     return path
 
 
-def _busy(vfs: VirtualFilesystem, mount: Mount) -> bool:
-    """Whether unmounting ``mount`` would end a file system still in use
-    (one that a bind mount also shows goes on, so it is never busy), or
-    leave mounts below it."""
-    below = any(_below(m.point, mount.point) for m in vfs.all_mounts())
-    return below or not vfs.shares_fs(mount) and mount.fs.busy()
-
-
-def _unmount(t: Task, point: str, flags: int) -> int:
-    """Take the top mount at ``point`` away (with MNT_DETACH, the mounts
-    below it first); its file system ends with its last mount."""
+def _busy(t: Task, mount: Mount) -> bool:
+    """Whether ``mount`` has a mount inside it, or a file or a working
+    directory in it (for a file system that other mounts show too, the
+    ones reached through this mount, as Linux counts them per mount)."""
     vfs = t.kernel.vfs
-    mount = vfs.mounts[point][-1]
-    if _busy(vfs, mount) and not flags & MNT_DETACH:
+    if vfs.descendants(mount):
+        return True
+    if not vfs.shares_fs(mount):
+        return mount.fs.busy()
+    return t.kernel.uses_mount(mount)
+
+
+def _unmount(t: Task, mount: Mount, flags: int) -> int:
+    """Take ``mount`` away (with MNT_DETACH, the mounts inside it first);
+    its file system ends with its last mount."""
+    vfs = t.kernel.vfs
+    if _busy(t, mount) and not flags & MNT_DETACH:
         raise SyscallError(errno.EBUSY)
-    below = [m for m in vfs.all_mounts() if _below(m.point, point)]
-    for each in [*sorted(below, key=lambda m: m.point, reverse=True), mount]:
+    for each in [*reversed(vfs.descendants(mount)), mount]:
         last = not vfs.shares_fs(each)
-        vfs.remove_mount(each.point)
+        vfs.detach(each)
         if last:
             each.fs.unmount(lazy=each.fs.busy())
-        if not _in_a_mount(vfs, each.point):
+        if each.guarded:
             t.kernel.guard(each.point, False)
     return 0
 
 
-async def _unmount_when_closed(t: Task, point: str, flags: int) -> int:
+async def _unmount_when_closed(t: Task, mount: Mount, flags: int) -> int:
     """A busy mount may only be waiting for the closes of an exited process
     (Linux finishes those before its parent can reap it; sentry flushes in
     the background): let them finish, then decide."""
-    vfs = t.kernel.vfs
     for _ in range(8):
-        closes = vfs.mounts[point][-1].fs.closes_in_flight() if point in vfs.mounts else []
+        closes = mount.fs.closes_in_flight()
         if not closes:
             break
         for waiter in closes:
             await waiter
-    if point not in vfs.mounts:
+    if mount not in t.kernel.vfs.all_mounts():
         raise SyscallError(errno.EINVAL)
-    return _unmount(t, point, flags)
+    return _unmount(t, mount, flags)

@@ -169,6 +169,8 @@ async def _unlink(t: Task, start: Start, directory: bool, path_arg: int) -> int:
             raise SyscallError(special[last.name])
         if not _is_dir(await _lookup(t, last)):
             raise SyscallError(errno.ENOTDIR)
+        if t.kernel.vfs.covered(last.path, parent.mount):
+            raise SyscallError(errno.EBUSY)
     else:
         if not last.normal:
             raise SyscallError(errno.EISDIR)
@@ -238,7 +240,12 @@ async def _rename(t: Task, src: Start, dst: Start, flags: int) -> int:
         return 0
     if target is not None and not exchange and _is_dir(source) != _is_dir(target):
         raise SyscallError(errno.ENOTDIR if _is_dir(source) else errno.EISDIR)
+    vfs = t.kernel.vfs
+    if vfs.covered(old.path, mount) or target is not None and vfs.covered(new.path, mount):
+        raise SyscallError(errno.EBUSY)
     await mount.fs.rename(t, old.dir.inode, old.name, new.dir.inode, new.name, flags)
+    if _is_dir(source) and not exchange:
+        vfs.move_points(old.path, new.path)  # mounts inside it go along
     return 0
 
 

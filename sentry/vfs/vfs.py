@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 SYMLOOP_MAX = 40
 
 
-@dataclass
+@dataclass(eq=False)
 class Mount:
     """A sentry file system mounted over the host directory ``point``.
 
@@ -65,6 +65,12 @@ class Mount:
     owner: int | None = None  # the uid that mounted it by mount(2), if any
     root: Inode | None = None  # None: fs.root
     root_path: str = "/"  # where ``root`` lies in ``fs`` (mountinfo's root)
+    # The mount ``point`` lies in (None: the host's tree). A walk crosses
+    # into this mount only from its parent, so a mount stacked over a
+    # directory hides the mounts that were below it.
+    parent: Mount | None = None
+    guarded: bool = False  # sentry put a guard at ``point`` (see Kernel.guard)
+    seq: int = 0  # the mount table's order
 
     def __post_init__(self) -> None:
         if self.root is None:
@@ -162,6 +168,7 @@ class VirtualFilesystem:
         self.special_patterns: list[tuple[re.Pattern[str], PatternOpener]] = []
         self._pattern_names: list[str] = []
         self._next_dev = 1
+        self._seq = 0
         # Called whenever prefixes() or special_names() change (the kernel
         # tells the platform, which then decides host paths without it).
         self.on_change: Callable[[], None] = lambda: None
@@ -223,17 +230,65 @@ class VirtualFilesystem:
         owner: int | None = None,
         root: Inode | None = None,
         root_path: str = "/",
+        parent: Mount | None = None,
+        guarded: bool = False,
     ) -> Mount:
-        """Mount ``fs`` over the host directory ``point`` (by ``owner``'s
-        mount(2), or by sentry itself); ``root``: its directory to show
-        there (a bind mount's, at ``root_path`` in ``fs``), by default its
-        root."""
+        """Mount ``fs`` over ``point``, a host directory (``parent`` None)
+        or a directory of mount ``parent`` (by ``owner``'s mount(2), or by
+        sentry itself); ``root``: its directory to show there (a bind
+        mount's, at ``root_path`` in ``fs``), by default its root."""
         if root is not None:
             fs.pin(root)
-        mount = Mount(point, fs, source, fstype, options, dev, owner, root, root_path)
-        self.mounts.setdefault(point, []).append(mount)
-        self.on_change()
+        mount = Mount(
+            point, fs, source, fstype, options, dev, owner, root, root_path, parent, guarded
+        )
+        self.attach(mount)
         return mount
+
+    def attach(self, mount: Mount) -> None:
+        """Put ``mount`` (new, or taken away by :meth:`detach`) on top of
+        the mounts at its point."""
+        self._seq += 1
+        mount.seq = self._seq
+        self.mounts.setdefault(mount.point, []).append(mount)
+        self.on_change()
+
+    def detach(self, mount: Mount) -> None:
+        """Take ``mount`` out of the table (wherever it is in its stack)."""
+        stack = self.mounts.get(mount.point, [])
+        stack.remove(mount)
+        if not stack:
+            del self.mounts[mount.point]
+        self.on_change()
+
+    def covered(self, path: str, mount: Mount) -> bool:
+        """Whether a mount sits on ``path``, a directory of ``mount``."""
+        return self._mount_at(path, mount) is not None
+
+    def mount_root(self, point: str) -> Mount | None:
+        """The mount whose root is at ``point`` (the topmost, if several
+        are stacked there), or None."""
+        stack = self.mounts.get(point)
+        return stack[-1] if stack else None
+
+    def descendants(self, mount: Mount) -> list[Mount]:
+        """The mounts inside ``mount``, and inside those, oldest first."""
+        found: list[Mount] = []
+        for m in self.all_mounts():
+            up = m.parent
+            while up is not None and up is not mount:
+                up = up.parent
+            if up is mount:
+                found.append(m)
+        return found
+
+    def move_points(self, old: str, new: str) -> None:
+        """A directory at ``old`` (in a mount) was renamed to ``new``: the
+        mounts inside it move with it, as Linux's follow the dentry."""
+        for m in [m for m in self.all_mounts() if m.point.startswith(old.rstrip("/") + "/")]:
+            self.detach(m)
+            m.point = new + m.point[len(old) :]
+            self.attach(m)
 
     def special(self, path: str) -> SpecialOpener | None:
         """The opener of the special file at host path ``path``, if any."""
@@ -250,10 +305,8 @@ class VirtualFilesystem:
         stack = self.mounts.get(point)
         if not stack:
             raise SyscallError(errno.EINVAL)
-        mount = stack.pop()
-        if not stack:
-            del self.mounts[point]
-            self.on_change()
+        mount = stack[-1]
+        self.detach(mount)
         return mount
 
     def shares_fs(self, mount: Mount) -> bool:
@@ -263,11 +316,17 @@ class VirtualFilesystem:
 
     def all_mounts(self) -> list[Mount]:
         """Every mount, oldest first."""
-        return sorted((m for stack in self.mounts.values() for m in stack), key=lambda m: m.dev)
+        return sorted((m for stack in self.mounts.values() for m in stack), key=lambda m: m.seq)
 
-    def _mount_at(self, point: str) -> Mount | None:
-        stack = self.mounts.get(point)
-        return stack[-1] if stack else None
+    def _mount_at(self, point: str, parent: Mount | None = None) -> Mount | None:
+        """The mount a walk in ``parent`` (None: the host) enters at
+        ``point``: the one mounted there in ``parent``, then any stacked on
+        top of it, each in the one below."""
+        found = None
+        for m in self.mounts.get(point, []):
+            if m.parent is parent:
+                found = parent = m
+        return found
 
     # -- resolution -------------------------------------------------------
 
@@ -350,7 +409,7 @@ class VirtualFilesystem:
                     t, os.path.dirname(here.mount.point), comps, follow, walk
                 )
             path = os.path.join(here.path, os.fsdecode(comp))
-            inner = self._mount_at(path)
+            inner = self._mount_at(path, here.mount)
             if inner is not None:  # a mount inside this one
                 if walk.resolve & RESOLVE_NO_XDEV:
                     raise SyscallError(errno.EXDEV)

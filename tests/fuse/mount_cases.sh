@@ -24,4 +24,17 @@ mount --move mv mv/in; echo "move below itself: $?"
 umount rb; echo "umount with a mount below: $?"
 umount rb/in rb nb mv src/in; echo "umount all: $?"
 ls src rb nb mv
+mkdir busy; mount -t tmpfs x busy; rmdir busy; echo "rmdir a mount point: $?"
+mv busy moved; echo "rename a mount point: $?"
+umount busy
+mkdir -p p/a; mount -t tmpfs x p/a; echo hi > p/a/f
+mv p q; echo "rename the parent: $?"; ls q/a; umount q/a; echo "umount where it went: $?"
+mkdir -p s; mount -t tmpfs x s; mkdir s/p; mount -t tmpfs z s/p; touch s/p/IS_Z
+mount -t tmpfs y s; ls s/p; echo "stacked hides: $?"
+umount s; echo "umount the top: $?"; ls s/p; umount s/p s; echo "umount the rest: $?"
+mkdir -p c d; mount -t tmpfs b c; touch c/IS_B; mount -t tmpfs t c; touch c/IS_T
+mount --move c d; echo "move the top: $?"; ls c d; umount c d
+mkdir -p e g; mount -t tmpfs a e; echo hi > e/f; mount --bind e g; exec 3<e/f
+umount e; echo "umount busy with a bind: $?"; exec 3<&-; umount g e; echo "umount both: $?"
+mkdir -p h; ln -s h hl; mount -t tmpfs x hl; ls -d hl/.; umount hl; echo "umount by symlink: $?"
 grep -c " $PWD/" /proc/self/mounts
