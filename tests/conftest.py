@@ -177,6 +177,20 @@ def kill_and_reap(proc: subprocess.Popen, *, timeout=10):
                 pass
 
 
+def finish(proc: subprocess.Popen, *, timeout=10) -> tuple[bytes, bytes]:
+    """Stop a Popen (killed if it still runs) and collect its (stdout,
+    stderr), for a failing assertion's message: never more than ``timeout``
+    seconds, as a grandchild may hold its pipes open."""
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_and_reap(proc)
+        return b"", b"(output not collected: something still holds the pipes)"
+    return out or b"", err or b""
+
+
 def kill_daemon_mid_run(proc, ready, go, is_daemon, *, timeout=DEFAULT_TIMEOUT):
     """Kill a FUSE daemon that sentry (the Popen ``proc``) started outside
     the sandbox, where the app cannot see it: once the app has created the

@@ -37,7 +37,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import descendants, kill_and_reap, read_cmdline, shell_status, wait_for
+from conftest import descendants, finish, kill_and_reap, read_cmdline, shell_status, wait_for
 
 # Loaded as a plugin below: let pytest rewrite its asserts before this import.
 pytest.register_assert_rewrite("unprivileged")
@@ -599,7 +599,7 @@ def test_memory_and_fds_of_other_processes(
         lambda: proc.poll() is not None or any(p != spid for p in token_pids(token)),
         what="the app to start",
     )
-    assert proc.poll() is None, proc.communicate()[1]
+    assert proc.poll() is None, finish(proc)[1]
     saddr, before = _sentry_canary(spid, canary_name)
     assert before == canary.encode()
     sentry_held_fd = _fd_of(spid, sentry_file)
@@ -685,7 +685,7 @@ def _objects_run(user, argv_or_args, *, sandboxed, token, shared, user_popen, ho
     else:
         proc = host_spawn(argv_or_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     done = shared / "done"
-    assert wait_file(done, proc), f"the app never got past its attempts: {proc.communicate()[1]}"
+    assert wait_file(done, proc), f"the app never got past its attempts: {finish(proc)[1]}"
     pids = set(descendants(proc.pid)) | set(token_pids(token)) | {proc.pid}
     return proc, pids
 
@@ -937,7 +937,7 @@ def test_sigterm_to_sentry_ends_the_run(sandbox_user, escape, token, shared, use
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert wait_file(shared / "started", proc), proc.communicate()[1]
+    assert wait_file(shared / "started", proc), finish(proc)[1]
     snap = snapshot(set(descendants(proc.pid)) | set(token_pids(token)))
     proc.send_signal(signal.SIGTERM)
     try:
@@ -999,7 +999,7 @@ def test_clone_untraced_dies_with_sentry(sandbox_user, escape, token, shared, us
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert wait_file(shared / "done", proc), proc.communicate()[1]
+    assert wait_file(shared / "done", proc), finish(proc)[1]
     assert wait_file(shared / "hb.traced", proc), "the traced child keeps no heartbeat"
     snap = _kill_sentry(proc, token)
     left = wait_gone(snap, token)

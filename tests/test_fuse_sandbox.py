@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import read_cmdline, run_native, run_sandbox
+from conftest import finish, read_cmdline, run_native, run_sandbox
 from fuse.helpers import (
     LISTING_ENV,
     io_pattern,
@@ -896,7 +896,7 @@ def test_unmount_from_inside_shows_host_dir(tmp_path, sandbox_popen):
     proc = sandbox_popen(["sh", "-c", s.text()], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + SCRIPT_TIMEOUT
     while not ready.exists():
-        assert proc.poll() is None, proc.communicate()
+        assert proc.poll() is None, finish(proc)
         assert time.monotonic() < deadline, "the sandbox did not mount"
         time.sleep(0.02)
     # The host: no mount, an empty folder.

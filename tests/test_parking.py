@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import finish
 
 HERE = Path(__file__).parent / "park"
 
@@ -56,8 +57,7 @@ def test_parked_task_is_killable(park_app: str) -> None:
         os.kill(app, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
-        proc.kill()
-        proc.communicate()
+        finish(proc)
     assert proc.returncode == 128 + signal.SIGKILL
 
 
