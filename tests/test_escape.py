@@ -781,6 +781,31 @@ def test_mount_over_host_dir(sandbox_user, escape, token, shared, root):
     found.assert_none(r.stderr)
 
 
+MOUNT_MANY = """
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+for i in range(80):
+    os.mkdir(f"/tmp/m{i}")
+    libc.mount(b"x", f"/tmp/m{i}".encode(), b"tmpfs", 0, None)
+open("/shared/ready", "w").close()
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_tmpfs_mounts_cannot_flood_the_host(sandbox_user, shared, user_popen):
+    """Each tmpfs an app mounts is a server process outside the sandbox: an
+    app that mounts 80 gets at most 64 of them (the rest are ENOSPC), seen
+    from the host as sentry's processes."""
+    args = ["run", "--root", "--bind", f"{shared}:/shared", "--", "python3", "-c", MOUNT_MANY]
+    proc = user_popen(sandbox_user, args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert wait_file(shared / "ready", proc, timeout=60), finish(proc)[1]
+    servers = [
+        pid for pid in descendants(proc.pid) if b"sentry.fuse_server" in (read_cmdline(pid) or b"")
+    ]
+    assert 0 < len(servers) <= 64, len(servers)
+
+
 @pytest.mark.slow
 def test_setns_into_host_namespaces(
     sandbox_user, escape, token, shared, outside, listener, host_spawn

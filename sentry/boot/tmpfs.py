@@ -10,6 +10,11 @@ RAM) what statfs reports; ``nr_inodes``, ``nr_blocks``, ``huge``,
 ``mpol``, ``inode32``, ``inode64``, ``noswap``, ``uid`` and ``gid`` are
 accepted and shown but not applied. Any other option is EINVAL, as in
 Linux.
+
+Each server is a process outside the sandbox, so the app may have at most
+MAX_TMPFS of them at once: a mount past that is ENOSPC, the errno of Linux's
+limit on mounts (``fs.mount-max``). A server's memory is not bounded by
+``size=`` (only statfs reports it), as with ``--mount`` memfs.
 """
 
 from __future__ import annotations
@@ -17,17 +22,18 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sentry.boot.mount_spec import MountSpec
 from sentry.errors import SyscallError
 
 if TYPE_CHECKING:
     from sentry.boot.fuse_daemons import FuseDaemons
+    from sentry.fsimpl.fuse.fusefs import FuseFilesystem
     from sentry.vfs.context import Context
-    from sentry.vfs.filesystem import Filesystem
 
 SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
+MAX_TMPFS = 64  # tmpfs servers alive at once
 ACCEPTED = ("nr_inodes", "nr_blocks", "huge", "mpol", "uid", "gid")
 FLAGS = ("inode32", "inode64", "noswap")
 
@@ -88,13 +94,19 @@ class TmpfsType:
 
     def __init__(self, daemons: Callable[[], FuseDaemons]) -> None:
         self.daemons = daemons
+        self.live: list[FuseFilesystem] = []  # those not unmounted yet, and a few that were
 
     def get_filesystem(
         self, t: Context, fstype: str, source: str, data: bytes, dev: int
-    ) -> tuple[Filesystem[Any], str]:
+    ) -> tuple[FuseFilesystem, str]:
         """Implements FilesystemType.get_filesystem: a memfs server started
         now; its FUSE_INIT is answered before the first request goes out."""
         text = data.decode(errors="replace")
         mode, size = parse_options(text)
+        self.live = [fs for fs in self.live if not fs.conn.error]  # unmounted: ended
+        if len(self.live) >= MAX_TMPFS:
+            raise SyscallError(errno.ENOSPC)
         spec = MountSpec("mount -t tmpfs", source, source, "memfs", mode=mode, size=size)
-        return self.daemons().serve(spec, dev), text
+        fs = self.daemons().serve(spec, dev)
+        self.live.append(fs)
+        return fs, text

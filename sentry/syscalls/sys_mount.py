@@ -41,6 +41,7 @@ from sentry.kernel.syscalls import SyscallResult
 from sentry.platform.namespaces import GUARD_SOURCE
 from sentry.syscalls.common import c_int, c_long, locate, read_path
 from sentry.vfs.static_file import StaticFile
+from sentry.vfs.vfs import is_below
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -129,11 +130,7 @@ async def _directory(t: Task, path: bytes) -> tuple[str, Mount | None]:
 
 def _in_a_mount(vfs: VirtualFilesystem, point: str) -> bool:
     """Whether ``point`` lies inside a sentry mount."""
-    return any(_below(point, m.point) for m in vfs.all_mounts())
-
-
-def _below(path: str, ancestor: str) -> bool:
-    return path.startswith(ancestor.rstrip("/") + "/")
+    return any(is_below(point, m.point) for m in vfs.all_mounts())
 
 
 def mount(t: Task, source: int, target: int, fstype: int, flags: int, data: int) -> SyscallResult:
@@ -218,7 +215,7 @@ async def _bind(t: Task, source: bytes, point: str, parent: Mount | None, recurs
     copies = {at.mount: _copy(t, at.mount, point, parent, at.inode, root_path)}
     if recursive:
         for m in vfs.descendants(at.mount):
-            if m.parent in copies and _below(m.point, at.path):
+            if m.parent in copies and is_below(m.point, at.path):
                 copies[m] = _copy(t, m, point + m.point[len(at.path) :], copies[m.parent])
     return 0
 
@@ -259,7 +256,7 @@ async def _move(t: Task, source: bytes, point: str, parent: Mount | None) -> int
     mount = vfs.mount_root(where)
     if mount is None:
         raise SyscallError(errno.EINVAL if _in_a_mount(vfs, where) else errno.EPERM)
-    if point == where or _below(point, where):
+    if point == where or is_below(point, where):
         raise SyscallError(errno.ELOOP)
     moving = [mount, *vfs.descendants(mount)]
     for m in reversed(moving):

@@ -41,7 +41,7 @@ from sentry.syscalls.common import (
     on_host,
     read_path,
 )
-from sentry.vfs.vfs import Start
+from sentry.vfs.vfs import Start, is_below
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -232,9 +232,9 @@ async def _rename(t: Task, src: Start, dst: Start, flags: int) -> int:
         raise SyscallError(errno.ENOTDIR)
     if not _is_dir(source) and (old.slash or (new.slash and not exchange)):
         raise SyscallError(errno.ENOTDIR)
-    if _below(new.path, old.path):
+    if is_below(new.path, old.path):
         raise SyscallError(errno.EINVAL)
-    if _below(old.path, new.path):
+    if is_below(old.path, new.path):
         raise SyscallError(errno.EINVAL if exchange else errno.ENOTEMPTY)
     if source is target:
         return 0
@@ -247,12 +247,6 @@ async def _rename(t: Task, src: Start, dst: Start, flags: int) -> int:
     if _is_dir(source) and not exchange:
         vfs.move_points(old.path, new.path)  # mounts inside it go along
     return 0
-
-
-def _below(path: str, ancestor: str) -> bool:
-    """Whether ``path`` lies strictly inside directory ``ancestor`` (paths of
-    one mount, resolved, so each names one file)."""
-    return path.startswith(ancestor.rstrip("/") + "/")
 
 
 def link(t: Task, old: int, new: int) -> SyscallResult:

@@ -285,7 +285,7 @@ class VirtualFilesystem:
     def move_points(self, old: str, new: str) -> None:
         """A directory at ``old`` (in a mount) was renamed to ``new``: the
         mounts inside it move with it, as Linux's follow the dentry."""
-        for m in [m for m in self.all_mounts() if m.point.startswith(old.rstrip("/") + "/")]:
+        for m in [m for m in self.all_mounts() if is_below(m.point, old)]:
             self.detach(m)
             m.point = new + m.point[len(old) :]
             self.attach(m)
@@ -299,15 +299,6 @@ class VirtualFilesystem:
             if pattern.fullmatch(path):
                 return functools.partial(_open_by_path, by_path, path)
         return None
-
-    def remove_mount(self, point: str) -> Mount:
-        """Unmount the top mount at ``point``; raises EINVAL if there is none."""
-        stack = self.mounts.get(point)
-        if not stack:
-            raise SyscallError(errno.EINVAL)
-        mount = stack[-1]
-        self.detach(mount)
-        return mount
 
     def shares_fs(self, mount: Mount) -> bool:
         """Whether another mount in the table shows ``mount``'s file system
@@ -489,6 +480,12 @@ class VirtualFilesystem:
                 joined += "/"  # the host then checks that it is a directory
             return Location(joined)
         return await self._walk(t, start.at, start.rest, follow, walk)
+
+
+def is_below(path: str, ancestor: str) -> bool:
+    """Whether absolute path ``path`` lies strictly inside directory
+    ``ancestor`` (both resolved: each names one file)."""
+    return path.startswith(ancestor.rstrip("/") + "/")
 
 
 def _open_by_path(
