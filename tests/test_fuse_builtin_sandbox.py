@@ -206,6 +206,48 @@ def test_fd_passed_by_sendmmsg(runs, c_program):
     assert native[1].endswith("pread 13 hello-sentry\n\n"), native
 
 
+@pytest.mark.slow
+def test_shared_mappings(runs, c_program):
+    """MAP_SHARED of a FUSE file as on the kernel's mount: stores seen by
+    read(2) and by another process's mapping, write(2) and truncate seen by
+    the mappings, SIGBUS past the end, EACCES for a writable mapping of a
+    read-only fd; bytes only stored (no msync, no close) reach the file for
+    the next process, and for a passthrough server the host's file once the
+    app has ended."""
+    exe = c_program("mmap_shared")
+    script = f"{exe} . && od -An -c -j 1000 -N 9 persist"
+    native = outcome(runs.native(in_mnt(runs, script)))
+    assert outcome(runs.sandbox(in_mnt(runs, script))) == native
+    assert native[0] == 0 and "p   e   r   s   i   s   t   e   d" in native[1], native
+    if runs.server == "passthrough":
+        stored = (runs.base / f"src{runs.count}" / "persist").read_bytes()
+        assert stored[1000:1009] == b"persisted"
+
+
+SQLITE_WAL = """
+sqlite3 w.db "pragma journal_mode=wal; create table t(x); insert into t values(1),(2),(3);"
+(echo "begin; insert into t values(4);"; sleep 1; echo "select 'writer', count(*) from t;";
+ echo "commit;") | sqlite3 w.db &
+sleep 0.5
+sqlite3 w.db "select 'reader during', count(*) from t;"
+ls w.db-shm w.db-wal
+wait
+sqlite3 w.db "select 'after', count(*), sum(x) from t; pragma integrity_check;"
+sqlite3 w.db "pragma journal_mode=delete;" && ls
+"""
+
+
+@pytest.mark.slow
+def test_sqlite3_wal_with_a_second_process(runs):
+    """SQLite's WAL mode (its -shm file is a shared mapping both processes
+    store into): a reader sees the last commit while a writer holds a
+    transaction open, then the writer's commit."""
+    require_tool("sqlite3")
+    native = outcome(runs.native(in_mnt(runs, SQLITE_WAL)))
+    assert outcome(runs.sandbox(in_mnt(runs, SQLITE_WAL))) == native
+    assert native[0] == 0 and "reader during|3" in native[1] and "after|4|10" in native[1]
+
+
 ATIME = """
 import os
 os.mkdir("d"); open("d/x", "w").close(); os.symlink("d/x", "l")

@@ -48,8 +48,10 @@ from sentry.vfs.file_description_impl import (
     FileDescriptionImpl,
 )
 from sentry.vfs.filesystem import SetStat
+from sentry.waiter import run_background
 
 if TYPE_CHECKING:
+    from sentry.fsimpl.fuse.shared_mapping import SharedMapping
     from sentry.vfs.context import Context
     from sentry.waiter import Waiter
 
@@ -453,6 +455,8 @@ class FuseFilesystem:
 
     async def setattr(self, t: Context, inode: Inode, args: fuse.SetattrIn) -> None:
         """SETATTR; the attributes the reply gives are cached."""
+        if args.valid & fuse.FATTR_SIZE and inode.mapping is not None:
+            await inode.mapping.write_back(t)
         if args.valid & fuse.FATTR_SIZE and inode.cache is not None:
             await write_back(self, t, inode)
         body = await self.conn.call(t, fuse.FUSE_SETATTR, inode.nodeid, args.pack())
@@ -463,9 +467,12 @@ class FuseFilesystem:
         self.set_attr(inode, out.attr, expiry(out.attr_valid, out.attr_valid_nsec))
 
     def truncated(self, inode: Inode, size: int) -> None:
-        """The file is now ``size`` bytes long: trim its cached data."""
+        """The file is now ``size`` bytes long: trim its cached data and
+        its shared mappings."""
         if inode.cache is not None:
             inode.cache.truncate(size)
+        if inode.mapping is not None:
+            inode.mapping.resize(size)
         if inode.local is not None:
             inode.local = (size, *inode.local[1:])
 
@@ -597,6 +604,19 @@ class FuseFilesystem:
         self.detached = True
         if not lazy or not self.busy():
             self.conn.abort(errno.ENOTCONN)
+
+    def app_ended(self) -> None:
+        """Implements Filesystem.app_ended: the stores of each shared mapping
+        go back to the daemon, then its writer's RELEASE."""
+        for inode in list(self.inodes.values()):
+            if inode.mapping is not None:
+                run_background(self._unmap(inode, inode.mapping))
+
+    async def _unmap(self, inode: Inode, mapping: SharedMapping) -> None:
+        await mapping.close(None)
+        await write_back(self, None, inode)
+        if mapping.writer is not None:
+            mapping.writer.unmapped()
 
     def closed_one(self) -> None:
         """An open file or a working directory of this file system went away."""

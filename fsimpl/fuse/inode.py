@@ -21,6 +21,7 @@ from sentry.vfs.file_description_impl import FileDescriptionImpl
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.page_cache import FileCache
     from sentry.fsimpl.fuse.regular_file import RegularFile
+    from sentry.fsimpl.fuse.shared_mapping import SharedMapping
     from sentry.waiter import Waiter
 
 log = logging.getLogger("sentry")
@@ -59,6 +60,7 @@ class Inode:
     atime_stale: bool = False  # READ since the last GETATTR: stat asks again
     flushing: Waiter | None = None  # a writeback under way
     flush_timer: bool = False  # a delayed writeback is scheduled
+    mapping: SharedMapping | None = None  # the memory of its shared mappings
 
 
 class HandleFile(FileDescriptionImpl):

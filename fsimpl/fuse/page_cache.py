@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 128 * 1024
 DEFAULT_CACHE_SIZE = 256 * 2**20
+MAX_MAPPINGS = 1024  # files mapped shared at once, per sandbox (each a memfd)
 
 
 class Chunk:
@@ -333,12 +334,25 @@ class PageCache:
 
     Buffers of evicted chunks are kept in ``free`` for the next chunk, so a
     steady stream of reads reuses the same buffers.
+
+    The memory of shared mappings (``shared_mapping.py``) is bounded by the
+    same ``limit``, apart from the chunks: ``mapped`` bytes in at most
+    MAX_MAPPINGS memfds, handed out by ``reserve``.
     """
 
     def __init__(self, limit: int = DEFAULT_CACHE_SIZE) -> None:
         self.limit = max(limit, 4 * CHUNK_SIZE)
         self.lru: OrderedDict[Chunk, None] = OrderedDict()
         self.free: list[bytearray] = []
+        self.mapped = 0
+        self.mappings = 0
+
+    def reserve(self, old: int, new: int) -> int:
+        """A shared mapping's memory goes from ``old`` to ``new`` bytes: the
+        size it may have, ``new`` or less when the limit is reached."""
+        allowed = min(new, old + max(0, self.limit - self.mapped))
+        self.mapped += allowed - old
+        return allowed
 
     def take_buffer(self) -> bytearray:
         """A chunk buffer: a free one, or a new one if the cache has room,

@@ -8,7 +8,12 @@ Analogous to gVisor's ``fuse/regular_file.go`` and Linux's ``fs/fuse/file.c``.
 - ``file_write.py``: writes, through to the daemon, or into the cache when
   the daemon accepted writeback caching;
 - ``writeback.py``: sending dirty cached data to the daemon, which fsync,
-  close and fallocate start here.
+  close and fallocate start here;
+- ``shared_mapping.py``: the memory of the inode's MAP_SHARED mappings, made
+  here (``shared_memory``) and kept coherent by this module's calls: every
+  call that reads or changes the file's data first writes back what the
+  mappings stored, and a write, truncate or fallocate then reaches the
+  mappings.
 
 This module adds the rest of the file: lseek (SEEK_DATA and SEEK_HOLE ask
 the daemon), stat, fsync, fallocate, flush and release. Whatever moves
@@ -20,24 +25,38 @@ from __future__ import annotations
 
 import errno
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
 from sentry.abi.linux import STATX_BASIC_STATS
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import writeback
+from sentry.fsimpl.fuse.file_read import FileReader
 from sentry.fsimpl.fuse.file_write import FileWriter
 from sentry.fsimpl.fuse.inode import Inode, unpack_reply
-from sentry.vfs.file_description_impl import O_ACCMODE, FileState, set_offset
+from sentry.fsimpl.fuse.shared_mapping import SharedMapping
+from sentry.vfs.file_description_impl import O_ACCMODE, O_APPEND, FileState, set_offset
+from sentry.vfs.iov import BufferSequence
 from sentry.waiter import run_background
 
 if TYPE_CHECKING:
     from sentry.abi.linux import Statx
     from sentry.fsimpl.fuse.fusefs import FuseFilesystem
     from sentry.vfs.context import Context
+    from sentry.vfs.iov import IOSequence
 
 # The wire's 64-bit unsigned fields take a negative C long as Linux sends it.
 U64_MASK = 2**64 - 1
+
+
+@dataclass
+class _OwnState:
+    """The FileState of sentry's own reads and writes of a file (for its
+    shared mappings): no O_APPEND, no offset to move."""
+
+    flags: int = os.O_RDWR
+    offset: int = 0
 
 
 class RegularFile(FileWriter):
@@ -57,6 +76,7 @@ class RegularFile(FileWriter):
         self.flags = flags  # open(2)'s, for RELEASE
         self.open_flags = open_flags  # the daemon's FOPEN_*
         self._release = release
+        self._release_deferred = False  # kept for the inode's shared mapping
         self.seekable = not open_flags & (fuse.FOPEN_NONSEEKABLE | fuse.FOPEN_STREAM)
         # The inode's cached data, unless FOPEN_DIRECT_IO; the readahead mark
         # (where the next sequential read starts).
@@ -67,6 +87,101 @@ class RegularFile(FileWriter):
         if self.cache is not None and flags & O_ACCMODE:
             inode.writers.append(self)
             self.cache.on_pressure = lambda: run_background(writeback.write_back(fs, None, inode))
+
+    async def pread(self, t: Context, fd: FileState, dst: IOSequence, offset: int) -> int:
+        """Implements FileDescriptionImpl.pread, after the stores of shared
+        mappings went back (see FileReader.pread)."""
+        if self.inode.mapping is not None:
+            await self.inode.mapping.write_back(t)
+        return await super().pread(t, fd, dst, offset)
+
+    def read_cached(
+        self, t: Context, fd: FileState, dst: IOSequence, offset: int
+    ) -> int | None:
+        """Implements FileDescriptionImpl.read_cached: not while a shared
+        mapping may hold stores (see FileReader.read_cached)."""
+        if self.inode.mapping is not None and self.inode.mapping.stores:
+            return None
+        return super().read_cached(t, fd, dst, offset)
+
+    async def pwrite(self, t: Context, fd: FileState, src: IOSequence, offset: int) -> int:
+        """Implements FileDescriptionImpl.pwrite (see FileWriter.pwrite);
+        shared mappings see the bytes written."""
+        mapping = self.inode.mapping
+        if mapping is None:
+            return await super().pwrite(t, fd, src, offset)
+        await mapping.write_back(t)
+        done = await super().pwrite(t, fd, src, offset)
+        if fd.flags & O_APPEND and self.inode.attr is not None:
+            offset = self.inode.attr.size - done
+        await self._mirror(t, offset, done)
+        return done
+
+    def write_cached(
+        self, t: Context, fd: FileState, src: IOSequence, offset: int
+    ) -> int | None:
+        """Implements FileDescriptionImpl.write_cached: not while the inode
+        is mapped shared (see FileWriter.write_cached)."""
+        if self.inode.mapping is not None:
+            return None
+        return super().write_cached(t, fd, src, offset)
+
+    async def _mirror(self, t: Context, offset: int, length: int) -> None:
+        """Give the inode's shared mapping the file's size and its bytes
+        ``[offset, offset + length)``."""
+        mapping = self.inode.mapping
+        if mapping is None:
+            return
+        size = (await self.fs.getattr(t, self.inode, self.fh)).size
+        mapping.resize(size)
+        data = bytearray(max(0, min(offset + length, size) - offset))
+        if data:
+            n = await FileReader.pread(self, t, _OwnState(), BufferSequence(data), offset)
+            mapping.store(offset, memoryview(data)[:n])
+
+    async def shared_memory(self, t: Context, writable: bool) -> int:
+        """Implements FileDescriptionImpl.shared_memory: the inode's
+        SharedMapping, filled with the file on first use; a writable one
+        writes back through this file."""
+        inode = self.inode
+        if inode.mapping is None:
+            inode.attr_expires = 0.0
+            size = (await self.fs.getattr(t, inode, self.fh)).size
+            cache = self.fs.page_cache
+            if size > cache.limit - cache.mapped:
+                raise SyscallError(errno.ENOMEM)
+            data = bytearray(size)
+            done = 0
+            while done < size:
+                dst = BufferSequence(memoryview(data)[done:])
+                n = await FileReader.pread(self, t, _OwnState(), dst, done)
+                if n == 0:
+                    break
+                done += n
+            if inode.mapping is None:  # else another task made it meanwhile
+                inode.mapping = SharedMapping(memoryview(data)[:done], self.fs.page_cache)
+                self.fs.pin(inode)
+        mapping = inode.mapping
+        assert mapping is not None
+        if writable:
+            mapping.writable(t, self)
+        return mapping.fd
+
+    async def write_mapped(self, t: Context, offset: int, data: bytes) -> None:
+        """Implements MappingWriter.write_mapped: through the write path,
+        its error kept for the next fsync or close."""
+        try:
+            await FileWriter.pwrite(self, t, _OwnState(), BufferSequence(bytearray(data)), offset)
+        except SyscallError as err:
+            if self.cache is None:
+                raise
+            self.cache.record_error(err.errno)
+
+    def unmapped(self) -> None:
+        """Implements MappingWriter.unmapped."""
+        if self._release_deferred:
+            self._release_deferred = False
+            self.release()
 
     async def seek(self, t: Context, fd: FileState, offset: int, whence: int) -> int:
         """Implements FileDescriptionImpl.seek: SEEK_DATA and SEEK_HOLE ask the
@@ -94,6 +209,8 @@ class RegularFile(FileWriter):
     async def sync(self, t: Context, datasync: bool) -> None:
         """Implements FileDescriptionImpl.sync: writeback, then FUSE_FSYNC; a
         writeback error since the last fsync or close is reported."""
+        if self.inode.mapping is not None:
+            await self.inode.mapping.write_back(t)
         await writeback.write_back(self.fs, t, self.inode)
         await self.fs.fsync(t, self.inode, self.fh, datasync, directory=False)
         if self.cache is not None:
@@ -106,6 +223,8 @@ class RegularFile(FileWriter):
         conn = self.fs.conn
         if conn.no_fallocate:
             raise SyscallError(errno.EOPNOTSUPP)
+        if self.inode.mapping is not None:
+            await self.inode.mapping.write_back(t)
         await writeback.write_back(self.fs, t, self.inode)
         args = fuse.FallocateIn(fh=self.fh, offset=offset, length=length, mode=mode).pack()
         if self.inode.cache is not None:
@@ -118,11 +237,14 @@ class RegularFile(FileWriter):
             conn.no_fallocate = True
             raise SyscallError(errno.EOPNOTSUPP) from None
         self.inode.attr_expires = 0.0
+        await self._mirror(t, offset, length)
         return 0
 
     async def flush(self, t: Context | None) -> None:
         """Implements FileDescriptionImpl.flush: writeback, then FUSE_FLUSH
         (ENOSYS latched); a writeback error is close's error."""
+        if self.inode.mapping is not None:
+            await self.inode.mapping.write_back(t)
         await writeback.write_back(self.fs, t, self.inode)
         if self.cache is not None and (error := self.cache.check_close()):
             raise SyscallError(error)
@@ -137,7 +259,13 @@ class RegularFile(FileWriter):
             conn.no_flush = True
 
     def release(self) -> None:
-        """Implements FileDescriptionImpl.release: FUSE_RELEASE, unanswered."""
+        """Implements FileDescriptionImpl.release: FUSE_RELEASE, unanswered;
+        deferred while the inode's shared mapping writes back through this
+        file (``unmapped``)."""
+        mapping = self.inode.mapping
+        if mapping is not None and mapping.writer is self and not mapping.closed:
+            self._release_deferred = True
+            return
         self.inode.opens -= 1
         if self in self.inode.writers:
             self.inode.writers.remove(self)

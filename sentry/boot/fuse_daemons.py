@@ -47,6 +47,8 @@ log = logging.getLogger("sentry")
 
 INIT_TIMEOUT = 10.0  # seconds for a daemon to answer FUSE_INIT
 STOP_TIMEOUT = 5.0  # seconds from SIGTERM to SIGKILL
+DRAIN_TIMEOUT = 2.0  # seconds the app's last requests may take before SIGTERM
+DRAIN_POLL = 0.01  # seconds between looks at whether they are done
 
 
 class BootError(Exception):
@@ -280,8 +282,20 @@ class FuseDaemons:
         )
 
     def stop(self) -> None:
-        """End every daemon: SIGTERM now, SIGKILL after STOP_TIMEOUT."""
+        """End every daemon once the app's last requests are answered (the
+        closes of its killed processes, its shared mappings' stores): SIGTERM
+        when no task is left and no request is in flight, or DRAIN_TIMEOUT
+        from now; SIGKILL STOP_TIMEOUT later."""
         self.stopping = True
+        self._drain(time.monotonic() + DRAIN_TIMEOUT)
+
+    def _drain(self, deadline: float) -> None:
+        busy = self.kernel.tasks or any(
+            d.channel.conn.queue or d.channel.conn.sent for d in self.daemons
+        )
+        if busy and time.monotonic() < deadline:
+            self.kernel.sleep(DRAIN_POLL).add_callback(lambda _: self._drain(deadline))
+            return
         self._terminate_new()
         self.kernel.sleep(STOP_TIMEOUT).add_callback(
             lambda _: _signal_all(_daemon_pids(self.kernel))

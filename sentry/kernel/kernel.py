@@ -373,6 +373,7 @@ class Kernel:
             self.status = 128 + stop.value if killed else stop.value
             log.debug("main process exited, status %d", self.status)
             self._kill_all()
+            self.vfs.app_ended()
             for on_exit in self.on_app_exit:
                 on_exit()
         if self._early:

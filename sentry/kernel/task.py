@@ -5,11 +5,16 @@ Analogous to gVisor's ``kernel.Task`` and Linux's ``task_struct``.
 
 from __future__ import annotations
 
+import errno
+import socket
+import struct
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.auth import Credentials
+from sentry.errors import SyscallError
 from sentry.vfs.vfs import Location
 from sentry.waiter import Waiter
 
@@ -24,6 +29,22 @@ T = TypeVar("T")
 
 # An argument of Task.inject that stands for the address of its ``data``.
 SCRATCH = -(2**70)
+MSG_CMSG_CLOEXEC = 0x40000000
+# give_fd's recvmsg: a msghdr, its one iovec of one byte, and room for one
+# cmsghdr with one fd (struct cmsghdr: size_t len, int level, int type).
+_MSGHDR = struct.Struct("=QI4xQQQQi4x")
+_IOVEC = struct.Struct("=QQ")
+_CMSG = struct.Struct("=Qiii")
+_IOV_AT = _MSGHDR.size
+_BYTE_AT = _IOV_AT + _IOVEC.size
+_CMSG_AT = _BYTE_AT + 8
+_CMSG_SPACE = 24  # CMSG_SPACE(sizeof(int))
+
+
+def _recvmsg_header(where: int) -> bytes:
+    """give_fd's recvmsg arguments, laid out at ``where`` in the task."""
+    header = _MSGHDR.pack(0, 0, where + _IOV_AT, 1, where + _CMSG_AT, _CMSG_SPACE, 0)
+    return header + _IOVEC.pack(where + _BYTE_AT, 1) + bytes(8) + bytes(_CMSG_SPACE)
 
 
 class TaskKernel(Protocol):
@@ -202,6 +223,48 @@ class Task:
     def sleep(self, seconds: float) -> Waiter:
         """Implements Context.sleep."""
         return self.kernel.sleep(seconds)
+
+    async def give_fd(self, fd: int) -> int:
+        """A new fd in the task, close-on-exec, for sentry's open file
+        ``fd``: the task makes a socket pair, sentry sends ``fd`` into it
+        as SCM_RIGHTS from its dup of one end, and the task receives it
+        from the other and closes both (four injected calls). The caller
+        closes the task's fd. Raises SyscallError (the errno of the first
+        call that failed)."""
+        pair = self.inject(
+            SYSCALL_NUMBERS["socketpair"],
+            socket.AF_UNIX,
+            socket.SOCK_DGRAM | socket.SOCK_CLOEXEC,
+            0,
+            SCRATCH,
+            data=bytes(8),
+        )
+        result = await pair
+        if result < 0:
+            raise SyscallError(-result)
+        ends = struct.unpack("=ii", self.mm.copy_in(pair.where, 8))
+        try:
+            ours = socket.socket(fileno=self.kernel.platform.take_fd(self.group.tgid, ends[0]))
+            with ours:
+                socket.send_fds(ours, [b"\0"], [fd])
+            receive = self.inject(
+                SYSCALL_NUMBERS["recvmsg"],
+                ends[1],
+                SCRATCH,
+                MSG_CMSG_CLOEXEC,
+                data=_recvmsg_header,
+            )
+            result = await receive
+            if result < 0:
+                raise SyscallError(-result)
+            cmsg = self.mm.copy_in(receive.where + _CMSG_AT, _CMSG.size)
+            length, level, kind, received = _CMSG.unpack(cmsg)
+            if (level, kind) != (socket.SOL_SOCKET, socket.SCM_RIGHTS) or length < _CMSG.size:
+                raise SyscallError(errno.EIO)  # the app's other thread took it
+            return int(received)
+        finally:
+            for end in ends:
+                await self.inject(SYSCALL_NUMBERS["close"], end)
 
     def forget_credentials(self) -> None:
         """Read the credentials afresh next time (after an exec)."""

@@ -16,10 +16,15 @@ injected call instead of three; git maps thousands of small objects. What
 differs from a file mapping: MADV_DONTNEED on it gives zeros, not the
 file's bytes again, and ``/proc/self/maps`` names no file.
 
-A private mapping behaves as Linux's does until the file changes; a
-read-only shared mapping does not see later writes to the file; a writable
-shared mapping is refused with ENODEV, since its writes would never reach
-the file. Other fds pass through.
+A private mapping behaves as Linux's does until the file changes. A shared
+mapping maps the memory the file keeps for all its shared mappings
+(``FileDescriptionImpl.shared_memory``: for FUSE, see
+``fsimpl/fuse/shared_mapping.py``), the whole file from offset 0, so the
+task maps it at the app's own offset: its stores reach the file and the
+other mappings, and writes and truncates reach it, as in Linux. The task is
+handed that memory (``Task.give_fd``) read-only unless the mapping may
+store (so mprotect cannot make it writable: EACCES, where Linux allows it
+for a file opened for writing). Other fds pass through.
 """
 
 from __future__ import annotations
@@ -80,9 +85,31 @@ def mmap(
     shared = kind != MAP_PRIVATE
     if not file.readable or (shared and prot & PROT_WRITE and not file.writable):
         raise SyscallError(errno.EACCES)
-    if shared and prot & PROT_WRITE:
-        raise SyscallError(errno.ENODEV)
+    if shared:
+        return _map_shared(t, file, addr, length, prot, flags, offset)
     return _map_snapshot(t, file, addr, length, prot, flags, offset)
+
+
+async def _map_shared(
+    t: Task, file: FileDescription, addr: int, length: int, prot: int, flags: int, offset: int
+) -> int:
+    writable = bool(prot & PROT_WRITE)
+    memory = await file.impl.shared_memory(t, writable)
+    if writable:
+        fd = await t.give_fd(memory)
+    else:
+        readonly = os.open(f"/proc/self/fd/{memory}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fd = await t.give_fd(readonly)
+        finally:
+            os.close(readonly)
+    try:
+        result = await t.inject(SYSCALL_NUMBERS["mmap"], addr, length, prot, flags, fd, offset)
+    finally:
+        await t.inject(SYSCALL_NUMBERS["close"], fd)
+    if -PAGE_SIZE < result < 0:
+        raise SyscallError(-result)
+    return result
 
 
 async def _map_snapshot(

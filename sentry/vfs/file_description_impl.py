@@ -152,6 +152,15 @@ class FileDescriptionImpl:
     async def sync(self, t: Context, datasync: bool) -> None:
         """fsync(2)/fdatasync(2): make the file's data durable."""
 
+    async def shared_memory(self, t: Context, writable: bool) -> int:
+        """For mmap(MAP_SHARED): sentry's fd of the memory file that every
+        shared mapping of this file maps, holding the file from offset 0 to
+        its end; the file keeps it coherent with its data, and owns the fd
+        (the caller must not close it). ``writable``: the mapping may store
+        (the file then takes those stores as its data). ENODEV if the file
+        cannot be mapped shared; an errno of the file's read otherwise."""
+        raise SyscallError(errno.ENODEV)
+
     async def allocate(self, t: Context, mode: int, offset: int, length: int) -> int:
         """fallocate(2); 0 on success."""
         raise SyscallError(errno.EOPNOTSUPP)

@@ -192,6 +192,12 @@ class Filesystem(Protocol[InodeT]):
         busy(), then ends."""
         ...
 
+    def app_ended(self) -> None:
+        """The app's last process is gone: start sending the server what
+        only sentry holds (the stores of shared mappings); returns at once,
+        and the server gets time to finish before it is stopped."""
+        ...
+
 
 class FilesystemType(Protocol):
     """A kind of file system mount(2) can make (gVisor's

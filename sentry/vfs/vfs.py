@@ -305,6 +305,12 @@ class VirtualFilesystem:
         (a bind mount of it, or the mount it was bound from)."""
         return any(m.fs is mount.fs and m is not mount for m in self.all_mounts())
 
+    def app_ended(self) -> None:
+        """Tell each mounted file system, once, that the app ended
+        (Filesystem.app_ended)."""
+        for fs in {id(m.fs): m.fs for m in self.all_mounts()}.values():
+            fs.app_ended()
+
     def all_mounts(self) -> list[Mount]:
         """Every mount, oldest first."""
         return sorted((m for stack in self.mounts.values() for m in stack), key=lambda m: m.seq)
