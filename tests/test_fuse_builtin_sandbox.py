@@ -224,6 +224,40 @@ def test_shared_mappings(runs, c_program):
         assert stored[1000:1009] == b"persisted"
 
 
+MSYNC = """
+import mmap, os
+fd = os.open("/data/f", os.O_RDWR | os.O_CREAT)
+os.ftruncate(fd, 4096)
+m = mmap.mmap(fd, 4096)
+def host():
+    with open("/src/f", "rb") as f:
+        return f.read(6)
+m[:6] = b"stored"
+print(host())
+m.flush()
+print(host())
+m[:6] = b"synced"
+os.sync()
+print(host())
+"""
+
+
+@pytest.mark.slow
+def test_msync_and_sync_send_stores_to_the_host(tmp_path):
+    """msync(MS_SYNC) and sync(2) send a shared mapping's stores to a
+    passthrough server: the host file (read through a bind, past FUSE) has
+    them at once, not at the next write-back."""
+    src = tmp_path / "src"
+    src.mkdir()
+    box = Sandbox(binds=[*SHARED_BINDS, f"{src}:/src"], mounts=[f"/data=passthrough:{src}"])
+    res = box.run([sys.executable, "-c", MSYNC], timeout=60)
+    assert (res.returncode, res.stdout, res.stderr) == (
+        0,
+        b"b'\\x00\\x00\\x00\\x00\\x00\\x00'\nb'stored'\nb'synced'\n",
+        b"",
+    )
+
+
 SQLITE_WAL = """
 sqlite3 w.db "pragma journal_mode=wal; create table t(x); insert into t values(1),(2),(3);"
 (echo "begin; insert into t values(4);"; sleep 1; echo "select 'writer', count(*) from t;";

@@ -605,6 +605,15 @@ class FuseFilesystem:
         if not lazy or not self.busy():
             self.conn.abort(errno.ENOTCONN)
 
+    async def sync(self, t: Context) -> None:
+        """Implements Filesystem.sync: each inode's mapped stores, then its
+        dirty cached data."""
+        for inode in list(self.inodes.values()):
+            if inode.mapping is not None:
+                await inode.mapping.write_back(t)
+            if inode.cache is not None:
+                await write_back(self, t, inode)
+
     def app_ended(self) -> None:
         """Implements Filesystem.app_ended: the stores of each shared mapping
         go back to the daemon, then its writer's RELEASE."""

@@ -11,7 +11,8 @@ mapping of the inode maps (the task is handed it to map). Sentry keeps it
 coherent with the inode's data:
 
 - **Stores through a mapping reach the file** at the next read, write,
-  truncate, fallocate, fsync or close of the inode through sentry, every
+  truncate, fallocate, fsync or close of the inode through sentry, at
+  msync(MS_SYNC), sync(2) and syncfs(2) (``FuseFilesystem.sync``), every
   WRITEBACK_INTERVAL seconds while the app runs, and when the app ends.
   Sentry does not see the stores themselves: it keeps ``shadow``, a copy of
   what the memory held when last compared, and writes back the pages that

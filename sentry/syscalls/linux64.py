@@ -155,9 +155,17 @@ TABLE: dict[int, Syscall] = _table(
     partially_supported(
         "mmap",
         sys_mmap.mmap,
-        "A mapping of a sentry file is a snapshot of its bytes; writable shared "
-        "mappings are ENODEV.",
+        "A private mapping of a sentry file is a snapshot of its bytes; a shared "
+        "one maps memory the file keeps coherent (stores reach the file at its next "
+        "call, at msync or sync, every 5 s and at exit); a shared mapping made "
+        "read-only cannot be mprotect'ed writable.",
         fd_args=(4,),
+    ),
+    partially_supported(
+        "msync",
+        sys_mmap.msync,
+        "MS_SYNC first sends every sentry file system's unsent data (the stores of "
+        "shared mappings too), not only the range's; then the host runs it.",
     ),
     # stat
     supported("stat", sys_stat.stat, path_args=(0,)),
@@ -180,6 +188,8 @@ TABLE: dict[int, Syscall] = _table(
     supported("ftruncate", sys_attr.ftruncate, fd_args=(0,)),
     supported("fsync", sys_attr.fsync, fd_args=(0,)),
     supported("fdatasync", sys_attr.fdatasync, fd_args=(0,)),
+    supported("sync", sys_attr.sync),
+    supported("syncfs", sys_attr.syncfs, fd_args=(0,)),
     supported("fallocate", sys_attr.fallocate, fd_args=(0,)),
     supported("chmod", sys_attr.chmod, path_args=(0,)),
     supported("fchmod", sys_attr.fchmod, fd_args=(0,)),

@@ -83,7 +83,7 @@ _GROUPS: tuple[tuple[Rule, tuple[str, ...]], ...] = (
     # segment (modify_ldt) does not help: its syscalls carry AUDIT_ARCH_I386,
     # which the filter traces and sentry refuses.
     (ALLOW, (
-        "mprotect", "munmap", "brk", "mremap", "msync", "mincore", "madvise",
+        "mprotect", "munmap", "brk", "mremap", "mincore", "madvise",
         "mlock", "munlock", "mlockall", "munlockall", "mlock2",
         "remap_file_pages", "pkey_mprotect", "pkey_alloc", "pkey_free",
         "memfd_secret", "mseal", "map_shadow_stack", "membarrier",
@@ -138,7 +138,7 @@ _GROUPS: tuple[tuple[Rule, tuple[str, ...]], ...] = (
         "poll", "select", "pselect6", "ppoll", "epoll_create", "epoll_create1",
         "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
         "pipe", "pipe2", "eventfd", "eventfd2", "tee", "vmsplice",
-        "flock", "readahead", "fadvise64", "sync", "syncfs",
+        "flock", "readahead", "fadvise64",
         "sync_file_range", "cachestat", "inotify_init", "inotify_init1",
         "inotify_add_watch", "inotify_rm_watch", "fanotify_init",
         "fanotify_mark", "memfd_create", "umask", "getrandom",

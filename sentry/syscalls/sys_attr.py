@@ -30,6 +30,7 @@ from sentry.abi.linux import (
     UTIME_NOW,
     UTIME_OMIT,
 )
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
 from sentry.syscalls.common import (
@@ -275,6 +276,30 @@ def fdatasync(t: Task, fd: int) -> SyscallResult:
 
 async def _sync(t: Task, file: FileDescription, datasync: bool) -> int:
     await file.impl.sync(t, datasync)
+    return 0
+
+
+def sync(t: Task) -> SyscallResult:
+    """sync(2): every sentry file system's unsent data, then the host's."""
+    return _sync_all(t)
+
+
+async def _sync_all(t: Task) -> int:
+    await t.kernel.vfs.sync(t)
+    await t.inject(SYSCALL_NUMBERS["sync"])
+    return 0
+
+
+def syncfs(t: Task, fd: int) -> SyscallResult:
+    """syncfs(2): the unsent data of the sentry file system of ``fd``."""
+    file = sentry_file(t, fd)
+    return PASS if file is None else _syncfs(t, file)
+
+
+async def _syncfs(t: Task, file: FileDescription) -> int:
+    mount = file.location.mount
+    if mount is not None:  # else a device of sentry's (/dev/fuse): nothing to send
+        await mount.fs.sync(t)
     return 0
 
 

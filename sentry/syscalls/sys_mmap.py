@@ -59,6 +59,7 @@ MFD_CLOEXEC, MFD_ALLOW_SEALING = 0x1, 0x2
 MAP_GROWSDOWN, MAP_HUGETLB = 0x100, 0x40000
 SMALL_MAPPING = 64 << 10  # bytes: at most this, a private mapping is poked
 F_SEAL_ALL = 0x1 | 0x2 | 0x4 | 0x8  # SEAL, SHRINK, GROW, WRITE
+MS_SYNC = 4
 
 
 def mmap(
@@ -88,6 +89,21 @@ def mmap(
     if shared:
         return _map_shared(t, file, addr, length, prot, flags, offset)
     return _map_snapshot(t, file, addr, length, prot, flags, offset)
+
+
+def msync(t: Task, addr: int, length: int, flags: int) -> SyscallResult:
+    """msync(2): with MS_SYNC, the stores of shared mappings (and all other
+    unsent data) of sentry's file systems go to their servers first (which
+    mappings the range holds is not looked up); the host then runs it."""
+    return _msync(t, addr, length, flags) if flags & MS_SYNC else PASS
+
+
+async def _msync(t: Task, addr: int, length: int, flags: int) -> int:
+    await t.kernel.vfs.sync(t)
+    result = await t.inject(SYSCALL_NUMBERS["msync"], addr, length, flags)
+    if result < 0:
+        raise SyscallError(-result)
+    return result
 
 
 async def _map_shared(

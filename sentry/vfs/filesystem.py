@@ -192,6 +192,12 @@ class Filesystem(Protocol[InodeT]):
         busy(), then ends."""
         ...
 
+    async def sync(self, t: Context) -> None:
+        """Send the server what only sentry holds (dirty cached data, the
+        stores of shared mappings): sync(2), syncfs(2), msync(2). Write
+        errors are kept for each file's next fsync or close."""
+        ...
+
     def app_ended(self) -> None:
         """The app's last process is gone: start sending the server what
         only sentry holds (the stores of shared mappings); returns at once,

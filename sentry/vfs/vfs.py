@@ -305,10 +305,19 @@ class VirtualFilesystem:
         (a bind mount of it, or the mount it was bound from)."""
         return any(m.fs is mount.fs and m is not mount for m in self.all_mounts())
 
+    def filesystems(self) -> list[Filesystem[Any]]:
+        """Each mounted file system, once."""
+        return list({id(m.fs): m.fs for m in self.all_mounts()}.values())
+
+    async def sync(self, t: Context) -> None:
+        """Filesystem.sync of each mounted file system (sync(2))."""
+        for fs in self.filesystems():
+            await fs.sync(t)
+
     def app_ended(self) -> None:
         """Tell each mounted file system, once, that the app ended
         (Filesystem.app_ended)."""
-        for fs in {id(m.fs): m.fs for m in self.all_mounts()}.values():
+        for fs in self.filesystems():
             fs.app_ended()
 
     def all_mounts(self) -> list[Mount]:
