@@ -172,6 +172,16 @@ EDGE_SCRIPTS = {
     # openat2's struct, flags and RESOLVE_* restrictions, statx, utimensat,
     # faccessat2 and the xattr calls' checks.
     "flag_edges.py": ["openat2 BENEATH d/../.. EXDEV\n", "openat2 CACHED creat EAGAIN\n"],
+    # Record locks (classic and OFD) and flock between processes and files:
+    # conflicts, F_GETLK, splits and merges, release at any close, waits,
+    # EDEADLK and the errors.
+    "lock_edges.py": [
+        "child: b [0,100) write 0\n",
+        "child: a [50,60) read EAGAIN\n",
+        "child: a [0,1) write after 0\n",
+        "parent: setlkw b EDEADLOCK\n",
+        "flock other file ok\n",
+    ],
     # O_CREAT through a dangling symlink, symlink loops, the *at calls with
     # AT_EMPTY_PATH, chmod of a symlink, links in do_linkat's order,
     # getdents64 into a buffer that runs into an unmapped page.

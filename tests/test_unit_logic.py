@@ -24,6 +24,7 @@ from sentry.platform.seccomp_rules import (
 )
 from sentry.syscalls import linux64, policy
 from sentry.syscalls.strace import format_result, open_flags
+from sentry.vfs.lock import F_RDLCK, F_UNLCK, F_WRLCK, OFFSET_MAX, FileLocks
 
 ALLOW, TRACE = SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE
 ENOSYS, EPERM, EINVAL = (errno_action(e) for e in (errno.ENOSYS, errno.EPERM, errno.EINVAL))
@@ -236,6 +237,7 @@ class _Files:
 class _File:
     def __init__(self) -> None:
         self.refs = 0
+        self.closed_by_tables: list[object] = []  # whose POSIX locks went
 
     def inc_ref(self) -> None:
         self.refs += 1
@@ -245,6 +247,9 @@ class _File:
 
     def close_fd(self, t: object) -> None:
         self.dec_ref()
+
+    def closed_by(self, owner: object) -> None:
+        self.closed_by_tables.append(owner)
 
 
 class _Group:
@@ -278,6 +283,7 @@ def test_fd_table_fork_exec_and_release() -> None:
     assert after is forked and list(after) == [3]
     assert platform.marked[forked.slot] == {3}
     assert (keep.refs, cloexec.refs) == (2, 1)
+    assert cloexec.closed_by_tables == [forked] and keep.closed_by_tables == []
 
     forked.unbind(child)  # type: ignore[arg-type]
     table.unbind(parent)  # type: ignore[arg-type]
@@ -334,3 +340,28 @@ def test_resolve(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(OSError) as denied:
         resolve(str(plain), "")
     assert denied.value.errno == errno.EACCES
+
+
+def test_record_locks_split_merge_and_conflict() -> None:
+    """An owner's new lock replaces its own in the range (splitting them)
+    and merges with touching locks of its type; other owners conflict only
+    where a write lock overlaps."""
+
+    me, other = object(), object()
+    locks = FileLocks()
+
+    def held() -> list[tuple[int, int, int]]:
+        return [(r.start, r.end, r.kind) for r in locks.records]
+
+    locks.set_record(me, 1, F_WRLCK, 0, 99)
+    locks.set_record(me, 1, F_UNLCK, 40, 59)
+    assert held() == [(0, 39, F_WRLCK), (60, 99, F_WRLCK)]
+    locks.set_record(me, 1, F_RDLCK, 0, 19)
+    locks.set_record(me, 1, F_WRLCK, 40, 59)
+    assert held() == [(0, 19, F_RDLCK), (20, 99, F_WRLCK)]
+    assert locks.conflict(other, F_RDLCK, 0, 19) is None
+    holder = locks.conflict(other, F_RDLCK, 10, 30)
+    assert holder is not None and (holder.start, holder.end) == (20, 99)
+    assert locks.conflict(me, F_WRLCK, 0, OFFSET_MAX) is None
+    locks.release_records(me)
+    assert locks.records == [] and locks.empty

@@ -92,15 +92,19 @@ class FDTable:
         self._fds[fd] = Descriptor(file, cloexec)
         self._platform.mark_fd(self.slot, fd, True)
         if old is not None:
+            old.file.closed_by(self)
             old.file.close_fd(None)
 
     def remove(self, fd: int) -> FileDescription:
-        """Forget ``fd``; returns its file, whose reference the caller drops.
+        """Forget ``fd``, and the table's POSIX locks on its file (any close
+        of an fd drops them); returns the file, whose reference the caller
+        drops.
 
         Raises KeyError if ``fd`` is not sentry's.
         """
         descriptor = self._fds.pop(fd)
         self._platform.mark_fd(self.slot, fd, False)
+        descriptor.file.closed_by(self)
         return descriptor.file
 
     def fork(self) -> FDTable:

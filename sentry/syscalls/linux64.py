@@ -44,6 +44,7 @@ from sentry.syscalls import (
     sys_cwd,
     sys_exec,
     sys_file,
+    sys_lock,
     sys_mmap,
     sys_mount,
     sys_names,
@@ -112,10 +113,12 @@ TABLE: dict[int, Syscall] = _table(
     partially_supported(
         "fcntl",
         sys_file.fcntl,
-        "Dups, FD_CLOEXEC and the status flags are sentry's; other commands (record "
-        "locks, leases, pipe sizes) act on the fd's placeholder, not the file.",
+        "Dups, FD_CLOEXEC, the status flags and record locks (classic and OFD, kept "
+        "per file as Linux keeps a FUSE file's) are sentry's; other commands (leases, "
+        "pipe sizes) act on the fd's placeholder, not the file.",
         fd_args=(0,),
     ),
+    supported("flock", sys_lock.flock, fd_args=(0,)),
     partially_supported(
         "ioctl",
         sys_file.ioctl,
@@ -191,6 +194,8 @@ TABLE: dict[int, Syscall] = _table(
     supported("sync", sys_attr.sync),
     supported("syncfs", sys_attr.syncfs, fd_args=(0,)),
     supported("fallocate", sys_attr.fallocate, fd_args=(0,)),
+    supported("readahead", sys_attr.readahead, fd_args=(0,)),
+    supported("fadvise64", sys_attr.fadvise64, fd_args=(0,)),
     supported("chmod", sys_attr.chmod, path_args=(0,)),
     supported("fchmod", sys_attr.fchmod, fd_args=(0,)),
     supported("fchmodat", sys_attr.fchmodat, fd_args=(0,), path_args=(1,)),

@@ -138,7 +138,6 @@ _GROUPS: tuple[tuple[Rule, tuple[str, ...]], ...] = (
         "poll", "select", "pselect6", "ppoll", "epoll_create", "epoll_create1",
         "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
         "pipe", "pipe2", "eventfd", "eventfd2", "tee", "vmsplice",
-        "flock", "readahead", "fadvise64",
         "sync_file_range", "cachestat", "inotify_init", "inotify_init1",
         "inotify_add_watch", "inotify_rm_watch", "fanotify_init",
         "fanotify_mark", "memfd_create", "umask", "getrandom",

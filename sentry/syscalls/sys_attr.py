@@ -303,6 +303,38 @@ async def _syncfs(t: Task, file: FileDescription) -> int:
     return 0
 
 
+def readahead(t: Task, fd: int, offset: int, count: int) -> SyscallResult:
+    """readahead(2) on a sentry file: a hint sentry takes as done (its own
+    readahead follows the reads); EBADF unless open for reading, EINVAL
+    unless a regular file, as Linux's ksys_readahead."""
+    file = sentry_file(t, fd, opath=True)
+    if file is None:
+        return PASS
+    if not file.readable:
+        raise SyscallError(errno.EBADF)
+    inode = file.location.inode
+    if inode is None or inode.mode & S_IFMT != S_IFREG:
+        raise SyscallError(errno.EINVAL)
+    return 0
+
+
+POSIX_FADV_MAX = 5  # NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTNEED, NOREUSE
+
+
+def fadvise64(t: Task, fd: int, offset: int, length: int, advice: int) -> SyscallResult:
+    """fadvise64(2) on a sentry file: a hint sentry takes as done; EBADF on
+    an O_PATH fd, EINVAL for a negative length or an unknown advice, as
+    Linux's generic_fadvise."""
+    file = sentry_file(t, fd, opath=True)
+    if file is None:
+        return PASS
+    if file.flags & O_PATH:
+        raise SyscallError(errno.EBADF)
+    if c_long(length) < 0 or not 0 <= c_int(advice) <= POSIX_FADV_MAX:
+        raise SyscallError(errno.EINVAL)
+    return 0
+
+
 def fallocate(t: Task, fd: int, mode: int, offset: int, length: int) -> SyscallResult:
     """fallocate(2): FUSE_FALLOCATE (EOPNOTSUPP if the daemon lacks it)."""
     file = sentry_file(t, fd)

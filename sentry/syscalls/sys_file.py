@@ -31,6 +31,7 @@ from sentry.abi.linux import (
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, Passthrough, SyscallResult
+from sentry.syscalls import sys_lock
 from sentry.syscalls.common import c_int, install_fd, locate, on_host, read_path, sentry_file
 from sentry.vfs.file_description import FileDescription
 from sentry.vfs.file_description_impl import (
@@ -59,9 +60,7 @@ if TYPE_CHECKING:
 VALID_OPEN_FLAGS = 0o37777703
 VALID_RESOLVE_FLAGS = 0x3F
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
-F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW = 6, 7, 37, 38
 F_DUPFD_CLOEXEC = 1030
-F_RDLCK, F_WRLCK = 0, 1
 # What fcntl may do with an O_PATH fd (Linux's fdget_raw callers).
 PATH_FCNTL = (F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL)
 FD_CLOEXEC = 1
@@ -320,22 +319,16 @@ def dup3(t: Task, oldfd: int, newfd: int, flags: int) -> SyscallResult:
 
 
 def fcntl(t: Task, fd: int, cmd: int, arg: int) -> SyscallResult:
-    """fcntl(2): dups, the close-on-exec flag and the status flags; a lock
-    needs an fd open for its kind (EBADF), then the host takes it on the
-    placeholder."""
+    """fcntl(2): dups, the close-on-exec flag and the status flags; record
+    locks are sentry's (``sys_lock``)."""
     file = sentry_file(t, fd, opath=True)
     if file is None:
         return PASS
     cmd = c_int(cmd)
     if file.flags & O_PATH and cmd not in PATH_FCNTL:
         raise SyscallError(errno.EBADF)
-    if cmd in (F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW):
-        kind = t.mm.copy_in(arg, 2)
-        if len(kind) < 2:
-            raise SyscallError(errno.EFAULT)
-        lock = int.from_bytes(kind, "little")
-        if (lock == F_RDLCK and not file.readable) or (lock == F_WRLCK and not file.writable):
-            raise SyscallError(errno.EBADF)
+    if cmd in sys_lock.RECORD_COMMANDS:
+        return sys_lock.fcntl_lock(t, file, cmd, arg)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         return _duplicated(t, file, None, cmd == F_DUPFD_CLOEXEC)
     if cmd == F_SETFD:

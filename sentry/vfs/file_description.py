@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sentry.vfs import lock
 from sentry.vfs.file_description_impl import (
     O_ACCMODE,
     O_CLOEXEC,
@@ -56,10 +57,25 @@ class FileDescription:
         self.refs += 1
 
     def dec_ref(self) -> None:
-        """Implements File.dec_ref."""
+        """Implements File.dec_ref: at the last reference, its OFD and flock
+        locks go, and the impl is released."""
         self.refs -= 1
         if self.refs == 0:
+            lock.release(self.lock_key, self)
             self.impl.release()
+
+    @property
+    def lock_key(self) -> object:
+        """What the file's locks are kept by (``sentry.vfs.lock``): its inode,
+        shared by every open of the file."""
+        inode = self.location.inode
+        return inode if inode is not None else self.impl
+
+    def closed_by(self, owner: object) -> None:
+        """An fd of this file was closed by the fd table ``owner``: the
+        classic POSIX locks it holds on the file go (Linux's
+        ``locks_remove_posix``), whichever fd they were set through."""
+        lock.release(self.lock_key, owner)
 
     def close_fd(self, t: Context | None) -> None:
         """Implements File.close_fd: one fd on this file was closed (by

@@ -19,6 +19,7 @@ import struct
 from edge_calls import call, open_close, sys
 
 SYS_READ, SYS_WRITE, SYS_STAT, SYS_FSTAT, SYS_PWRITE64, SYS_READV = 0, 1, 4, 5, 18, 19
+SYS_READAHEAD = 187
 signals: list[int] = []
 
 
@@ -71,6 +72,12 @@ def main() -> None:
     call("dir ftruncate", os.ftruncate, dfd, 0)
     call("dir fsync", os.fsync, dfd)
     call("dir lseek end", os.lseek, dfd, 0, 2)
+    for name, fd in (("O_PATH", fp), ("RDONLY", rd), ("WRONLY", wr), ("dir", dfd)):
+        call(f"{name} readahead", sys, SYS_READAHEAD, fd, 0, 4096)
+        call(f"{name} fadvise willneed", os.posix_fadvise, fd, 0, 4096, os.POSIX_FADV_WILLNEED)
+        call(f"{name} flock", fcntl.flock, fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    call("fadvise bad advice", os.posix_fadvise, rd, 0, 10, 9)
+    call("fadvise negative length", os.posix_fadvise, rd, 0, -1, os.POSIX_FADV_NORMAL)
     for flags, name in [
         (os.O_RDONLY | os.O_TRUNC, "RDONLY|TRUNC"),
         (os.O_WRONLY | os.O_TRUNC, "WRONLY|TRUNC"),
