@@ -172,6 +172,16 @@ EDGE_SCRIPTS = {
     # openat2's struct, flags and RESOLVE_* restrictions, statx, utimensat,
     # faccessat2 and the xattr calls' checks.
     "flag_edges.py": ["openat2 BENEATH d/../.. EXDEV\n", "openat2 CACHED creat EAGAIN\n"],
+    # default_permissions: mode bits, owners, groups, sticky directories,
+    # setattr's rules, access(2), exec and chdir, as another uid and as root
+    # without each DAC, FOWNER, CHOWN or FSETID capability.
+    "perm_edges.py": [
+        "read theirs EACCES\n",
+        "unlink sticky/of_other EPERM\n",
+        "sgid mode 0o755\n",
+        "exec prog_nox EACCES\n",
+        "write theirs EACCES\n",
+    ],
     # Record locks (classic and OFD) and flock between processes and files:
     # conflicts, F_GETLK, splits and merges, release at any close, waits,
     # EDEADLK and the errors.
@@ -319,7 +329,7 @@ def test_atime_after_readdir_readlink_and_read(runs):
 
 @pytest.mark.slow
 def test_tmpfs_and_bind_mounts(tmp_path):
-    """mount(2) of tmpfs (mode=, size=, a bad option) and bind mounts
+    """mount(2) of tmpfs (mode=, size= and ENOSPC past it, a bad option) and bind mounts
     (recursive or not, of a file, a move, umount of a busy mount or one
     with a mount below it) as root of a user namespace: in the sandbox, on
     a memfs mount, as Linux does them natively (``unshare -rm``), and
@@ -340,6 +350,7 @@ def test_tmpfs_and_bind_mounts(tmp_path):
 
     assert shown(sandboxed, base) == shown(native, tmp_path / "native")
     assert b"tmpfs: 0\n700 directory\ndata\nfile\nsize 1024\n" in native.stdout
+    assert b"write past size=: 1\nsize 65536\nafter rm: 0\n" in native.stdout
 
 
 @pytest.mark.slow

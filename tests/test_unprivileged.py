@@ -80,6 +80,23 @@ def test_exec_from_memfs(sandbox_user):
     assert (r.returncode, r.stdout, r.stderr) == (0, b"copied\nscript /data/s\n", b"")
 
 
+def test_memfs_mode_bits_are_enforced(sandbox_user):
+    """memfs mounts use default_permissions: the app's own files are
+    checked against their mode bits (the app holds no capability), as
+    Linux checks them."""
+    script = (
+        "echo x > /data/f && chmod 000 /data/f && cat /data/f; echo x >> /data/f;"
+        " mkdir /data/d && chmod 500 /data/d && touch /data/d/new;"
+        " chmod 600 /data/f && cat /data/f"
+    )
+    argv = ["run", "--mount", "/data=memfs", "--", "sh", "-c", script]
+    r = run_as(sandbox_user, argv, timeout=TIMEOUT)
+    if sandbox_user.name == "root":
+        assert r.returncode == 0 and r.stderr == b"", r.stderr
+    else:
+        assert r.stdout == b"x\n" and r.stderr.count(b"Permission denied") == 3, r.stderr
+
+
 @pytest.mark.parametrize("root", [False, True], ids=["app-uid", "app-root"])
 def test_tmpfs_and_bind_mount(sandbox_user, root):
     """An app that is root in its user namespace (--root, or run by root)

@@ -131,4 +131,4 @@ class Directory(HandleFile):
         if self._release:
             args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
             self.fs.conn.send(None, fuse.FUSE_RELEASEDIR, self.inode.nodeid, args)
-        self.fs.closed_one()
+        self.fs.closed_one(self.inode)

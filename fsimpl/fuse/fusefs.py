@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sentry.abi import fuse
 from sentry.abi.linux import (
     PAGE_SIZE,
+    RENAME_EXCHANGE,
     S_IFDIR,
     S_IFMT,
     S_IFREG,
@@ -40,6 +41,7 @@ from sentry.fsimpl.fuse.page_cache import FileCache, PageCache
 from sentry.fsimpl.fuse.path_file import PathFile
 from sentry.fsimpl.fuse.regular_file import RegularFile
 from sentry.fsimpl.fuse.writeback import write_back
+from sentry.vfs import permissions
 from sentry.vfs.file_description_impl import (
     O_ACCMODE,
     O_PATH,
@@ -48,6 +50,7 @@ from sentry.vfs.file_description_impl import (
     FileDescriptionImpl,
 )
 from sentry.vfs.filesystem import SetStat
+from sentry.vfs.permissions import MAY_EXEC, MAY_WRITE, OPEN_EXEC, S_IXUGO, may_open
 from sentry.waiter import run_background
 
 if TYPE_CHECKING:
@@ -127,6 +130,7 @@ class FuseFilesystem:
             inode = self.inodes[out.nodeid] = Inode(out.nodeid, out.generation, mode)
         inode.lookups += 1
         inode.mode = mode
+        inode.gone = False
         self.set_attr(inode, out.attr, expiry(out.attr_valid, out.attr_valid_nsec))
         if len(self.inodes) > self.inode_limit:
             self._forget_some()
@@ -140,6 +144,10 @@ class FuseFilesystem:
                 break
             if inode.nodeid != fuse.FUSE_ROOT_ID and not inode.opens and not inode.pinned:
                 drop.append(inode)
+        self._forget(drop)
+
+    def _forget(self, drop: list[Inode]) -> None:
+        """Forget ``drop``: out of ``inodes``, and FORGETs for their lookups."""
         for inode in drop:
             del self.inodes[inode.nodeid]
         if self.conn.minor >= 16:
@@ -152,8 +160,37 @@ class FuseFilesystem:
                 forget = fuse.ForgetIn(nlookup=inode.lookups).pack()
                 self.conn.send(None, fuse.FUSE_FORGET, inode.nodeid, forget)
 
+    def _unlinked(self, nodeid: int | None, directory: bool) -> None:
+        """A name of node ``nodeid`` went (unlink, rmdir, a rename over it):
+        its link count drops, as Linux's drop_nlink (clear_nlink for a
+        directory), and at 0 it is forgotten once unused, as Linux evicts
+        it, so that the daemon can free it."""
+        inode = self.inodes.get(nodeid) if nodeid is not None else None
+        if inode is None:
+            return
+        inode.attr_expires = 0.0
+        if inode.attr is None:
+            return
+        inode.attr.nlink = 0 if directory else max(0, inode.attr.nlink - 1)
+        if inode.attr.nlink == 0:
+            inode.gone = True
+            self._evict_if_unused(inode)
+
+    def _evict_if_unused(self, inode: Inode) -> None:
+        """Forget a ``gone`` inode that nothing uses any more."""
+        if (
+            inode.gone
+            and not inode.opens
+            and not inode.pinned
+            and self.inodes.get(inode.nodeid) is inode
+        ):
+            self._forget([inode])
+
     async def lookup(self, t: Context, parent: Inode, name: bytes) -> Inode:
-        """Implements Filesystem.lookup."""
+        """Implements Filesystem.lookup (search permission on ``parent``
+        first, under default_permissions)."""
+        if self.default_permissions:
+            await self.permission(t, parent, MAY_EXEC)
         if len(name) > fuse.FUSE_NAME_MAX:
             raise SyscallError(errno.ENAMETOOLONG)
         cached = parent.entries.get(name)
@@ -268,6 +305,9 @@ class FuseFilesystem:
     async def open(self, t: Context, inode: Inode, flags: int) -> FileDescriptionImpl:
         """Implements Filesystem.open: O_TRUNC is sent in OPEN if the daemon
         handles it (ATOMIC_O_TRUNC), else as a SETATTR of size 0 afterwards."""
+        if self.default_permissions and not flags & O_PATH:
+            await self.permission(t, inode, may_open(flags))
+        flags &= ~OPEN_EXEC
         truncate = bool(flags & O_TRUNC) and inode.mode & S_IFMT == S_IFREG
         atomic = truncate and bool(self.conn.flags & fuse.FUSE_ATOMIC_O_TRUNC)
         impl = await self._open(t, inode, flags if atomic else flags & ~O_TRUNC)
@@ -313,6 +353,7 @@ class FuseFilesystem:
         self, t: Context, opcode: int, parent: Inode, args: bytes, name: bytes
     ) -> Inode:
         """MKNOD, MKDIR, SYMLINK or LINK: the new entry's inode."""
+        await self._may_create(t, parent)
         out = unpack_reply(fuse.EntryOut, await self.conn.call(t, opcode, parent.nodeid, args))
         return self._remember(parent, name, out)
 
@@ -349,14 +390,18 @@ class FuseFilesystem:
 
     async def unlink(self, t: Context, parent: Inode, name: bytes, directory: bool) -> None:
         """Implements Filesystem.unlink (RMDIR if ``directory``)."""
+        await self._may_delete(t, parent, name)
         child = parent.entries.get(name)
         opcode = fuse.FUSE_RMDIR if directory else fuse.FUSE_UNLINK
         try:
             await self.conn.call(t, opcode, parent.nodeid, name + b"\0")
-        finally:
-            self.forget_entry(parent, name)
+        except SyscallError:
             if child is not None and child[0] in self.inodes:
                 self.inodes[child[0]].attr_expires = 0.0
+            raise
+        finally:
+            self.forget_entry(parent, name)
+        self._unlinked(child[0] if child is not None else None, directory)
 
     async def rename(
         self,
@@ -367,8 +412,12 @@ class FuseFilesystem:
         new_name: bytes,
         flags: int,
     ) -> None:
-        """Implements Filesystem.rename (RENAME2 when ``flags`` are given)."""
+        """Implements Filesystem.rename (RENAME2 when ``flags`` are given);
+        under default_permissions, Linux's vfs_rename checks first."""
+        if self.default_permissions:
+            await self._may_rename(t, parent, name, new_parent, new_name, flags)
         names = name + b"\0" + new_name + b"\0"
+        source, target = parent.entries.get(name), new_parent.entries.get(new_name)
         if flags:
             args = fuse.Rename2In(newdir=new_parent.nodeid, flags=flags).pack() + names
             opcode = fuse.FUSE_RENAME2
@@ -384,12 +433,17 @@ class FuseFilesystem:
         finally:
             self.forget_entry(parent, name)
             self.forget_entry(new_parent, new_name)
+        if target is not None and target[0] and not flags & RENAME_EXCHANGE:
+            replaced = self.inodes.get(target[0])
+            if replaced is not None and (source is None or source[0] != target[0]):
+                self._unlinked(target[0], replaced.mode & S_IFMT == S_IFDIR)
 
     async def create(
         self, t: Context, parent: Inode, name: bytes, flags: int, mode: int
     ) -> tuple[Inode, FileDescriptionImpl]:
         """Implements Filesystem.create: CREATE, or MKNOD then OPEN once the
         daemon answered CREATE with ENOSYS."""
+        await self._may_create(t, parent)
         if not self.conn.no_create:
             umask = t.umask()
             args = fuse.CreateIn(
@@ -421,7 +475,20 @@ class FuseFilesystem:
 
     async def setstat(self, t: Context, inode: Inode, change: SetStat) -> None:
         """Implements Filesystem.setstat: one SETATTR, with the file handle
-        of ``change.via`` (FATTR_FH) as Linux sends it."""
+        of ``change.via`` (FATTR_FH) as Linux sends it; under
+        default_permissions, Linux's setattr checks first (a truncate by
+        path needs write permission)."""
+        if self.default_permissions:
+            attr = await self.getattr(t, inode)
+            creds = t.credentials()
+            try:
+                permissions.check(creds, attr.mode, attr.uid, attr.gid, MAY_WRITE)
+                writable = True
+            except SyscallError:
+                writable = False
+            if change.mask & STATX_SIZE and change.via is None and not writable:
+                raise SyscallError(errno.EACCES)
+            permissions.check_setstat(creds, attr.mode, attr.uid, attr.gid, change, writable)
         args = fuse.SetattrIn()
         if isinstance(change.via, HandleFile):
             args.valid |= fuse.FATTR_FH
@@ -539,11 +606,19 @@ class FuseFilesystem:
         await self._xattr_call(t, fuse.FUSE_REMOVEXATTR, inode, name + b"\0", -1)
         inode.attr_expires = 0.0
 
-    async def access(self, t: Context, inode: Inode, mask: int) -> None:
-        """Implements Filesystem.access: FUSE_ACCESS, unless the mount has
-        default_permissions (the daemon then trusts the client) or the daemon
-        answered ENOSYS once (then everything is allowed, as in Linux)."""
-        if self.default_permissions or self.conn.no_access or not mask:
+    async def access(self, t: Context, inode: Inode, mask: int, effective: bool) -> None:
+        """Implements Filesystem.access: the mode bits under
+        default_permissions (the daemon then trusts the client), else
+        FUSE_ACCESS, unless the daemon answered ENOSYS once (then everything
+        is allowed, as in Linux)."""
+        if not mask:
+            return
+        if self.default_permissions:
+            attr = await self.getattr(t, inode)
+            creds = t.credentials() if effective else t.credentials().for_access()
+            permissions.check(creds, attr.mode, attr.uid, attr.gid, mask)
+            return
+        if self.conn.no_access:
             return
         try:
             await self.conn.call(
@@ -553,6 +628,67 @@ class FuseFilesystem:
             if err.errno != errno.ENOSYS:
                 raise
             self.conn.no_access = True
+
+    async def permission(self, t: Context, inode: Inode, mask: int) -> None:
+        """Implements Filesystem.permission, as Linux's fuse_permission: the
+        mode bits under default_permissions (with fresh attributes); else
+        the daemon decides, but a regular file needs an execute bit to be
+        executed."""
+        if self.default_permissions:
+            attr = await self.getattr(t, inode)
+            permissions.check(t.credentials(), attr.mode, attr.uid, attr.gid, mask)
+        elif mask & MAY_EXEC and inode.mode & S_IFMT == S_IFREG:
+            if not (await self.getattr(t, inode)).mode & S_IXUGO:
+                raise SyscallError(errno.EACCES)
+
+    async def _may_create(self, t: Context, parent: Inode) -> None:
+        """Linux's may_create: write and search permission on the directory
+        (under default_permissions)."""
+        if self.default_permissions:
+            await self.permission(t, parent, MAY_WRITE | MAY_EXEC)
+
+    async def _may_delete(self, t: Context, parent: Inode, name: bytes) -> Inode | None:
+        """Linux's may_delete (under default_permissions): the entry must
+        exist, the directory be writable and searchable, and a sticky
+        directory's entry be the caller's or the directory's (EPERM)."""
+        if not self.default_permissions:
+            return None
+        victim = await self.lookup(t, parent, name)
+        await self.permission(t, parent, MAY_WRITE | MAY_EXEC)
+        directory = await self.getattr(t, parent)
+        owner = (await self.getattr(t, victim)).uid
+        permissions.check_sticky(t.credentials(), directory.mode, directory.uid, owner)
+        return victim
+
+    async def _may_rename(
+        self,
+        t: Context,
+        parent: Inode,
+        name: bytes,
+        new_parent: Inode,
+        new_name: bytes,
+        flags: int,
+    ) -> None:
+        """Linux's vfs_rename checks: may_delete of the source; may_delete
+        of the target if there is one, else may_create; a directory that
+        changes parent must be writable (its ``..``)."""
+        source = await self._may_delete(t, parent, name)
+        try:
+            target: Inode | None = await self.lookup(t, new_parent, new_name)
+        except SyscallError as err:
+            if err.errno != errno.ENOENT:
+                raise
+            target = None
+        if source is None or source is target:
+            return
+        if target is None:
+            await self._may_create(t, new_parent)
+        else:
+            await self._may_delete(t, new_parent, new_name)
+        if new_parent is not parent:
+            for moved in (source, target if flags & RENAME_EXCHANGE else None):
+                if moved is not None and moved.mode & S_IFMT == S_IFDIR:
+                    await self.permission(t, moved, MAY_WRITE)
 
     async def statfs(self, t: Context) -> bytes:
         """Implements Filesystem.statfs: a packed struct statfs."""
@@ -627,7 +763,11 @@ class FuseFilesystem:
         if mapping.writer is not None:
             mapping.writer.unmapped()
 
-    def closed_one(self) -> None:
-        """An open file or a working directory of this file system went away."""
+    def closed_one(self, inode: Inode | None = None) -> None:
+        """An open file (of ``inode``) or a working directory of this file
+        system went away: a gone inode unused now is forgotten, and a
+        detached file system unused now ends."""
+        if inode is not None:
+            self._evict_if_unused(inode)
         if self.detached and not self.busy():
             self.conn.abort(errno.ENOTCONN)

@@ -61,6 +61,7 @@ class Inode:
     flushing: Waiter | None = None  # a writeback under way
     flush_timer: bool = False  # a delayed writeback is scheduled
     mapping: SharedMapping | None = None  # the memory of its shared mappings
+    gone: bool = False  # its last name went (nlink 0): forgotten once unused
 
 
 class HandleFile(FileDescriptionImpl):

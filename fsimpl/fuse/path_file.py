@@ -35,4 +35,4 @@ class PathFile(FileDescriptionImpl):
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: nothing to tell the daemon."""
         self.inode.opens -= 1
-        self.fs.closed_one()
+        self.fs.closed_one(self.inode)

@@ -272,4 +272,4 @@ class RegularFile(FileWriter):
         if self._release:
             args = fuse.ReleaseIn(fh=self.fh, flags=self.flags).pack()
             self.fs.conn.send(None, fuse.FUSE_RELEASE, self.inode.nodeid, args)
-        self.fs.closed_one()
+        self.fs.closed_one(self.inode)

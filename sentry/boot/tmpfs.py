@@ -6,15 +6,16 @@ serves one with the built-in memfs server (which behaves as tmpfs does),
 started outside the sandbox by :meth:`FuseDaemons.serve` when mount(2) asks
 for it, and ended by the unmount. The options are tmpfs's: ``mode=`` sets
 the root's mode and ``size=`` (bytes, a k/m/g suffix or a percentage of
-RAM) what statfs reports; ``nr_inodes``, ``nr_blocks``, ``huge``,
+RAM) how much its files may hold (ENOSPC past it) and what statfs
+reports; ``nr_inodes``, ``nr_blocks``, ``huge``,
 ``mpol``, ``inode32``, ``inode64``, ``noswap``, ``uid`` and ``gid`` are
 accepted and shown but not applied. Any other option is EINVAL, as in
 Linux.
 
 Each server is a process outside the sandbox, so the app may have at most
 MAX_TMPFS of them at once: a mount past that is ENOSPC, the errno of Linux's
-limit on mounts (``fs.mount-max``). A server's memory is not bounded by
-``size=`` (only statfs reports it), as with ``--mount`` memfs.
+limit on mounts (``fs.mount-max``). A server's file data is bounded by its
+``size=`` (half the RAM by default, as tmpfs's).
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ How it matches tmpfs:
   8 per allocated chunk, SEEK_DATA/SEEK_HOLE answer on chunk boundaries
   (fallocated chunks nothing wrote count as holes there, as in tmpfs), and
   bytes at or past the size are always zero (truncation clears them).
+- Its size (tmpfs's ``size=``, default half the RAM) bounds the chunks all
+  files hold: a write past it writes what fits, then ENOSPC; a fallocate
+  that does not fit is ENOSPC. statfs reports what is left.
 - fallocate supports tmpfs's modes: 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE
   (others get EOPNOTSUPP). renameat2 supports NOREPLACE and EXCHANGE, not
   WHITEOUT (EINVAL).
@@ -47,7 +50,7 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from operator import itemgetter
 from typing import TypeVar
 
@@ -384,6 +387,7 @@ class MemFS(Operations):
         if size is None:
             size = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
         self.max_blocks = -(-size // CHUNK)
+        self.used = 0  # chunks held by files, at most max_blocks (ENOSPC past it)
 
     # ----------------------------------------------------------- helpers
 
@@ -412,7 +416,30 @@ class MemFS(Operations):
 
     def _maybe_free(self, inode: Inode) -> None:
         if inode.nlink == 0 and inode.nlookup <= 0 and inode.opens <= 0:
-            self.inodes.pop(inode.ino, None)
+            if self.inodes.pop(inode.ino, None) is not None and isinstance(inode, File):
+                self.used -= len(inode.chunks)
+
+    def _charged(self, inode: File, change: Callable[[], None]) -> None:
+        """Run ``change`` of ``inode``'s chunks, counting what it adds or frees."""
+        before = len(inode.chunks)
+        try:
+            change()
+        finally:
+            self.used += len(inode.chunks) - before
+
+    def _fitting(self, inode: File, offset: int, length: int) -> int:
+        """How many bytes of a write of ``length`` at ``offset`` fit in the
+        chunks left (tmpfs writes until it is full): ``length``, or less."""
+        first, last = offset // CHUNK, (offset + length - 1) // CHUNK
+        free = self.max_blocks - self.used
+        if last - first + 1 <= free:
+            return length
+        for index in range(first, last + 1):
+            if index not in inode.chunks:
+                if free == 0:
+                    return max(0, index * CHUNK - offset)
+                free -= 1
+        return length
 
     def _target(self, parent: int, name: bytes) -> Directory:
         """The directory that is to get the new *name* (EEXIST if it has it already)."""
@@ -467,7 +494,7 @@ class MemFS(Operations):
         if valid & fuse.FATTR_SIZE:
             if not isinstance(inode, File):
                 raise FuseError(errno.EISDIR if isinstance(inode, Directory) else errno.EINVAL)
-            inode.truncate(attr.size)
+            self._charged(inode, lambda: inode.truncate(attr.size))
             inode.mtime = now
         if valid & fuse.FATTR_MODE:
             inode.mode = stat.S_IFMT(inode.mode) | stat.S_IMODE(attr.mode)
@@ -635,7 +662,7 @@ class MemFS(Operations):
         """Implements Operations.open."""
         inode = self._file(nodeid)
         if flags & os.O_TRUNC:
-            inode.truncate(0)
+            self._charged(inode, lambda: inode.truncate(0))
             inode.mtime = inode.ctime = time.time_ns()
         inode.opens += 1
         return 0, fuse.FOPEN_KEEP_CACHE
@@ -657,9 +684,13 @@ class MemFS(Operations):
         return inode.read(offset, size)
 
     def write(self, nodeid: int, fh: int, offset: int, data: memoryview, flags: int) -> int:
-        """Implements Operations.write."""
+        """Implements Operations.write: as much as fits (ENOSPC if nothing)."""
         inode = self._file(nodeid)
-        inode.write(offset, data)
+        if data:
+            data = data[: self._fitting(inode, offset, len(data))]
+            if not data:
+                raise FuseError(errno.ENOSPC)
+        self._charged(inode, lambda: inode.write(offset, data))
         inode.mtime = inode.ctime = time.time_ns()
         return len(data)
 
@@ -676,9 +707,11 @@ class MemFS(Operations):
         """Implements Operations.fallocate: modes 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE."""
         inode = self._file(nodeid)
         if mode == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
-            inode.punch(offset, length)
+            self._charged(inode, lambda: inode.punch(offset, length))
         elif mode in (0, FALLOC_FL_KEEP_SIZE):
-            inode.allocate(offset, length)
+            if self._fitting(inode, offset, length) < length:
+                raise FuseError(errno.ENOSPC)
+            self._charged(inode, lambda: inode.allocate(offset, length))
             if mode == 0 and offset + length > inode.length:
                 inode.length = offset + length
         else:
@@ -691,8 +724,7 @@ class MemFS(Operations):
 
     def statfs(self, nodeid: int) -> Statfs:
         """Implements Operations.statfs: tmpfs's default limits, half the RAM."""
-        used = sum(i.blocks() for i in self.inodes.values()) // BLOCKS_PER_CHUNK
-        free = max(self.max_blocks - used, 0)
+        free = max(self.max_blocks - self.used, 0)
         files = self.max_blocks
         ffree = files - len(self.inodes)
         return self.max_blocks, free, free, files, ffree, CHUNK, NAME_MAX, CHUNK

@@ -267,23 +267,36 @@ class Task:
                 await self.inject(SYSCALL_NUMBERS["close"], end)
 
     def forget_credentials(self) -> None:
-        """Read the credentials afresh next time (after an exec)."""
+        """Read the credentials afresh next time (after an exec, or a call
+        that changes them)."""
         self._credentials = None
 
     def credentials(self) -> Credentials:
-        """The task's credentials, read from ``/proc/<tid>/status`` once
-        (and again after an exec: a setuid()-family call in between is not
-        seen; sentry runs apps as root anyway)."""
+        """The task's credentials, read from ``/proc/<tid>/status`` once,
+        and again after an exec or a call that changes them (the setuid
+        family, setgroups, capset: see ``sys_cred``)."""
         if self._credentials is not None:
             return self._credentials
         fields: dict[str, list[int]] = {}
+        caps: dict[str, int] = {}
         with open(f"/proc/{self.tid}/status") as status:
             for line in status:
                 key, _, value = line.partition(":")
                 if key in ("Uid", "Gid", "Groups"):
                     fields[key] = [int(v) for v in value.split()]
+                elif key in ("CapEff", "CapPrm"):
+                    caps[key] = int(value, 16)
         uid, gid = fields["Uid"], fields["Gid"]
+        groups = tuple(fields.get("Groups", ()))
         self._credentials = Credentials(
-            uid[1], gid[1], uid[3], gid[3], tuple(fields.get("Groups", ()))
+            uid[1],
+            gid[1],
+            uid[3],
+            gid[3],
+            groups,
+            uid[0],
+            gid[0],
+            caps.get("CapEff", 0),
+            caps.get("CapPrm", 0),
         )
         return self._credentials

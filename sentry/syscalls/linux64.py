@@ -41,6 +41,7 @@ from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.kernel.syscalls import Handler, Support, Syscall, SyscallTable
 from sentry.syscalls import (
     sys_attr,
+    sys_cred,
     sys_cwd,
     sys_exec,
     sys_file,
@@ -86,8 +87,7 @@ _EXEC_NOTE = (
     "The host runs it; sentry follows the exec (PTRACE_EVENT_EXEC) and drops "
     "the process's close-on-exec sentry fds. A program on a sentry mount runs "
     "from a memfd copy (its /proc/self/exe names the memfd), a script's "
-    "interpreter is found by sentry; one execute bit suffices (the owner and "
-    "group rules of default_permissions are not applied)."
+    "interpreter is found by sentry."
 )
 _EXECVEAT_NOTE = (
     "The host runs it; sentry follows the exec as for execve. A program on a "
@@ -263,6 +263,8 @@ TABLE: dict[int, Syscall] = _table(
     passes_through(
         "execveat", _EXECVEAT_NOTE, fd_args=(0,), path_args=(1,), host_paths_pass=False
     ),
+    # credentials, read again after each change
+    *(supported(handler.__name__, handler) for handler in sys_cred.HANDLERS),
     # fds passed over unix sockets
     supported("sendmsg", sys_socket.sendmsg, global_fds=True),
     supported("recvmsg", sys_socket.recvmsg, global_fds=True),

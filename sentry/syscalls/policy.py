@@ -109,10 +109,8 @@ _GROUPS: tuple[tuple[Rule, tuple[str, ...]], ...] = (
     )),
     # Credentials: checked against the app's user namespace.
     (ALLOW, (
-        "getuid", "getgid", "geteuid", "getegid", "setuid", "setgid",
-        "setreuid", "setregid", "getgroups", "setgroups", "setresuid",
-        "getresuid", "setresgid", "getresgid", "setfsuid", "setfsgid",
-        "capget", "capset",
+        "getuid", "getgid", "geteuid", "getegid", "getgroups", "getresuid",
+        "getresgid", "capget",
     )),
     # Scheduling, limits and system information; the host name is the UTS
     # namespace's.

@@ -12,6 +12,7 @@ from sentry.errors import SyscallError
 from sentry.kernel.fd_traps import make_precise
 from sentry.kernel.syscalls import Passthrough, SyscallResult
 from sentry.syscalls.common import locate, on_host, read_path, sentry_file
+from sentry.vfs.permissions import MAY_EXEC
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -55,16 +56,29 @@ async def _chdir(t: Task, start: Start) -> int:
             t.group.cwd = None
             t.kernel.cwd_changed(t.group)
         return result
+    await _may_enter(t, location)
     # Its fchdir back to a host fd must reach sentry, as an fd syscall of a
     # process with a sentry fd does (see fd_traps).
     await make_precise(t)
     return _set_cwd(t, location)
 
 
+async def _may_enter(t: Task, location: Location) -> None:
+    """chdir needs search permission on the directory (EACCES)."""
+    if location.mount is not None and location.inode is not None:
+        if location.inode.mode & S_IFMT == S_IFDIR:
+            await location.mount.fs.permission(t, location.inode, MAY_EXEC)
+
+
 def fchdir(t: Task, fd: int) -> SyscallResult:
     """fchdir(2)."""
     file = sentry_file(t, fd, opath=True)
-    return _host_cwd(t) if file is None else _set_cwd(t, file.location)
+    return _host_cwd(t) if file is None else _fchdir(t, file.location)
+
+
+async def _fchdir(t: Task, location: Location) -> int:
+    await _may_enter(t, location)
+    return _set_cwd(t, location)
 
 
 def getcwd(t: Task, buf: int, size: int) -> SyscallResult:

@@ -22,9 +22,11 @@ are on Linux:
   ``/proc/self/exe`` names the memfd.
 
 Linux's checks come first: a directory or any other non-regular file is
-EACCES, as is a file with no execute bit (the rule of a FUSE mount without
-``default_permissions``). A text file with no ``#!`` reaches the host,
-which gives ENOEXEC (a shell then runs it as a script).
+EACCES, as is a file the task may not execute (``Filesystem.permission``:
+the mode bits under ``default_permissions``, else any execute bit), and the
+file is opened for execution (``OPEN_EXEC``: no read permission needed).
+A text file with no ``#!`` reaches the host, which gives ENOEXEC (a shell
+then runs it as a script).
 
 The exec itself is an injected ``execve``; when it succeeds the kernel
 drops the old image's saved registers (see ``Kernel``), and the call
@@ -59,6 +61,7 @@ from sentry.syscalls.common import locate, read_path
 from sentry.vfs.file_description import FileDescription
 from sentry.vfs.file_description_impl import O_RDONLY
 from sentry.vfs.iov import BufferSequence
+from sentry.vfs.permissions import MAY_EXEC, OPEN_EXEC
 
 if TYPE_CHECKING:
     from sentry.kernel.task import Task
@@ -70,7 +73,6 @@ STK_LIM = 8 << 20  # Linux's _STK_LIM
 ARG_MAX = 32 * 4096  # Linux's floor for the argument area (MAX_ARG_PAGES pages)
 SCAN_MAX = 1 << 24  # argv entries sentry reads at most, looking for the end
 MFD_CLOEXEC = 1
-S_IXUGO = 0o111
 CHUNK = 1 << 20  # bytes copied into the memfd per read
 _PTR = struct.Struct("<Q")
 
@@ -116,9 +118,7 @@ async def _check(t: Task, location: Location) -> bytes:
     assert location.mount is not None and location.inode is not None
     if location.inode.mode & S_IFMT != S_IFREG:
         raise SyscallError(errno.EACCES)
-    attr = await location.mount.fs.stat(t, location.inode)
-    if attr.mode & S_IFMT != S_IFREG or not attr.mode & S_IXUGO:
-        raise SyscallError(errno.EACCES)
+    await location.mount.fs.permission(t, location.inode, MAY_EXEC)
     return await _with_file(t, location, lambda file: _pread(t, file, BINPRM_BUF_SIZE, 0))
 
 
@@ -279,7 +279,7 @@ async def _with_file(
     task is gone (the handler is being closed), the file is only let go:
     a closing handler cannot wait for the daemon."""
     assert location.mount is not None
-    impl = await location.mount.fs.open(t, location.inode, O_RDONLY)
+    impl = await location.mount.fs.open(t, location.inode, O_RDONLY | OPEN_EXEC)
     file = FileDescription(impl, O_RDONLY, location)
     file.inc_ref()
     try:

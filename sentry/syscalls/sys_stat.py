@@ -213,8 +213,7 @@ def faccessat2(t: Task, dirfd: int, path: int, mode: int, flags: int) -> Syscall
 def _faccessat(
     t: Task, dirfd: int, path: int, mode: int, flags: int, path_arg: int
 ) -> SyscallResult:
-    """The file must exist; the daemon is asked (FUSE_ACCESS) unless the
-    mount has default_permissions (sentry runs the app as root)."""
+    """The file must exist; the file system decides (Filesystem.access)."""
     if c_int(mode) & ~0o7:
         raise SyscallError(errno.EINVAL)
     flags = check_flags(c_int(flags), AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
@@ -226,14 +225,17 @@ def _faccessat(
         start = locate(t, dirfd, name)
     if start is None:
         return PASS
-    return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW, mode, path_arg)
+    effective = bool(flags & AT_EACCESS)
+    return _access(t, start, not flags & AT_SYMLINK_NOFOLLOW, mode, path_arg, effective)
 
 
-async def _access(t: Task, start: Start, follow: bool, mode: int, path_arg: int) -> int:
+async def _access(
+    t: Task, start: Start, follow: bool, mode: int, path_arg: int, effective: bool
+) -> int:
     location = await t.kernel.vfs.walk(t, start, follow)
     if location.mount is None:
         return await on_host(t, location, path_arg)
-    await location.mount.fs.access(t, location.inode, mode & 0o7)
+    await location.mount.fs.access(t, location.inode, mode & 0o7, effective)
     return 0
 
 

@@ -165,9 +165,16 @@ class Filesystem(Protocol[InodeT]):
         """Remove an extended attribute. ENODATA if unset."""
         ...
 
-    async def access(self, t: Context, inode: InodeT, mask: int) -> None:
-        """access(2) for the task's credentials (R_OK, W_OK, X_OK bits):
-        EACCES if refused."""
+    async def access(self, t: Context, inode: InodeT, mask: int, effective: bool) -> None:
+        """access(2) (R_OK, W_OK, X_OK bits) for the task's real ids, or its
+        effective ones if ``effective`` (AT_EACCESS): EACCES if refused."""
+        ...
+
+    async def permission(self, t: Context, inode: InodeT, mask: int) -> None:
+        """Whether the task may do ``mask`` (``sentry.vfs.permissions``'
+        MAY_READ, MAY_WRITE, MAY_EXEC) to ``inode``, for the calls the VFS
+        makes itself: executing a file (MAY_EXEC), entering a directory
+        (chdir: MAY_EXEC). EACCES if refused."""
         ...
 
     def busy(self) -> bool:

@@ -37,4 +37,8 @@ mount --move c d; echo "move the top: $?"; ls c d; umount c d
 mkdir -p e g; mount -t tmpfs a e; echo hi > e/f; mount --bind e g; exec 3<e/f
 umount e; echo "umount busy with a bind: $?"; exec 3<&-; umount g e; echo "umount both: $?"
 mkdir -p h; ln -s h hl; mount -t tmpfs x hl; ls -d hl/.; umount hl; echo "umount by symlink: $?"
+mkdir -p full; mount -t tmpfs -o size=64k x full
+head -c 100000 /dev/zero > full/f; echo "write past size=: $?"; stat -c "size %s" full/f
+rm full/f; head -c 20000 /dev/zero > full/g; echo "after rm: $?"
+fallocate -l 100000 full/h; echo "fallocate past size=: $?"; umount full
 grep -c " $PWD/" /proc/self/mounts
