@@ -83,8 +83,11 @@ class SharedMapping:
 
         The memfd's mode is 0400: a task handed it read-only cannot open it
         again for writing through ``/proc/self/fd``."""
-        if budget.mappings >= MAX_MAPPINGS or budget.reserve(0, len(contents)) < len(contents):
-            budget.reserve(len(contents), 0)
+        if budget.mappings >= MAX_MAPPINGS:
+            raise SyscallError(errno.ENOMEM)
+        allowed = budget.reserve(0, len(contents))
+        if allowed < len(contents):
+            budget.reserve(allowed, 0)
             raise SyscallError(errno.ENOMEM)
         try:
             fd = os.memfd_create("sentry-shared-mapping", os.MFD_CLOEXEC)

@@ -1,13 +1,14 @@
 """mmap(2) of a sentry file.
 
 Analogous to gVisor's ``sys_mmap.go``. Sentry's buffer cache is its own
-memory, which the app cannot map, so a mapping of a FUSE file is backed by
-a snapshot: the task is made to create a memfd, sentry fills it with the
-file's bytes from the mapping's offset to the end of the file (read through
-the cache) and seals it, and the task's own mmap then maps that memfd in
-place of the file, with the app's address, length, protection and flags;
-the memfd's fd is closed again. Pages past the end of the file raise SIGBUS,
-as in Linux.
+memory, which the app cannot map, so a private mapping of a FUSE file is
+backed by a snapshot: the task is made to create a memfd, sentry fills it
+with the file's bytes from the mapping's offset to the end of the mapping or
+of the file (read through the cache, SNAPSHOT_STEP bytes at a time, steps of
+zeros left as holes) and seals it, and the task's own mmap then maps that
+memfd in place of the file, with the app's address, length, protection and
+flags; the memfd's fd is closed again. Pages past the end of the file raise
+SIGBUS, as in Linux.
 
 A small private mapping (SMALL_MAPPING or less, no page of it past the
 end of the file) is made without a memfd: the task maps anonymous memory
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 0x1, 0x2
 MAP_GROWSDOWN, MAP_HUGETLB = 0x100, 0x40000
 SMALL_MAPPING = 64 << 10  # bytes: at most this, a private mapping is poked
+SNAPSHOT_STEP = 1 << 20  # bytes of a larger snapshot copied at a time
 F_SEAL_ALL = 0x1 | 0x2 | 0x4 | 0x8  # SEAL, SHRINK, GROW, WRITE
 MS_SYNC = 4
 
@@ -132,22 +134,18 @@ async def _map_snapshot(
     t: Task, file: FileDescription, addr: int, length: int, prot: int, flags: int, offset: int
 ) -> int:
     size = (await file.impl.stat(t)).size
-    data = bytearray(max(0, min(length, size - offset)))
-    done = 0
-    while done < len(data):
-        dst = BufferSequence(memoryview(data)[done:])
-        count = await file.impl.pread(t, file, dst, offset + done)
-        if count == 0:
-            break
-        done += count
+    want = max(0, min(length, size - offset))
     aligned = length + -length % PAGE_SIZE
     if (
         flags & MAP_TYPE == MAP_PRIVATE
         and not flags & (MAP_GROWSDOWN | MAP_HUGETLB)
         and aligned <= SMALL_MAPPING
-        and done + -done % PAGE_SIZE == aligned
+        and want + -want % PAGE_SIZE == aligned
     ):
-        return await _map_poked(t, addr, length, prot, flags, memoryview(data)[:done])
+        data = bytearray(want)
+        done = await _read_into(t, file, memoryview(data), offset)
+        if done == want:
+            return await _map_poked(t, addr, length, prot, flags, memoryview(data))
     memfd = await t.inject(
         SYSCALL_NUMBERS["memfd_create"],
         SCRATCH,
@@ -159,8 +157,7 @@ async def _map_snapshot(
     try:
         ours = t.kernel.platform.take_fd(t.group.tgid, memfd)
         try:
-            os.ftruncate(ours, done)
-            os.pwrite(ours, memoryview(data)[:done], 0)
+            await _fill(t, file, ours, offset, want)
             fcntl.fcntl(ours, fcntl.F_ADD_SEALS, F_SEAL_ALL)
         finally:
             os.close(ours)
@@ -170,6 +167,38 @@ async def _map_snapshot(
     if -PAGE_SIZE < result < 0:
         raise SyscallError(-result)
     return result
+
+
+async def _read_into(t: Task, file: FileDescription, buf: memoryview, offset: int) -> int:
+    """Read the file from ``offset`` into ``buf`` (through the cache); the
+    count, short at the end of file."""
+    done = 0
+    while done < len(buf):
+        count = await file.impl.pread(t, file, BufferSequence(buf[done:]), offset + done)
+        if count == 0:
+            break
+        done += count
+    return done
+
+
+async def _fill(t: Task, file: FileDescription, memfd: int, offset: int, want: int) -> None:
+    """Copy ``want`` bytes of the file from ``offset`` into ``memfd``,
+    SNAPSHOT_STEP bytes at a time (sentry holds no more than that, however
+    large the mapping), leaving all-zero steps as holes (a sparse file
+    stays sparse); the memfd's size is what the file had."""
+    buf = bytearray(min(want, SNAPSHOT_STEP))
+    done = 0
+    while done < want:
+        step = memoryview(buf)[: min(SNAPSHOT_STEP, want - done)]
+        count = await _read_into(t, file, step, offset + done)
+        if buf.count(0, 0, count) != count:
+            written = 0
+            while written < count:
+                written += os.pwrite(memfd, step[written:count], done + written)
+        done += count
+        if count < len(step):
+            break
+    os.ftruncate(memfd, done)
 
 
 async def _map_poked(
