@@ -80,9 +80,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TARGET=COMMAND",
         action="append",
         default=[],
-        help="mount at TARGET a libfuse 3 daemon run outside the sandbox, e.g. "
+        help="mount at TARGET a FUSE daemon run outside the sandbox, e.g. "
         "'/img=squashfuse img.sqfs {}' ({} becomes /dev/fd/N, the daemon's end of the "
-        "connection); may be repeated",
+        "connection; a libfuse 2 daemon, as root only, gets a directory); may be repeated",
     )
     run.add_argument(
         "--cache-size",

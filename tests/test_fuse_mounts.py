@@ -22,6 +22,7 @@ from conftest import (
 )
 from fuse.helpers import (
     LISTING_ENV,
+    fuse_daemon,
     make_squashfs,
     mount_squashfuse,
     require_fuse,
@@ -63,6 +64,32 @@ def test_fuse_squashfuse_reads_what_the_kernel_mount_shows(tmp_path, image):
         res = box.run(argv, cwd=str(target), env=LISTING_ENV, timeout=DEFAULT_TIMEOUT)
         assert (res.returncode, res.stderr) == (0, b""), name
         assert res.stdout == native[name].stdout, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("foreground", [True, False], ids=["-f", "daemonized"])
+def test_libfuse2_daemon_outside_the_sandbox(tmp_path, foreground):
+    """bindfs (libfuse 2.9) as a --fuse daemon outside the sandbox, through
+    sentry's fusermount: the app sees what the kernel's bindfs mount shows,
+    its write lands in the host directory, the run prints nothing else, and
+    the daemon is gone afterwards."""
+    require_fuse()
+    bindfs = require_tool("bindfs")
+    src, target = tmp_path / "src", tmp_path / "mnt"
+    src.mkdir()
+    target.mkdir()
+    (src / "greeting").write_text("hello\n")
+    (src / "sub").mkdir()
+    script = "ls -ln . sub && cat greeting && echo made > new && cat new && rm new"
+    with fuse_daemon([bindfs, "-f", src, target], target):
+        native = run_native(["sh", "-c", script], cwd=target, env=LISTING_ENV)
+    flags = "-f " if foreground else ""
+    box = sandbox(f"{target}={bindfs} {flags}{src} {{}}")
+    argv = ["sh", "-c", f"cd {target} && {script} && echo x > kept"]
+    res = box.run(argv, env=LISTING_ENV, timeout=DEFAULT_TIMEOUT)
+    assert (res.returncode, res.stdout, res.stderr) == (0, native.stdout, b"")
+    assert (src / "kept").read_text() == "x\n"
+    assert subprocess.run(["pgrep", "-x", "bindfs"], capture_output=True).returncode == 1
 
 
 @pytest.mark.parametrize("foreground", [True, False], ids=["-f", "daemonized"])

@@ -80,6 +80,25 @@ def test_exec_from_memfs(sandbox_user):
     assert (r.returncode, r.stdout, r.stderr) == (0, b"copied\nscript /data/s\n", b"")
 
 
+def test_libfuse2_daemon_outside_needs_root(sandbox_user, tmp_path):
+    """bindfs (libfuse 2) outside the sandbox runs as root (through
+    sentry's fusermount); as another user it is refused in one line."""
+    bindfs = shutil.which("bindfs")
+    if bindfs is None:
+        pytest.skip("bindfs is not installed (run `make install`)")
+    tmp_path.chmod(0o755)
+    (tmp_path / "f").write_text("seen\n")
+    (tmp_path / "f").chmod(0o644)
+    argv = ["run", "--fuse", f"/mnt/b={bindfs} -f {tmp_path} {{}}", "--", "cat", "/mnt/b/f"]
+    r = run_as(sandbox_user, argv, timeout=TIMEOUT)
+    if sandbox_user.name == "root":
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"seen\n", b"")
+    else:
+        assert r.returncode != 0 and r.stdout == b"", r.stderr
+        lines = r.stderr.decode().splitlines()
+        assert len(lines) == 1 and "only when sentry runs as root" in lines[0], lines
+
+
 def test_memfs_mode_bits_are_enforced(sandbox_user):
     """memfs mounts use default_permissions: the app's own files are
     checked against their mode bits (the app holds no capability), as

@@ -21,17 +21,20 @@ never waits on their GIL. Lifecycle:
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sentry.abi.linux import S_IFDIR
+from sentry.boot import fusermount
 from sentry.boot.mount_spec import DEVICE_PLACEHOLDER, MountSpec
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse.channel import SocketChannel, max_message, socketpair
@@ -73,10 +76,11 @@ class Daemon:
     reported: bool = False
 
 
-def server_argv(spec: MountSpec, fd: int) -> list[str]:
-    """The command that serves ``spec`` on descriptor ``fd``."""
+def server_argv(spec: MountSpec, fd: int, mountpoint: str | None = None) -> list[str]:
+    """The command that serves ``spec`` on descriptor ``fd`` (a ``--fuse``
+    daemon's ``{}``: ``mountpoint``, else ``/dev/fd/N``)."""
     if spec.kind == "fuse":
-        device = f"/dev/fd/{fd}"
+        device = mountpoint or f"/dev/fd/{fd}"
         return [arg.replace(DEVICE_PLACEHOLDER, device) for arg in spec.command]
     argv = [sys.executable, "-P", "-m", "sentry.fuse_server", spec.kind]
     if spec.kind == "passthrough":
@@ -118,6 +122,8 @@ class FuseDaemons:
         self.running = False  # the app has started; deaths are reported
         self.stopping = False
         self._terminated: set[int] = set()  # sent SIGTERM
+        # libfuse 2 daemons' mountpoint and fusermount (fusermount.py).
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self, specs: list[MountSpec]) -> None:
         """Start every daemon and mount it; raises BootError."""
@@ -179,19 +185,40 @@ class FuseDaemons:
         ours, theirs = socketpair()
         conn = Connection(UNLIMITED_READ, max_message(ours, theirs))
         argv = server_argv(spec, theirs.fileno())
+        env, enter = self.env, None
+        if spec.kind == "fuse" and fusermount.links_libfuse2(argv[0]):
+            if os.geteuid() != 0:
+                ours.close()
+                theirs.close()
+                raise BootError(
+                    f"{spec.describe()}: a libfuse 2 daemon runs outside the sandbox only when "
+                    "sentry runs as root; run it inside instead",
+                    errno.EPERM,
+                )
+            # A directory for {}, and sentry's fusermount (fusermount.py).
+            if self._scratch is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix="sentry-fusermount-")
+                os.mkdir(os.path.join(self._scratch.name, "mnt"))
+            argv = server_argv(spec, theirs.fileno(), os.path.join(self._scratch.name, "mnt"))
+            shim = fusermount.write_shim(self._scratch.name)
+            env = {**self.env, fusermount.FD_ENV: str(theirs.fileno())}
+            enter = functools.partial(fusermount.enter, shim)
         try:
             popen = subprocess.Popen(
                 argv,
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=sys.stderr.fileno(),
-                env=self.env,
+                env=env,
                 start_new_session=True,  # the terminal's signals are for the app
+                preexec_fn=enter,
             )
-        except OSError as err:
+        except (OSError, subprocess.SubprocessError) as err:
             ours.close()
+            reason = err.strerror if isinstance(err, OSError) else str(err)
             raise BootError(
-                f"{spec.describe()}: cannot run {argv[0]}: {err.strerror}", err.errno or errno.EIO
+                f"{spec.describe()}: cannot run {argv[0]}: {reason}",
+                getattr(err, "errno", None) or errno.EIO,
             ) from None
         finally:
             theirs.close()

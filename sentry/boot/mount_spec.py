@@ -8,9 +8,10 @@ it:
   (accepting writeback caching with ``:writeback``);
 - ``--mount TARGET=passthrough:DIR[:ro]``: the built-in server of host
   directory DIR (read-only with ``:ro``);
-- ``--fuse 'TARGET=COMMAND'``: a libfuse 3 daemon started outside the
-  sandbox; ``{}`` in COMMAND is replaced by ``/dev/fd/N``, the daemon's end
-  of the connection (libfuse 3.3 and newer take it as their mountpoint).
+- ``--fuse 'TARGET=COMMAND'``: a FUSE daemon started outside the sandbox;
+  ``{}`` in COMMAND is replaced by ``/dev/fd/N``, the daemon's end of the
+  connection (libfuse 3.3 and newer take it as their mountpoint), or for a
+  libfuse 2 daemon by a directory (see ``sentry.boot.fusermount``).
 
 Parsing is pure: :func:`parse` checks the spec's syntax and the host
 directory, and raises :class:`SpecError` with the one-line message the user

@@ -24,6 +24,7 @@ from sentry.abi.linux import (
     AT_FDCWD,
     AT_REMOVEDIR,
     AT_SYMLINK_FOLLOW,
+    AT_SYMLINK_NOFOLLOW,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     RENAME_WHITEOUT,
@@ -31,8 +32,10 @@ from sentry.abi.linux import (
     S_IFMT,
     S_IFREG,
 )
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
+from sentry.kernel.task import SCRATCH
 from sentry.syscalls.common import (
     c_int,
     check_flags,
@@ -47,6 +50,8 @@ if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.filesystem import Inode
     from sentry.vfs.vfs import Last
+
+STAT_SIZE = 144  # struct stat on x86_64
 
 
 async def _new_name(t: Task, start: Start, directory: bool = False) -> Last:
@@ -268,16 +273,43 @@ def linkat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int
     if src is None and dst is None:
         return PASS
     if src is None:
-        raise SyscallError(errno.EXDEV)
-    return _link(t, src, dst, bool(flags & AT_SYMLINK_FOLLOW))
+        assert dst is not None
+        follow = 0 if flags & AT_SYMLINK_FOLLOW else AT_SYMLINK_NOFOLLOW
+        return _link_from_host(t, olddirfd, old, follow | flags & AT_EMPTY_PATH, dst)
+    return _link(t, src, dst, bool(flags & AT_SYMLINK_FOLLOW), newdirfd, new)
 
 
-async def _link(t: Task, src: Start, dst: Start | None, follow: bool) -> int:
+async def _host_stat(t: Task, dirfd: int, path: int, flags: int) -> int:
+    """newfstatat(2) of a host path, made by the task itself (its view, its
+    permissions; ``path`` is the app's own string): 0, or -errno."""
+    return await t.inject(
+        SYSCALL_NUMBERS["newfstatat"], dirfd, path, SCRATCH, flags, data=bytes(STAT_SIZE)
+    )
+
+
+async def _link_from_host(t: Task, olddirfd: int, old: int, stat_flags: int, dst: Start) -> int:
+    """A host file linked into a sentry mount, in Linux's do_linkat order:
+    the host's error for the old name (ENOENT...), EEXIST if the new name
+    exists, then EXDEV."""
+    found = await _host_stat(t, olddirfd, old, stat_flags)
+    if found < 0:
+        raise SyscallError(-found)
+    last = await _new_name(t, dst)
+    if last.dir.mount is not None and await _lookup_or_none(t, last) is not None:
+        raise SyscallError(errno.EEXIST)
+    raise SyscallError(errno.EXDEV)
+
+
+async def _link(
+    t: Task, src: Start, dst: Start | None, follow: bool, newdirfd: int, new: int
+) -> int:
     """Linux's do_linkat order: the old file (ENOENT), the new name
-    (EEXIST), then EXDEV across mounts (``dst`` None: on the host) and
-    EPERM for a directory."""
+    (EEXIST), then EXDEV across mounts (``dst`` None: on the host, where
+    the task looks the new name up itself) and EPERM for a directory."""
     target = await t.kernel.vfs.walk(t, src, follow)
     if dst is None:
+        if await _host_stat(t, newdirfd, new, AT_SYMLINK_NOFOLLOW) == 0:
+            raise SyscallError(errno.EEXIST)
         raise SyscallError(errno.EXDEV)
     last = await _new_name(t, dst)
     parent = last.dir

@@ -1,0 +1,111 @@
+"""libfuse 2 daemons outside the sandbox: a fusermount of sentry's own.
+
+libfuse 3.3 and newer take ``/dev/fd/N`` as their mountpoint and use fd N as
+their channel; libfuse 2.9 does not. It first calls mount(2) itself, then
+runs ``/usr/bin/fusermount`` (that path first, then ``fusermount`` on PATH)
+with ``_FUSE_COMMFD`` naming a socket, and takes the ``/dev/fuse`` fd that
+fusermount sends back over it (SCM_RIGHTS); and its daemons want a real
+directory as their mountpoint. So when sentry runs as root, a ``--fuse``
+daemon whose program links libfuse 2 (``links_libfuse2``) gets an empty
+directory of sentry's for ``{}``, and starts (``enter``, in the child before
+exec) in a mount namespace of its own where every fusermount is
+:data:`SHIM`, bound over the real one, under a seccomp filter that makes
+its mount(2) fail with EPERM (libfuse then runs fusermount) and its
+umount2(2) do nothing (a root libfuse 2 daemon unmounts by itself at its
+exit): the shim sends the daemon's end of sentry's connection
+(``SENTRY_FUSE_FD``) in place of a ``/dev/fuse`` fd, and ``fusermount -u``
+does nothing.
+
+As another user, sentry could make such a namespace only inside a new user
+namespace, which would change the ids the daemon sees of every file: there,
+libfuse 2 daemons outside are not supported (run them in the sandbox).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+import struct
+import sys
+
+from sentry.abi.linux import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC
+from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, SYSCALL_NUMBERS
+
+FD_ENV = "SENTRY_FUSE_FD"  # the daemon's end of the connection, for the shim
+FUSERMOUNTS = ("/usr/bin/fusermount", "/bin/fusermount", "/usr/bin/fusermount3")
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+BPF_LD_W_ABS, BPF_JEQ_K, BPF_RET_K = 0x20, 0x15, 0x06
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+# fusermount's part of the _FUSE_COMMFD protocol, with sentry's channel in
+# place of a /dev/fuse fd; an unmount (-u) has nothing to do.
+SHIM = f"""import os, socket, sys
+if "-u" in sys.argv[1:]:
+    sys.exit(0)
+with socket.socket(fileno=int(os.environ["_FUSE_COMMFD"])) as commfd:
+    socket.send_fds(commfd, [b"\\0"], [int(os.environ["{FD_ENV}"])])
+"""
+
+
+def links_libfuse2(program: str) -> bool:
+    """Whether ``program`` (a command name or path) is an ELF file that
+    names libfuse 2 (``libfuse.so.2``) among its libraries."""
+    path = shutil.which(program)
+    if path is None:
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            return head == b"\x7fELF" and b"libfuse.so.2\0" in f.read(1 << 20)
+    except OSError:
+        return False
+
+
+def write_shim(directory: str) -> str:
+    """The shim as an executable script in ``directory``; its path."""
+    path = os.path.join(directory, "fusermount")
+    with open(path, "w") as f:
+        f.write(f"#!{sys.executable} -P\n{SHIM}")
+    os.chmod(path, 0o755)
+    return path
+
+
+def enter(shim: str) -> None:
+    """For the daemon's child before exec: a private mount namespace where
+    each fusermount is ``shim``, then :func:`mount_filter`. Raises
+    OSError."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result: int) -> None:
+        if result != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+
+    check(libc.unshare(CLONE_NEWNS))
+    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None))
+    for path in sorted({os.path.realpath(p) for p in FUSERMOUNTS if os.path.exists(p)}):
+        check(libc.mount(os.fsencode(shim), os.fsencode(path), None, MS_BIND, None))
+    program = mount_filter()
+    insns = ctypes.create_string_buffer(program, len(program))
+    # struct sock_fprog: the count, then a pointer to the instructions.
+    fprog = ctypes.create_string_buffer(
+        struct.pack("HxxxxxxQ", len(program) // 8, ctypes.addressof(insns))
+    )
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog, 0, 0))
+
+
+def mount_filter() -> bytes:
+    """A seccomp program: mount(2) fails with EPERM, umount2(2) returns 0
+    without acting, everything else runs."""
+    insns = [
+        (BPF_LD_W_ABS, 0, 0, 4),  # arch
+        (BPF_JEQ_K, 0, 5, AUDIT_ARCH_X86_64),
+        (BPF_LD_W_ABS, 0, 0, 0),  # nr
+        (BPF_JEQ_K, 0, 1, SYSCALL_NUMBERS["umount2"]),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO),
+        (BPF_JEQ_K, 0, 1, SYSCALL_NUMBERS["mount"]),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+    ]
+    return b"".join(struct.pack("HBBI", *insn) for insn in insns)
