@@ -190,6 +190,7 @@ EDGE_SCRIPTS = {
         "child: a [50,60) read EAGAIN\n",
         "child: a [0,1) write after 0\n",
         "parent: setlkw b EDEADLOCK\n",
+        "setlkw on an fd closed meanwhile EBADF\n",
         "flock other file ok\n",
     ],
     # O_CREAT through a dangling symlink, symlink loops, the *at calls with

@@ -18,6 +18,7 @@ from sentry.abi import fuse
 from sentry.abi.linux import (
     PAGE_SIZE,
     RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
     S_IFDIR,
     S_IFMT,
     S_IFREG,
@@ -353,7 +354,7 @@ class FuseFilesystem:
         self, t: Context, opcode: int, parent: Inode, args: bytes, name: bytes
     ) -> Inode:
         """MKNOD, MKDIR, SYMLINK or LINK: the new entry's inode."""
-        await self._may_create(t, parent)
+        await self._may_create(t, parent, name)
         out = unpack_reply(fuse.EntryOut, await self.conn.call(t, opcode, parent.nodeid, args))
         return self._remember(parent, name, out)
 
@@ -443,7 +444,7 @@ class FuseFilesystem:
     ) -> tuple[Inode, FileDescriptionImpl]:
         """Implements Filesystem.create: CREATE, or MKNOD then OPEN once the
         daemon answered CREATE with ENOSYS."""
-        await self._may_create(t, parent)
+        await self._may_create(t, parent, name)
         if not self.conn.no_create:
             umask = t.umask()
             args = fuse.CreateIn(
@@ -521,9 +522,19 @@ class FuseFilesystem:
         await self.setattr(t, inode, args)
 
     async def setattr(self, t: Context, inode: Inode, args: fuse.SetattrIn) -> None:
-        """SETATTR; the attributes the reply gives are cached."""
-        if args.valid & fuse.FATTR_SIZE and inode.mapping is not None:
-            await inode.mapping.write_back(t)
+        """SETATTR; the attributes the reply gives are cached. A size
+        change holds the inode's shared mapping (its stores written back
+        first, none sent until the memory has the new size)."""
+        mapping = inode.mapping if args.valid & fuse.FATTR_SIZE else None
+        if mapping is not None:
+            await mapping.hold(t)
+        try:
+            await self._setattr(t, inode, args)
+        finally:
+            if mapping is not None:
+                mapping.release()
+
+    async def _setattr(self, t: Context, inode: Inode, args: fuse.SetattrIn) -> None:
         if args.valid & fuse.FATTR_SIZE and inode.cache is not None:
             await write_back(self, t, inode)
         body = await self.conn.call(t, fuse.FUSE_SETATTR, inode.nodeid, args.pack())
@@ -641,11 +652,20 @@ class FuseFilesystem:
             if not (await self.getattr(t, inode)).mode & S_IXUGO:
                 raise SyscallError(errno.EACCES)
 
-    async def _may_create(self, t: Context, parent: Inode) -> None:
+    async def _may_create(self, t: Context, parent: Inode, name: bytes) -> None:
         """Linux's may_create: write and search permission on the directory
-        (under default_permissions)."""
-        if self.default_permissions:
+        (under default_permissions), after filename_create's EEXIST for a
+        name that exists."""
+        if not self.default_permissions:
+            return
+        try:
             await self.permission(t, parent, MAY_WRITE | MAY_EXEC)
+        except SyscallError as refused:
+            try:
+                await self.lookup(t, parent, name)
+            except SyscallError:
+                raise refused from None
+            raise SyscallError(errno.EEXIST) from None
 
     async def _may_delete(self, t: Context, parent: Inode, name: bytes) -> Inode | None:
         """Linux's may_delete (under default_permissions): the entry must
@@ -672,17 +692,23 @@ class FuseFilesystem:
         """Linux's vfs_rename checks: may_delete of the source; may_delete
         of the target if there is one, else may_create; a directory that
         changes parent must be writable (its ``..``)."""
-        source = await self._may_delete(t, parent, name)
+        source = await self.lookup(t, parent, name)
         try:
             target: Inode | None = await self.lookup(t, new_parent, new_name)
         except SyscallError as err:
             if err.errno != errno.ENOENT:
                 raise
             target = None
-        if source is None or source is target:
+        # do_renameat2's checks, then vfs_rename's.
+        if flags & RENAME_NOREPLACE and target is not None:
+            raise SyscallError(errno.EEXIST)
+        if flags & RENAME_EXCHANGE and target is None:
+            raise SyscallError(errno.ENOENT)
+        if source is target:
             return
+        await self._may_delete(t, parent, name)
         if target is None:
-            await self._may_create(t, new_parent)
+            await self._may_create(t, new_parent, new_name)
         else:
             await self._may_delete(t, new_parent, new_name)
         if new_parent is not parent:
@@ -758,10 +784,12 @@ class FuseFilesystem:
                 run_background(self._unmap(inode, inode.mapping))
 
     async def _unmap(self, inode: Inode, mapping: SharedMapping) -> None:
-        await mapping.close(None)
-        await write_back(self, None, inode)
-        if mapping.writer is not None:
-            mapping.writer.unmapped()
+        try:
+            await mapping.close(None)
+            await write_back(self, None, inode)
+        finally:
+            if mapping.writer is not None:
+                mapping.writer.unmapped()
 
     def closed_one(self, inode: Inode | None = None) -> None:
         """An open file (of ``inode``) or a working directory of this file

@@ -24,6 +24,7 @@ data, an error after some bytes moved returns the count moved
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from sentry.fsimpl.fuse.fusefs import FuseFilesystem
     from sentry.vfs.context import Context
     from sentry.vfs.iov import IOSequence
+
+log = logging.getLogger("sentry")
 
 # The wire's 64-bit unsigned fields take a negative C long as Linux sends it.
 U64_MASK = 2**64 - 1
@@ -110,11 +113,14 @@ class RegularFile(FileWriter):
         mapping = self.inode.mapping
         if mapping is None:
             return await super().pwrite(t, fd, src, offset)
-        await mapping.write_back(t)
-        done = await super().pwrite(t, fd, src, offset)
-        if fd.flags & O_APPEND and self.inode.attr is not None:
-            offset = self.inode.attr.size - done
-        await self._mirror(t, offset, done)
+        await mapping.hold(t)
+        try:
+            done = await super().pwrite(t, fd, src, offset)
+            if fd.flags & O_APPEND and self.inode.attr is not None:
+                offset = self.inode.attr.size - done
+            await self._mirror(t, offset, done)
+        finally:
+            mapping.release()
         return done
 
     def write_cached(
@@ -134,7 +140,8 @@ class RegularFile(FileWriter):
             return
         size = (await self.fs.getattr(t, self.inode, self.fh)).size
         mapping.resize(size)
-        data = bytearray(max(0, min(offset + length, size) - offset))
+        # The memory's size, not the file's: the budget may have cut it.
+        data = bytearray(max(0, min(offset + length, len(mapping.shadow)) - offset))
         if data:
             n = await FileReader.pread(self, t, _OwnState(), BufferSequence(data), offset)
             mapping.store(offset, memoryview(data)[:n])
@@ -142,24 +149,33 @@ class RegularFile(FileWriter):
     async def shared_memory(self, t: Context, writable: bool) -> int:
         """Implements FileDescriptionImpl.shared_memory: the inode's
         SharedMapping, filled with the file on first use; a writable one
-        writes back through this file."""
+        writes back through this file. ENODEV under FOPEN_DIRECT_IO, as
+        Linux's fuse_file_mmap without FUSE_DIRECT_IO_ALLOW_MMAP."""
+        if self.direct_io:
+            raise SyscallError(errno.ENODEV)
         inode = self.inode
         if inode.mapping is None:
             inode.attr_expires = 0.0
             size = (await self.fs.getattr(t, inode, self.fh)).size
             cache = self.fs.page_cache
-            if size > cache.limit - cache.mapped:
+            # Reserved while the file is read (concurrent first maps count).
+            allowed = cache.reserve(0, size)
+            if allowed < size:
+                cache.reserve(allowed, 0)
                 raise SyscallError(errno.ENOMEM)
-            data = bytearray(size)
-            done = 0
-            while done < size:
-                dst = BufferSequence(memoryview(data)[done:])
-                n = await FileReader.pread(self, t, _OwnState(), dst, done)
-                if n == 0:
-                    break
-                done += n
+            try:
+                data = bytearray(size)
+                done = 0
+                while done < size:
+                    dst = BufferSequence(memoryview(data)[done:])
+                    n = await FileReader.pread(self, t, _OwnState(), dst, done)
+                    if n == 0:
+                        break
+                    done += n
+            finally:
+                cache.reserve(size, 0)
             if inode.mapping is None:  # else another task made it meanwhile
-                inode.mapping = SharedMapping(memoryview(data)[:done], self.fs.page_cache)
+                inode.mapping = SharedMapping(memoryview(data)[:done], cache)
                 self.fs.pin(inode)
         mapping = inode.mapping
         assert mapping is not None
@@ -169,13 +185,15 @@ class RegularFile(FileWriter):
 
     async def write_mapped(self, t: Context, offset: int, data: bytes) -> None:
         """Implements MappingWriter.write_mapped: through the write path,
-        its error kept for the next fsync or close."""
+        its error kept for the next fsync or close (logged, for a file
+        without a cache)."""
         try:
             await FileWriter.pwrite(self, t, _OwnState(), BufferSequence(bytearray(data)), offset)
         except SyscallError as err:
-            if self.cache is None:
-                raise
-            self.cache.record_error(err.errno)
+            if self.cache is not None:
+                self.cache.record_error(err.errno)
+            else:
+                log.warning("stores of a shared mapping were lost: %s", os.strerror(err.errno))
 
     def unmapped(self) -> None:
         """Implements MappingWriter.unmapped."""
@@ -223,8 +241,17 @@ class RegularFile(FileWriter):
         conn = self.fs.conn
         if conn.no_fallocate:
             raise SyscallError(errno.EOPNOTSUPP)
-        if self.inode.mapping is not None:
-            await self.inode.mapping.write_back(t)
+        mapping = self.inode.mapping
+        if mapping is not None:
+            await mapping.hold(t)
+        try:
+            return await self._allocate(t, mode, offset, length)
+        finally:
+            if mapping is not None:
+                mapping.release()
+
+    async def _allocate(self, t: Context, mode: int, offset: int, length: int) -> int:
+        conn = self.fs.conn
         await writeback.write_back(self.fs, t, self.inode)
         args = fuse.FallocateIn(fh=self.fh, offset=offset, length=length, mode=mode).pack()
         if self.inode.cache is not None:

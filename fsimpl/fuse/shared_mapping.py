@@ -38,12 +38,14 @@ the file. The memory is bounded with the cache (``--cache-size``; see
 and a mapped file that grows past it raises SIGBUS past what fitted.
 
 Invariants: ``len(shadow)`` is the size sentry last gave the memory; while
-``busy`` is set a write-back is under way, and a second one waits for it.
+``busy`` is set a write-back or a hold (``hold``) is under way, and another
+waits for it.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from typing import TYPE_CHECKING, Protocol
 
@@ -55,6 +57,8 @@ from sentry.waiter import Waiter, run_background
 if TYPE_CHECKING:
     from sentry.fsimpl.fuse.page_cache import PageCache
     from sentry.vfs.context import Context
+
+log = logging.getLogger("sentry")
 
 WRITEBACK_INTERVAL = 5.0  # seconds between write-backs of stores, as Linux's dirty_writeback
 COMPARE_BLOCK = 64 * 1024  # bytes compared at a time before looking page by page
@@ -137,20 +141,31 @@ class SharedMapping:
         """Write the pages stored through mappings since the last compare
         back to the file (as ``t``, else as the task that made the mapping
         writable); nothing if no mapping can store."""
+        await self.hold(t)
+        self.release()
+
+    async def hold(self, t: Context | None) -> None:
+        """``write_back``, then keep the mapping held until ``release``: no
+        other write-back or hold runs meanwhile, so a write, truncate or
+        fallocate through sentry, with its mirroring into the memory, is
+        never crossed by a write-back of the bytes it changes. The holder
+        must not write back itself."""
         while self.busy is not None:
             await self.busy
-        writer, t = self.writer, t or self.context
-        if writer is None or t is None or self.closed:
-            return
-        changes = self._changes()
-        if not changes:
-            return
         self.busy = Waiter()
         try:
-            for offset, data in changes:
-                await writer.write_mapped(t, offset, data)
-        finally:
-            done, self.busy = self.busy, None
+            writer, t = self.writer, t or self.context
+            if writer is not None and t is not None and not self.closed:
+                for offset, data in self._changes():
+                    await writer.write_mapped(t, offset, data)
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """End a ``hold``."""
+        done, self.busy = self.busy, None
+        if done is not None:
             done.complete()
 
     def _changes(self) -> list[tuple[int, bytes]]:
@@ -196,8 +211,11 @@ class SharedMapping:
             return
         data = memoryview(data)[: max(0, len(self.shadow) - offset)]
         done = 0
-        while done < len(data):
-            done += os.pwrite(self.fd, data[done:], offset + done)
+        try:
+            while done < len(data):
+                done += os.pwrite(self.fd, data[done:], offset + done)
+        except OSError as err:
+            log.warning("a shared mapping missed a write: %s", err.strerror)
         self.shadow[offset : offset + len(data)] = data
 
     def resize(self, size: int) -> None:
@@ -207,7 +225,10 @@ class SharedMapping:
         if size == len(self.shadow) or self.closed:
             return
         size = self.budget.reserve(len(self.shadow), size)
-        os.ftruncate(self.fd, size)
+        try:
+            os.ftruncate(self.fd, size)
+        except OSError as err:
+            log.warning("a shared mapping missed a truncate: %s", err.strerror)
         if size < len(self.shadow):
             del self.shadow[size:]
         else:

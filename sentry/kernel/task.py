@@ -175,6 +175,7 @@ class Task:
         self.blocked: Blocked | None = None
         self.exit_hook: Callable[[int], Blocked | None] | None = None
         self._credentials: Credentials | None = None
+        self._last_credentials: Credentials | None = None  # before the last forget
 
     def __repr__(self) -> str:
         return f"Task({self.tid})"
@@ -268,7 +269,9 @@ class Task:
 
     def forget_credentials(self) -> None:
         """Read the credentials afresh next time (after an exec, or a call
-        that changes them)."""
+        that changes them); the last ones stay for a task gone meanwhile."""
+        if self._credentials is not None:
+            self._last_credentials = self._credentials
         self._credentials = None
 
     def credentials(self) -> Credentials:
@@ -279,7 +282,14 @@ class Task:
             return self._credentials
         fields: dict[str, list[int]] = {}
         caps: dict[str, int] = {}
-        with open(f"/proc/{self.tid}/status") as status:
+        try:
+            status = open(f"/proc/{self.tid}/status")
+        except OSError:
+            # Gone (a write-back made for it after its end): its last ids.
+            if self._last_credentials is None:
+                raise SyscallError(errno.ESRCH) from None
+            return self._last_credentials
+        with status:
             for line in status:
                 key, _, value = line.partition(":")
                 if key in ("Uid", "Gid", "Groups"):

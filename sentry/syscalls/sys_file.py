@@ -134,7 +134,9 @@ def _openat(t: Task, dirfd: int, path: int, flags: int, mode: int, path_arg: int
     start = locate(t, dirfd, read_path(t, path), opening=True)
     if start is None:
         return PASS
-    return _open(t, start, flags, mode & 0o7777, path_arg)
+    # Unknown bits are ignored, as Linux's build_open_how drops them (and
+    # none may reach a file system as one of sentry's own, OPEN_EXEC).
+    return _open(t, start, flags & VALID_OPEN_FLAGS, mode & 0o7777, path_arg)
 
 
 async def _open(
@@ -328,7 +330,7 @@ def fcntl(t: Task, fd: int, cmd: int, arg: int) -> SyscallResult:
     if file.flags & O_PATH and cmd not in PATH_FCNTL:
         raise SyscallError(errno.EBADF)
     if cmd in sys_lock.RECORD_COMMANDS:
-        return sys_lock.fcntl_lock(t, file, cmd, arg)
+        return sys_lock.fcntl_lock(t, file, c_int(fd), cmd, arg)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         return _duplicated(t, file, None, cmd == F_DUPFD_CLOEXEC)
     if cmd == F_SETFD:

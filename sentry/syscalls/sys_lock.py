@@ -29,15 +29,27 @@ if TYPE_CHECKING:
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
 RECORD_COMMANDS = (F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW)
-LOCK_NB, LOCK_UN = 4, 8
+LOCK_NB, LOCK_UN, LOCK_MAND = 4, 8, 32
 # struct flock on x86_64: l_type, l_whence, l_start, l_len, l_pid.
 FLOCK = struct.Struct("=hh4xqqi4x")
 
 
-async def fcntl_lock(t: Task, file: FileDescription, cmd: int, arg: int) -> int:
-    """fcntl(2)'s F_GETLK, F_SETLK, F_SETLKW and their OFD forms on a
-    sentry file. Precondition: ``cmd`` is one of RECORD_COMMANDS and the
-    file was not opened O_PATH."""
+async def fcntl_lock(t: Task, file: FileDescription, fd: int, cmd: int, arg: int) -> int:
+    """fcntl(2)'s F_GETLK, F_SETLK, F_SETLKW and their OFD forms on sentry
+    file ``file``, fd ``fd``. The call holds a reference on the file, as
+    Linux's fdget does, so that a close by another thread while it waits
+    releases the file's OFD locks after, not before, the lock is set; a
+    classic lock set after its fd was closed is dropped again (EBADF), as
+    Linux's fcntl_setlk does. Precondition: ``cmd`` is one of
+    RECORD_COMMANDS and the file was not opened O_PATH."""
+    file.inc_ref()
+    try:
+        return await _fcntl_lock(t, file, fd, cmd, arg)
+    finally:
+        file.dec_ref()
+
+
+async def _fcntl_lock(t: Task, file: FileDescription, fd: int, cmd: int, arg: int) -> int:
     raw = t.mm.copy_in(arg, FLOCK.size)
     if len(raw) < FLOCK.size:
         raise SyscallError(errno.EFAULT)
@@ -69,6 +81,11 @@ async def fcntl_lock(t: Task, file: FileDescription, cmd: int, arg: int) -> int:
     pid = -1 if ofd else t.group.tgid
     wait = cmd in (F_SETLKW, F_OFD_SETLKW)
     await lock.lock_record(file.lock_key, owner, pid, kind, start, end, wait, ofd)
+    if not ofd and kind != F_UNLCK:
+        descriptor = t.fd_table.get(fd)
+        if descriptor is None or descriptor.file is not file:
+            lock.release(file.lock_key, owner)
+            raise SyscallError(errno.EBADF)
     return 0
 
 
@@ -121,6 +138,8 @@ def flock(t: Task, fd: int, operation: int) -> SyscallResult:
     file = sentry_file(t, fd, opath=True)
     if file is None:
         return PASS
+    if operation & LOCK_MAND:
+        return 0  # ignored, as Linux has done since LOCK_MAND was removed
     kinds = {LOCK_SH: LOCK_SH, LOCK_EX: LOCK_EX, LOCK_UN: None}
     if operation & ~LOCK_NB not in kinds:
         raise SyscallError(errno.EINVAL)
@@ -130,5 +149,11 @@ def flock(t: Task, fd: int, operation: int) -> SyscallResult:
 
 
 async def _flock(file: FileDescription, kind: int | None, wait: bool) -> int:
-    await lock.lock_flock(file.lock_key, file, kind, wait)
+    # A reference for the call (fdget's): a close while it waits releases
+    # the lock after it is set.
+    file.inc_ref()
+    try:
+        await lock.lock_flock(file.lock_key, file, kind, wait)
+    finally:
+        file.dec_ref()
     return 0

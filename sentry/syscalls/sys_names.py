@@ -308,8 +308,11 @@ async def _link(
     the task looks the new name up itself) and EPERM for a directory."""
     target = await t.kernel.vfs.walk(t, src, follow)
     if dst is None:
-        if await _host_stat(t, newdirfd, new, AT_SYMLINK_NOFOLLOW) == 0:
+        found = await _host_stat(t, newdirfd, new, AT_SYMLINK_NOFOLLOW)
+        if found == 0:
             raise SyscallError(errno.EEXIST)
+        if found != -errno.ENOENT:
+            raise SyscallError(-found)  # the new name's path is refused
         raise SyscallError(errno.EXDEV)
     last = await _new_name(t, dst)
     parent = last.dir

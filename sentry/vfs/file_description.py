@@ -19,6 +19,7 @@ from sentry.vfs.file_description_impl import (
     O_LARGEFILE,
     O_NOFOLLOW,
     O_PATH,
+    O_RDONLY,
     O_RDWR,
     O_WRONLY,
     OPEN_ONLY,
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
 class FileDescription:
     """An open file: flags, offset and a reference count of the fds on it.
 
-    Invariants: ``refs`` counts the FDTable entries that refer to it; when
-    it drops to 0 the impl is released, exactly once.
+    Invariants: ``refs`` counts the FDTable entries that refer to it, and
+    the calls under way that hold it (a lock call's wait, as Linux's
+    fdget); when it drops to 0 its locks go and the impl is released,
+    exactly once.
     """
 
     def __init__(self, impl: FileDescriptionImpl, flags: int, location: Location) -> None:
@@ -92,7 +95,8 @@ class FileDescription:
     @property
     def readable(self) -> bool:
         """Opened for reading."""
-        return self.flags & O_ACCMODE != O_WRONLY and not self.flags & O_PATH
+        # Access mode 3 opens for neither (Linux's OPEN_FMODE).
+        return self.flags & O_ACCMODE in (O_RDONLY, O_RDWR) and not self.flags & O_PATH
 
     @property
     def writable(self) -> bool:

@@ -27,8 +27,8 @@ Rules, as Linux's:
   the caller fails with EDEADLK instead.
 
 Invariants: every FileLocks in ``_FILES`` holds a lock or a waiter;
-``_BLOCKED`` maps each classic owner waiting in F_SETLKW to the owner it
-waits for.
+``_BLOCKED`` has one (owner, holder) pair for each thread of a classic owner
+waiting in F_SETLKW.
 """
 
 from __future__ import annotations
@@ -151,8 +151,10 @@ class FileLocks:
 
 # The locks of each file, by the object that stands for it (its inode).
 _FILES: weakref.WeakKeyDictionary[object, FileLocks] = weakref.WeakKeyDictionary()
-# A classic owner waiting in F_SETLKW -> the owner whose lock it waits for.
-_BLOCKED: dict[object, object] = {}
+# (a classic owner waiting in F_SETLKW, the owner whose lock it waits for):
+# one pair per waiting thread.
+_BLOCKED: list[tuple[object, object]] = []
+MAX_DEADLK_ITERATIONS = 10
 
 
 def file_locks(key: object, create: bool = True) -> FileLocks | None:
@@ -186,14 +188,16 @@ async def lock_record(
                 break
             if not wait:
                 raise SyscallError(errno.EAGAIN)
+            edge = (owner, holder.owner)
             if not ofd:
                 if _waits_on(holder.owner, owner):
                     raise SyscallError(errno.EDEADLK)
-                _BLOCKED[owner] = holder.owner
+                _BLOCKED.append(edge)
             try:
                 await locks.wait()
             finally:
-                _BLOCKED.pop(owner, None)
+                if edge in _BLOCKED:
+                    _BLOCKED.remove(edge)
         locks.set_record(owner, pid, kind, start, end)
     finally:
         forget_if_empty(key)
@@ -201,14 +205,19 @@ async def lock_record(
 
 def _waits_on(start: object, owner: object) -> bool:
     """Whether ``start`` is ``owner`` or waits, through a chain of classic
-    owners, on ``owner`` (Linux's posix_locks_deadlock, bounded as its)."""
-    for _ in range(10):
-        if start is owner:
-            return True
-        nxt = _BLOCKED.get(start)
-        if nxt is None:
+    owners (any of their waiting threads), on ``owner`` (Linux's
+    posix_locks_deadlock, bounded as its: MAX_DEADLK_ITERATIONS)."""
+    frontier, seen = [start], set()
+    for _ in range(MAX_DEADLK_ITERATIONS):
+        if not frontier:
             return False
-        start = nxt
+        here = frontier.pop()
+        if here is owner:
+            return True
+        if id(here) in seen:
+            continue
+        seen.add(id(here))
+        frontier.extend(holder for waiter, holder in _BLOCKED if waiter is here)
     return False
 
 

@@ -52,7 +52,8 @@ CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID = 0, 1,
 S_ISGID, S_ISVTX, S_IXUGO = 0o2000, 0o1000, 0o111
 O_ACCMODE, O_WRONLY, O_RDWR, O_TRUNC = 0o3, 0o1, 0o2, 0o1000
 # An open(2) flag of sentry's own for an exec's open of the file (Linux's
-# __FMODE_EXEC): it needs MAY_EXEC, not MAY_READ. Never sent to a server.
+# __FMODE_EXEC): it needs MAY_EXEC, not MAY_READ. Outside VALID_OPEN_FLAGS,
+# so the app's open cannot pass it (sys_file masks); never sent to a server.
 OPEN_EXEC = 0o40
 
 
@@ -62,8 +63,9 @@ def may_open(flags: int) -> int:
     if flags & OPEN_EXEC:
         return MAY_EXEC
     mode = flags & O_ACCMODE
-    mask = MAY_READ if mode in (0, O_RDWR) else 0
-    if mode in (O_WRONLY, O_RDWR) or flags & O_TRUNC:
+    # Linux's ACC_MODE: mode 3 (no standard name) asks for both.
+    mask = MAY_READ if mode != O_WRONLY else 0
+    if mode != 0 or flags & O_TRUNC:
         mask |= MAY_WRITE
     return mask
 

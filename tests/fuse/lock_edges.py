@@ -14,6 +14,7 @@ import os
 import signal
 import struct
 import sys
+import threading
 import time
 
 from edge_calls import call
@@ -195,6 +196,37 @@ def main() -> None:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     call("setlk once the holder is gone", setlk, a, fcntl.F_WRLCK, 0, 1)
+
+    # A classic lock whose fd another thread closes while it waits: EBADF
+    # once the holder lets go, and nothing stays locked.
+    call("unlock a before the close case", setlk, a, fcntl.F_UNLCK, 0, 0)
+    pid = os.fork()
+    if pid == 0:
+        setlk(os.open("a", os.O_RDWR), fcntl.F_WRLCK, 0, 1)
+        time.sleep(3 * SHORT)
+        os._exit(0)
+    time.sleep(SHORT)
+    closing = os.open("a", os.O_RDWR)
+    outcome: list[str] = []
+
+    def wait_for_lock() -> None:
+        try:
+            setlk(closing, fcntl.F_WRLCK, 0, 1, fcntl.F_SETLKW)
+            outcome.append("locked")
+        except OSError as err:
+            outcome.append(errno.errorcode[err.errno or 0])
+
+    waiter = threading.Thread(target=wait_for_lock)
+    waiter.start()
+    time.sleep(SHORT)
+    os.close(closing)
+    waiter.join()
+    os.waitpid(pid, 0)
+    print("setlkw on an fd closed meanwhile", outcome[0])
+    in_child(
+        "child: a [0,1) write after that",
+        lambda: setlk(os.open("a", os.O_RDWR), fcntl.F_WRLCK, 0, 1),
+    )
 
     # flock: per open file description, whole file, apart from record locks.
     f1, f2 = os.open("a", os.O_RDONLY), os.open("a", os.O_RDONLY)

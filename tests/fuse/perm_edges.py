@@ -144,6 +144,8 @@ def main() -> None:
             ("write grp", lambda: write("grp")),
             ("read world (other)", lambda: read("world")),
             ("read nobody", lambda: read("nobody")),
+            ("open prog rw, bit 0o40", lambda: os.close(os.open("prog", os.O_RDWR | 0o40))),
+            ("open world with access mode 3", lambda: os.close(os.open("world", 3))),
             ("stat closed/f", lambda: os.stat("closed/f").st_size),
             ("list closed", lambda: len(os.listdir("closed"))),
             ("stat xonly/f", lambda: os.stat("xonly/f").st_size),
