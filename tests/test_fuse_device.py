@@ -61,10 +61,12 @@ def _fd_semantics(tmp_path: Path, runner: Any, name: str) -> tuple[bytes, list[s
     mnt.mkdir()
     program = HERE / "fuse" / "fd_semantics.py"
     daemon = " ".join(a for a in testfs_argv(mnt, "clone_fd", log=log, threads=True) if a != "-f")
-    # RELEASE is sent after close(2) has returned: give it time to arrive.
+    # RELEASE is sent after close(2) has returned: wait (5 s at most) until
+    # the daemon has logged it, however loaded the machine.
     script = (
         f"{daemon} && {sys.executable} {program} {mnt}/data; s=$?; "
-        f"sleep 0.5; fusermount3 -u {mnt}; exit $s"
+        f"for i in $(seq 50); do grep -q RELEASE {log} && break; sleep 0.1; done; "
+        f"fusermount3 -u {mnt}; exit $s"
     )
     try:
         done = runner(["sh", "-c", script], timeout=60)

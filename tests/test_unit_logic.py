@@ -365,3 +365,29 @@ def test_record_locks_split_merge_and_conflict() -> None:
     assert locks.conflict(me, F_WRLCK, 0, OFFSET_MAX) is None
     locks.release_records(me)
     assert locks.records == [] and locks.empty
+
+
+def _run(coroutine) -> None:  # type: ignore[no-untyped-def]
+    """Run a coroutine that does not wait to its end."""
+    with pytest.raises(StopIteration):
+        coroutine.send(None)
+
+
+def test_record_locks_are_bounded_per_file(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Past MAX_RECORDS locks on a file, a new lock is ENOLCK; unlocking
+    still works."""
+    from sentry.errors import SyscallError
+    from sentry.vfs import lock
+
+    class _Inode:
+        """A key the lock table can hold weakly, as it holds inodes."""
+
+    monkeypatch.setattr(lock, "MAX_RECORDS", 3)
+    key, owner = _Inode(), object()
+    for start in (0, 10, 20):
+        _run(lock.lock_record(key, owner, 1, F_WRLCK, start, start, False, False))
+    with pytest.raises(SyscallError) as refused:
+        lock.lock_record(key, owner, 1, F_WRLCK, 30, 30, False, False).send(None)
+    assert refused.value.errno == errno.ENOLCK
+    _run(lock.lock_record(key, owner, 1, F_UNLCK, 0, OFFSET_MAX, False, False))
+    assert lock.file_locks(key, create=False) is None

@@ -201,7 +201,9 @@ class FuseDaemons:
                 os.mkdir(os.path.join(self._scratch.name, "mnt"))
             argv = server_argv(spec, theirs.fileno(), os.path.join(self._scratch.name, "mnt"))
             shim = fusermount.write_shim(self._scratch.name)
-            env = {**self.env, fusermount.FD_ENV: str(theirs.fileno())}
+            # The shim is first on PATH too, for a host with no fusermount.
+            path = f"{self._scratch.name}:{self.env.get('PATH', os.defpath)}"
+            env = {**self.env, fusermount.FD_ENV: str(theirs.fileno()), "PATH": path}
             enter = functools.partial(fusermount.enter, shim)
         try:
             popen = subprocess.Popen(

@@ -66,7 +66,7 @@ def write_shim(directory: str) -> str:
     """The shim as an executable script in ``directory``; its path."""
     path = os.path.join(directory, "fusermount")
     with open(path, "w") as f:
-        f.write(f"#!{sys.executable} -P\n{SHIM}")
+        f.write(f"#!{sys.executable} -I\n{SHIM}")  # -I: no PYTHON* variables, no user site
     os.chmod(path, 0o755)
     return path
 

@@ -25,6 +25,8 @@ Rules, as Linux's:
 - A blocked F_SETLKW or flock waits for any change on the file and tries
   again; a classic lock that would wait on an owner waiting (in a chain) on
   the caller fails with EDEADLK instead.
+- A file holds at most MAX_RECORDS record locks: past that a new one is
+  ENOLCK, so that an app cannot make sentry's loop scan without bound.
 
 Invariants: every FileLocks in ``_FILES`` holds a lock or a waiter;
 ``_BLOCKED`` has one (owner, holder) pair for each thread of a classic owner
@@ -155,6 +157,9 @@ _FILES: weakref.WeakKeyDictionary[object, FileLocks] = weakref.WeakKeyDictionary
 # one pair per waiting thread.
 _BLOCKED: list[tuple[object, object]] = []
 MAX_DEADLK_ITERATIONS = 10
+# Record locks per file: past this a new one is ENOLCK (Linux bounds them by
+# memory alone; sentry's single loop scans them at every lock call).
+MAX_RECORDS = 65536
 
 
 def file_locks(key: object, create: bool = True) -> FileLocks | None:
@@ -185,6 +190,8 @@ async def lock_record(
             assert locks is not None
             holder = locks.conflict(owner, kind, start, end) if kind != F_UNLCK else None
             if holder is None:
+                if kind != F_UNLCK and len(locks.records) >= MAX_RECORDS:
+                    raise SyscallError(errno.ENOLCK)
                 break
             if not wait:
                 raise SyscallError(errno.EAGAIN)
