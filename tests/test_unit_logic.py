@@ -391,3 +391,69 @@ def test_record_locks_are_bounded_per_file(monkeypatch) -> None:  # type: ignore
     assert refused.value.errno == errno.ENOLCK
     _run(lock.lock_record(key, owner, 1, F_UNLCK, 0, OFFSET_MAX, False, False))
     assert lock.file_locks(key, create=False) is None
+
+
+def test_generic_permission_classes_and_capabilities() -> None:
+    """The owner's class decides alone; DAC_READ_SEARCH reads anything and
+    searches directories; DAC_OVERRIDE executes only what has an x bit."""
+    from sentry.auth import Credentials
+    from sentry.errors import SyscallError
+    from sentry.vfs.permissions import (
+        CAP_DAC_OVERRIDE,
+        CAP_DAC_READ_SEARCH,
+        MAY_EXEC,
+        MAY_READ,
+        MAY_WRITE,
+        check,
+    )
+
+    user = Credentials(1000, 1000, 1000, 1000, (5,))
+    root = Credentials(0, 0, 0, 0, (), caps=1 << CAP_DAC_OVERRIDE | 1 << CAP_DAC_READ_SEARCH)
+    search_only = Credentials(0, 0, 0, 0, (), caps=1 << CAP_DAC_READ_SEARCH)
+
+    def allowed(creds: Credentials, mode: int, uid: int, gid: int, mask: int) -> bool:
+        try:
+            check(creds, mode, uid, gid, mask)
+        except SyscallError:
+            return False
+        return True
+
+    regular, directory = 0o100000, 0o040000
+    assert not allowed(user, regular | 0o077, 1000, 1000, MAY_READ)  # owner class decides
+    assert allowed(user, regular | 0o040, 1, 5, MAY_READ)  # supplementary group
+    assert not allowed(user, regular | 0o004, 1, 5, MAY_READ)  # group, not others
+    assert allowed(root, regular | 0o000, 1, 1, MAY_READ | MAY_WRITE)
+    assert not allowed(root, regular | 0o644, 1, 1, MAY_EXEC)  # no x bit at all
+    assert allowed(root, regular | 0o100, 1, 1, MAY_EXEC)
+    assert allowed(search_only, regular | 0o000, 1, 1, MAY_READ)
+    assert not allowed(search_only, regular | 0o000, 1, 1, MAY_WRITE)
+    assert allowed(search_only, directory | 0o000, 1, 1, MAY_READ | MAY_EXEC)
+    assert not allowed(search_only, directory | 0o000, 1, 1, MAY_WRITE)
+
+
+def test_setattr_rules() -> None:
+    """chmod drops S_ISGID outside the file's group; a touch needs write
+    permission, explicit times the owner; chgrp to one's own group only."""
+    from sentry.abi.linux import STATX_ATIME, STATX_GID, STATX_MODE, STATX_MTIME, UTIME_NOW
+    from sentry.auth import Credentials
+    from sentry.errors import SyscallError
+    from sentry.vfs.filesystem import SetStat
+    from sentry.vfs.permissions import check_setstat
+
+    user = Credentials(1000, 1000, 1000, 1000, ())
+    change = SetStat(mask=STATX_MODE, mode=0o2755)
+    check_setstat(user, 0o100644, 1000, 7, change, writable=True)
+    assert change.mode == 0o755
+    now = (0, UTIME_NOW)
+    touch = SetStat(mask=STATX_ATIME | STATX_MTIME, atime=now, mtime=now)
+    check_setstat(user, 0o100666, 1, 1, touch, writable=True)
+    with pytest.raises(SyscallError) as refused:
+        check_setstat(user, 0o100644, 1, 1, touch, writable=False)
+    assert refused.value.errno == errno.EACCES
+    explicit = SetStat(mask=STATX_ATIME | STATX_MTIME, atime=(1, 0), mtime=(1, 0))
+    with pytest.raises(SyscallError) as refused:
+        check_setstat(user, 0o100666, 1, 1, explicit, writable=True)
+    assert refused.value.errno == errno.EPERM
+    with pytest.raises(SyscallError):
+        check_setstat(user, 0o100644, 1000, 1000, SetStat(mask=STATX_GID, gid=7), True)
+    check_setstat(user, 0o100644, 1000, 7, SetStat(mask=STATX_GID, gid=1000), True)

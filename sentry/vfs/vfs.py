@@ -24,6 +24,7 @@ import errno
 import functools
 import os
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -169,6 +170,9 @@ class VirtualFilesystem:
         self._pattern_names: list[str] = []
         self._next_dev = 1
         self._seq = 0
+        # Every file system ever mounted, unmounted ones too while they live
+        # (a lazy unmount's lasts while busy): app_ended reaches them all.
+        self._filesystems: weakref.WeakSet[Filesystem[Any]] = weakref.WeakSet()
         # Called whenever prefixes() or special_names() change (the kernel
         # tells the platform, which then decides host paths without it).
         self.on_change: Callable[[], None] = lambda: None
@@ -239,6 +243,7 @@ class VirtualFilesystem:
         mount's, at ``root_path`` in ``fs``), by default its root."""
         if root is not None:
             fs.pin(root)
+        self._filesystems.add(fs)
         mount = Mount(
             point, fs, source, fstype, options, dev, owner, root, root_path, parent, guarded
         )
@@ -315,9 +320,9 @@ class VirtualFilesystem:
             await fs.sync(t)
 
     def app_ended(self) -> None:
-        """Tell each mounted file system, once, that the app ended
-        (Filesystem.app_ended)."""
-        for fs in self.filesystems():
+        """Tell each file system still alive, mounted or unmounted lazily,
+        once, that the app ended (Filesystem.app_ended)."""
+        for fs in list(self._filesystems):
             fs.app_ended()
 
     def all_mounts(self) -> list[Mount]:
