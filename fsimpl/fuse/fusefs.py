@@ -547,6 +547,7 @@ class FuseFilesystem:
     def truncated(self, inode: Inode, size: int) -> None:
         """The file is now ``size`` bytes long: trim its cached data and
         its shared mappings."""
+        inode.changes += 1
         if inode.cache is not None:
             inode.cache.truncate(size)
         if inode.mapping is not None:

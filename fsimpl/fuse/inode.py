@@ -62,6 +62,7 @@ class Inode:
     flush_timer: bool = False  # a delayed writeback is scheduled
     mapping: SharedMapping | None = None  # the memory of its shared mappings
     gone: bool = False  # its last name went (nlink 0): forgotten once unused
+    changes: int = 0  # writes, truncates and fallocates through sentry, counted
 
 
 class HandleFile(FileDescriptionImpl):

@@ -51,6 +51,7 @@ log = logging.getLogger("sentry")
 
 # The wire's 64-bit unsigned fields take a negative C long as Linux sends it.
 U64_MASK = 2**64 - 1
+FILL_TRIES = 3  # reads of a file into its first shared mapping, at most
 
 
 @dataclass
@@ -112,16 +113,26 @@ class RegularFile(FileWriter):
         shared mappings see the bytes written."""
         mapping = self.inode.mapping
         if mapping is None:
-            return await super().pwrite(t, fd, src, offset)
+            done = await super().pwrite(t, fd, src, offset)
+            self.inode.changes += 1
+            if self.inode.mapping is not None:  # made while this write ran
+                await self._mirror(t, self._written_at(fd, offset, done), done)
+            return done
         await mapping.hold(t)
         try:
             done = await super().pwrite(t, fd, src, offset)
-            if fd.flags & O_APPEND and self.inode.attr is not None:
-                offset = self.inode.attr.size - done
-            await self._mirror(t, offset, done)
+            self.inode.changes += 1
+            await self._mirror(t, self._written_at(fd, offset, done), done)
         finally:
             mapping.release()
         return done
+
+    def _written_at(self, fd: FileState, offset: int, done: int) -> int:
+        """Where a write of ``done`` bytes asked at ``offset`` went (the end
+        of file under O_APPEND)."""
+        if fd.flags & O_APPEND and self.inode.attr is not None:
+            return self.inode.attr.size - done
+        return offset
 
     def write_cached(
         self, t: Context, fd: FileState, src: IOSequence, offset: int
@@ -130,7 +141,10 @@ class RegularFile(FileWriter):
         is mapped shared (see FileWriter.write_cached)."""
         if self.inode.mapping is not None:
             return None
-        return super().write_cached(t, fd, src, offset)
+        done = super().write_cached(t, fd, src, offset)
+        if done is not None:
+            self.inode.changes += 1
+        return done
 
     async def _mirror(self, t: Context, offset: int, length: int) -> None:
         """Give the inode's shared mapping the file's size and its bytes
@@ -165,13 +179,19 @@ class RegularFile(FileWriter):
                 raise SyscallError(errno.ENOMEM)
             try:
                 data = bytearray(size)
-                done = 0
-                while done < size:
-                    dst = BufferSequence(memoryview(data)[done:])
-                    n = await FileReader.pread(self, t, _OwnState(), dst, done)
-                    if n == 0:
+                # Read again if the file changed through sentry meanwhile
+                # (a write that ends once the mapping exists mirrors itself).
+                for _ in range(FILL_TRIES):
+                    seen = inode.changes
+                    done = 0
+                    while done < size:
+                        dst = BufferSequence(memoryview(data)[done:])
+                        n = await FileReader.pread(self, t, _OwnState(), dst, done)
+                        if n == 0:
+                            break
+                        done += n
+                    if inode.changes == seen:
                         break
-                    done += n
             finally:
                 cache.reserve(size, 0)
             if inode.mapping is None:  # else another task made it meanwhile
@@ -264,6 +284,7 @@ class RegularFile(FileWriter):
             conn.no_fallocate = True
             raise SyscallError(errno.EOPNOTSUPP) from None
         self.inode.attr_expires = 0.0
+        self.inode.changes += 1
         await self._mirror(t, offset, length)
         return 0
 
