@@ -396,16 +396,10 @@ def test_record_locks_are_bounded_per_file(monkeypatch) -> None:  # type: ignore
 def test_generic_permission_classes_and_capabilities() -> None:
     """The owner's class decides alone; DAC_READ_SEARCH reads anything and
     searches directories; DAC_OVERRIDE executes only what has an x bit."""
+    from sentry.abi.linux import CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
     from sentry.auth import Credentials
     from sentry.errors import SyscallError
-    from sentry.vfs.permissions import (
-        CAP_DAC_OVERRIDE,
-        CAP_DAC_READ_SEARCH,
-        MAY_EXEC,
-        MAY_READ,
-        MAY_WRITE,
-        check,
-    )
+    from sentry.vfs.permissions import MAY_EXEC, MAY_READ, MAY_WRITE, check
 
     user = Credentials(1000, 1000, 1000, 1000, (5,))
     root = Credentials(0, 0, 0, 0, (), caps=1 << CAP_DAC_OVERRIDE | 1 << CAP_DAC_READ_SEARCH)

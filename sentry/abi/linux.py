@@ -131,6 +131,7 @@ class Statx:
 
 
 _STAT = struct.Struct("<QQQIIIiQqqq6q3q")  # struct stat (x86_64), 144 bytes
+STAT_SIZE = _STAT.size
 _STATX_TS = "qIi"
 _STATX = struct.Struct(
     "<IIQIIIHHQQQQ" + _STATX_TS * 4 + "IIII" + "Q" * 14
@@ -256,3 +257,17 @@ def pack_dirent64(ino: int, off: int, d_type: int, name: bytes) -> bytes:
     reclen = (_DIRENT64.size + len(name) + 1 + 7) & ~7
     record = _DIRENT64.pack(ino, off, reclen, d_type) + name
     return record + b"\0" * (reclen - len(record))
+
+
+# Sockets: struct msghdr and struct cmsghdr (x86_64), SCM_RIGHTS, and
+# recvmsg's close-on-exec flag for the fds it receives.
+SOL_SOCKET = 1
+SCM_RIGHTS = 1
+MSG_CMSG_CLOEXEC = 0x40000000
+MSGHDR = struct.Struct("<QI4xQQQQi4x")  # name, namelen, iov, iovlen, control, controllen, flags
+CMSGHDR = struct.Struct("<Qii")  # len, level, type; the data follows (an fd: 4 bytes)
+IOVEC = struct.Struct("<QQ")
+
+# Capabilities (include/uapi/linux/capability.h): the bit of each in CapEff.
+CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID = 0, 1, 2, 3, 4
+CAP_SYS_ADMIN = 21

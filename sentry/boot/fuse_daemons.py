@@ -204,7 +204,8 @@ class FuseDaemons:
             # The shim is first on PATH too, for a host with no fusermount.
             path = f"{self._scratch.name}:{self.env.get('PATH', os.defpath)}"
             env = {**self.env, fusermount.FD_ENV: str(theirs.fileno()), "PATH": path}
-            enter = functools.partial(fusermount.enter, shim)
+            program = self.kernel.platform.filter_program([], fusermount.MOUNT_RULES)
+            enter = functools.partial(fusermount.enter, shim, program)
         try:
             popen = subprocess.Popen(
                 argv,

@@ -23,21 +23,24 @@ libfuse 2 daemons outside are not supported (run them in the sandbox).
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import shutil
-import struct
 import sys
 
 from sentry.abi.linux import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC
-from sentry.abi.linux_amd64 import AUDIT_ARCH_X86_64, SYSCALL_NUMBERS
+from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
+from sentry.fuse_server import libc
+from sentry.platform.seccomp_rules import errno_action
 
 FD_ENV = "SENTRY_FUSE_FD"  # the daemon's end of the connection, for the shim
 FUSERMOUNTS = ("/usr/bin/fusermount", "/bin/fusermount", "/usr/bin/fusermount3")
-PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-BPF_LD_W_ABS, BPF_JEQ_K, BPF_RET_K = 0x20, 0x15, 0x06
-SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+# The daemon's seccomp rules (everything else runs): its own mount(2) fails
+# with EPERM, so libfuse runs fusermount; umount2(2) returns 0 untried.
+MOUNT_RULES = {
+    SYSCALL_NUMBERS["mount"]: errno_action(errno.EPERM),
+    SYSCALL_NUMBERS["umount2"]: errno_action(0),
+}
 # fusermount's part of the _FUSE_COMMFD protocol, with sentry's channel in
 # place of a /dev/fuse fd; an unmount (-u) has nothing to do.
 SHIM = f"""import os, socket, sys
@@ -71,41 +74,12 @@ def write_shim(directory: str) -> str:
     return path
 
 
-def enter(shim: str) -> None:
+def enter(shim: str, program: bytes) -> None:
     """For the daemon's child before exec: a private mount namespace where
-    each fusermount is ``shim``, then :func:`mount_filter`. Raises
-    OSError."""
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def check(result: int) -> None:
-        if result != 0:
-            error = ctypes.get_errno()
-            raise OSError(error, os.strerror(error))
-
-    check(libc.unshare(CLONE_NEWNS))
-    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None))
+    each fusermount is ``shim``, then seccomp filter ``program`` (built from
+    MOUNT_RULES). Raises OSError."""
+    libc.unshare(CLONE_NEWNS)
+    libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
     for path in sorted({os.path.realpath(p) for p in FUSERMOUNTS if os.path.exists(p)}):
-        check(libc.mount(os.fsencode(shim), os.fsencode(path), None, MS_BIND, None))
-    program = mount_filter()
-    insns = ctypes.create_string_buffer(program, len(program))
-    # struct sock_fprog: the count, then a pointer to the instructions.
-    fprog = ctypes.create_string_buffer(
-        struct.pack("HxxxxxxQ", len(program) // 8, ctypes.addressof(insns))
-    )
-    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog, 0, 0))
-
-
-def mount_filter() -> bytes:
-    """A seccomp program: mount(2) fails with EPERM, umount2(2) returns 0
-    without acting, everything else runs."""
-    insns = [
-        (BPF_LD_W_ABS, 0, 0, 4),  # arch
-        (BPF_JEQ_K, 0, 5, AUDIT_ARCH_X86_64),
-        (BPF_LD_W_ABS, 0, 0, 0),  # nr
-        (BPF_JEQ_K, 0, 1, SYSCALL_NUMBERS["umount2"]),
-        (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO),
-        (BPF_JEQ_K, 0, 1, SYSCALL_NUMBERS["mount"]),
-        (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM),
-        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-    ]
-    return b"".join(struct.pack("HBBI", *insn) for insn in insns)
+        libc.mount(os.fsencode(shim), os.fsencode(path), None, MS_BIND, None)
+    libc.set_seccomp_filter(program)

@@ -1,4 +1,6 @@
-"""The few libc calls the servers need that Python's ``os`` lacks, through ctypes.
+"""The few libc calls the servers need that Python's ``os`` lacks, through ctypes
+(and the start of a libc 2 daemon, ``sentry.boot.fusermount``: unshare and a
+seccomp filter).
 
 The only module of the package that touches ctypes: each function makes one
 call and raises ``OSError`` with the call's errno on failure.
@@ -43,6 +45,20 @@ _libc.fchownat.argtypes = [
     ctypes.c_int,
 ]
 _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_void_p,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
+
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def _check(result: int) -> None:
@@ -51,8 +67,10 @@ def _check(result: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def mount(source: bytes, target: bytes, fstype: bytes, flags: int, data: bytes) -> None:
-    """mount(2)."""
+def mount(
+    source: bytes | None, target: bytes, fstype: bytes | None, flags: int, data: bytes | None
+) -> None:
+    """mount(2) (None: a NULL pointer)."""
     _check(_libc.mount(source, target, fstype, flags, data))
 
 
@@ -82,3 +100,17 @@ def fchownat(dirfd: int, path: bytes, uid: int, gid: int, flags: int) -> None:
 def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
     """fallocate(2) with FALLOC_FL_* *mode*."""
     _check(_libc.fallocate(fd, mode, offset, length))
+
+
+def unshare(flags: int) -> None:
+    """unshare(2) with CLONE_* *flags*."""
+    _check(_libc.unshare(flags))
+
+
+def set_seccomp_filter(program: bytes) -> None:
+    """Install *program* (a ``struct sock_filter`` array) as a seccomp filter
+    of the calling thread: prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER). Needs
+    CAP_SYS_ADMIN or no_new_privs."""
+    insns = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(insns))
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0))

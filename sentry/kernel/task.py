@@ -6,12 +6,14 @@ Analogous to gVisor's ``kernel.Task`` and Linux's ``task_struct``.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import struct
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from sentry.abi.linux import CMSGHDR, IOVEC, MSG_CMSG_CLOEXEC, MSGHDR, SCM_RIGHTS, SOL_SOCKET
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.auth import Credentials
 from sentry.errors import SyscallError
@@ -29,22 +31,19 @@ T = TypeVar("T")
 
 # An argument of Task.inject that stands for the address of its ``data``.
 SCRATCH = -(2**70)
-MSG_CMSG_CLOEXEC = 0x40000000
 # give_fd's recvmsg: a msghdr, its one iovec of one byte, and room for one
-# cmsghdr with one fd (struct cmsghdr: size_t len, int level, int type).
-_MSGHDR = struct.Struct("=QI4xQQQQi4x")
-_IOVEC = struct.Struct("=QQ")
-_CMSG = struct.Struct("=Qiii")
-_IOV_AT = _MSGHDR.size
-_BYTE_AT = _IOV_AT + _IOVEC.size
+# cmsghdr with one fd.
+_IOV_AT = MSGHDR.size
+_BYTE_AT = _IOV_AT + IOVEC.size
 _CMSG_AT = _BYTE_AT + 8
-_CMSG_SPACE = 24  # CMSG_SPACE(sizeof(int))
+_CMSG_SPACE = CMSGHDR.size + 8  # CMSG_SPACE(sizeof(int))
+_FD = struct.Struct("<i")
 
 
 def _recvmsg_header(where: int) -> bytes:
     """give_fd's recvmsg arguments, laid out at ``where`` in the task."""
-    header = _MSGHDR.pack(0, 0, where + _IOV_AT, 1, where + _CMSG_AT, _CMSG_SPACE, 0)
-    return header + _IOVEC.pack(where + _BYTE_AT, 1) + bytes(8) + bytes(_CMSG_SPACE)
+    header = MSGHDR.pack(0, 0, where + _IOV_AT, 1, where + _CMSG_AT, _CMSG_SPACE, 0)
+    return header + IOVEC.pack(where + _BYTE_AT, 1) + bytes(8) + bytes(_CMSG_SPACE)
 
 
 class TaskKernel(Protocol):
@@ -245,9 +244,19 @@ class Task:
             raise SyscallError(-result)
         ends = struct.unpack("=ii", self.mm.copy_in(pair.where, 8))
         try:
-            ours = socket.socket(fileno=self.kernel.platform.take_fd(self.group.tgid, ends[0]))
-            with ours:
-                socket.send_fds(ours, [b"\0"], [fd])
+            # The app's other thread may have put anything at that fd: never
+            # wait on it, and any error of it is this call's (EIO).
+            ours = self.kernel.platform.take_fd(self.group.tgid, ends[0])
+            try:
+                sender = socket.socket(fileno=ours)
+            except OSError:
+                os.close(ours)
+                raise SyscallError(errno.EIO) from None
+            with sender:
+                try:
+                    socket.send_fds(sender, [b"\0"], [fd], socket.MSG_DONTWAIT)
+                except OSError:
+                    raise SyscallError(errno.EIO) from None
             receive = self.inject(
                 SYSCALL_NUMBERS["recvmsg"],
                 ends[1],
@@ -258,11 +267,11 @@ class Task:
             result = await receive
             if result < 0:
                 raise SyscallError(-result)
-            cmsg = self.mm.copy_in(receive.where + _CMSG_AT, _CMSG.size)
-            length, level, kind, received = _CMSG.unpack(cmsg)
-            if (level, kind) != (socket.SOL_SOCKET, socket.SCM_RIGHTS) or length < _CMSG.size:
+            cmsg = self.mm.copy_in(receive.where + _CMSG_AT, CMSGHDR.size + _FD.size)
+            length, level, kind = CMSGHDR.unpack_from(cmsg)
+            if (level, kind) != (SOL_SOCKET, SCM_RIGHTS) or length < CMSGHDR.size + _FD.size:
                 raise SyscallError(errno.EIO)  # the app's other thread took it
-            return int(received)
+            return int(_FD.unpack_from(cmsg, CMSGHDR.size)[0])
         finally:
             for end in ends:
                 await self.inject(SYSCALL_NUMBERS["close"], end)

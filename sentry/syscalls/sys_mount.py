@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from sentry.abi.linux import (
     AT_FDCWD,
+    CAP_SYS_ADMIN,
     MNT_DETACH,
     MNT_EXPIRE,
     MNT_FORCE,
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from sentry.vfs.filesystem import Inode
     from sentry.vfs.vfs import Mount, VirtualFilesystem
 
-CAP_SYS_ADMIN = 21
 GUARD = f" {GUARD_SOURCE} ".encode()
 _PROC_MOUNTS = re.compile(
     r"/proc/(self|thread-self|\d+)/(mounts|mountinfo)|/proc/mounts|/etc/mtab"

@@ -31,6 +31,7 @@ from sentry.abi.linux import (
     S_IFDIR,
     S_IFMT,
     S_IFREG,
+    STAT_SIZE,
 )
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.filesystem import Inode
     from sentry.vfs.vfs import Last
-
-STAT_SIZE = 144  # struct stat on x86_64
 
 
 async def _new_name(t: Task, start: Start, directory: bool = False) -> Last:

@@ -17,6 +17,7 @@ import struct
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from sentry.abi.linux import CMSGHDR, MSG_CMSG_CLOEXEC, MSGHDR, SCM_RIGHTS, SOL_SOCKET
 from sentry.kernel.fd_traps import make_precise
 from sentry.kernel.syscalls import Passthrough, SyscallResult
 from sentry.syscalls.common import PLACEHOLDERS, c_int, placeholder_id, sentry_file
@@ -25,11 +26,6 @@ if TYPE_CHECKING:
     from sentry.kernel.task import Task
     from sentry.vfs.file_description import FileDescription
 
-SOL_SOCKET = 1
-SCM_RIGHTS = 1
-MSG_CMSG_CLOEXEC = 0x40000000
-_MSGHDR = struct.Struct("<QI4xQQQQi4x")  # struct msghdr (x86_64), 56 bytes
-_CMSGHDR = struct.Struct("<Qii")  # struct cmsghdr, 16 bytes
 
 # Files sent and not yet received, one entry per reference held.
 _in_flight: list[FileDescription] = []
@@ -37,21 +33,21 @@ _in_flight: list[FileDescription] = []
 
 def _passed_fds(t: Task, msg: int) -> list[int]:
     """The fds of the SCM_RIGHTS messages in the msghdr at ``msg``."""
-    raw = t.mm.copy_in(msg, _MSGHDR.size)
-    if len(raw) < _MSGHDR.size:
+    raw = t.mm.copy_in(msg, MSGHDR.size)
+    if len(raw) < MSGHDR.size:
         return []
-    _name, _namelen, _iov, _iovlen, control, controllen, _flags = _MSGHDR.unpack(raw)
-    if not control or controllen < _CMSGHDR.size:
+    _name, _namelen, _iov, _iovlen, control, controllen, _flags = MSGHDR.unpack(raw)
+    if not control or controllen < CMSGHDR.size:
         return []
     data = t.mm.copy_in(control, min(controllen, 65536))
     fds = []
     pos = 0
-    while pos + _CMSGHDR.size <= len(data):
-        length, level, kind = _CMSGHDR.unpack_from(data, pos)
-        if length < _CMSGHDR.size or pos + length > len(data):
+    while pos + CMSGHDR.size <= len(data):
+        length, level, kind = CMSGHDR.unpack_from(data, pos)
+        if length < CMSGHDR.size or pos + length > len(data):
             break
         if level == SOL_SOCKET and kind == SCM_RIGHTS:
-            body = data[pos + _CMSGHDR.size : pos + length]
+            body = data[pos + CMSGHDR.size : pos + length]
             fds += [fd for (fd,) in struct.iter_unpack("<i", body[: len(body) // 4 * 4])]
         pos += (length + 7) & ~7
     return fds

@@ -32,6 +32,11 @@ import errno
 from typing import TYPE_CHECKING
 
 from sentry.abi.linux import (
+    CAP_CHOWN,
+    CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH,
+    CAP_FOWNER,
+    CAP_FSETID,
     S_IFDIR,
     S_IFMT,
     STATX_ATIME,
@@ -42,15 +47,14 @@ from sentry.abi.linux import (
     UTIME_NOW,
 )
 from sentry.errors import SyscallError
+from sentry.vfs.file_description_impl import O_ACCMODE, O_TRUNC, O_WRONLY
 
 if TYPE_CHECKING:
     from sentry.auth import Credentials
     from sentry.vfs.filesystem import SetStat
 
 MAY_EXEC, MAY_WRITE, MAY_READ = 1, 2, 4
-CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID = 0, 1, 2, 3, 4
 S_ISGID, S_ISVTX, S_IXUGO = 0o2000, 0o1000, 0o111
-O_ACCMODE, O_WRONLY, O_RDWR, O_TRUNC = 0o3, 0o1, 0o2, 0o1000
 # An open(2) flag of sentry's own for an exec's open of the file (Linux's
 # __FMODE_EXEC): it needs MAY_EXEC, not MAY_READ. Outside VALID_OPEN_FLAGS,
 # so the app's open cannot pass it (sys_file masks); never sent to a server.
