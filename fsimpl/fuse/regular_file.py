@@ -306,6 +306,18 @@ class RegularFile(FileWriter):
                 raise
             conn.no_flush = True
 
+    def flushes(self) -> bool:
+        """Implements FileDescriptionImpl.flushes: unless the daemon has no
+        FLUSH and nothing of the file waits to be written back (no shared
+        mapping, no dirty byte, no write-back error kept)."""
+        inode, cache = self.inode, self.inode.cache
+        return (
+            not self.fs.conn.no_flush
+            or inode.mapping is not None
+            or inode.flushing is not None
+            or (cache is not None and bool(cache.dirty or cache.as_error))
+        )
+
     def release(self) -> None:
         """Implements FileDescriptionImpl.release: FUSE_RELEASE, unanswered;
         deferred while the inode's shared mapping writes back through this

@@ -266,15 +266,21 @@ int sentry_prctl(int option, unsigned long arg)
     return prctl(option, arg, 0, 0, 0) < 0 ? -errno : 0;
 }
 
-/* Catch `sig` in sentry itself: sentry_wait then returns -EINTR. */
+/*
+ * Catch `sig` in sentry itself: sentry_wait then returns -EINTR. Every
+ * signal is blocked while on_signal runs: a second one that interrupted it
+ * before it set its flags could siglongjmp away and lose the first (a
+ * SIGIO, hence a FUSE reply, lost to a SIGALRM). siglongjmp restores the
+ * mask that sentry_wait saved.
+ */
 int sentry_catch_signal(int sig)
 {
     struct sigaction sa;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO;
+    sigfillset(&sa.sa_mask);
     return sigaction(sig, &sa, NULL) < 0 ? -errno : 0;
 }
 
@@ -717,18 +723,20 @@ struct sentry_event {
  * can siglongjmp out of it at any point, even after it returned, without
  * losing the event; the event is consumed (waitpid) only after in_wait is
  * cleared. A stop resumed on the fast path needs no consuming: once the
- * tracee runs, it is no longer waitable.
+ * tracee runs, it is no longer waitable. The signal mask is saved once per
+ * call (one rt_sigprocmask), for siglongjmp to unblock what on_signal's
+ * mask blocked.
  */
 int sentry_wait(struct sentry_event *ev)
 {
     siginfo_t si;
     int tid;
 
+    if (sigsetjmp(wait_jmp, 1)) {
+        in_wait = 0;
+        return -EINTR;
+    }
     for (;;) {
-        if (sigsetjmp(wait_jmp, 0)) {
-            in_wait = 0;
-            return -EINTR;
-        }
         in_wait = 1;
         if (sig_any) {
             in_wait = 0;

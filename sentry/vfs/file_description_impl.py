@@ -181,7 +181,13 @@ class FileDescriptionImpl:
 
     async def flush(self, t: Context | None) -> None:
         """Called whenever an fd referring to this file is closed (``t`` is
-        None when its process is gone)."""
+        None when its process is gone), unless :meth:`flushes` said no."""
+
+    def flushes(self) -> bool:
+        """Whether a close must await :meth:`flush` now: it may have work
+        to do or an error to report. If not, close skips it, and the host
+        closes the fd's placeholder with no stop after it."""
+        return False
 
     def release(self) -> None:
         """Called once, when the last reference to the open file goes away."""

@@ -1,15 +1,19 @@
 /*
  * The app of test_parking.py's injection test. Its getppid() (nr 110) is
  * served by a handler that makes this task call memfd_create on sentry's
- * behalf, first at once (mode 0), then after parking (mode 1), and returns
- * the new fd. Prints what the fd is and whether other registers survived.
+ * behalf, at once (mode 0), after parking (mode 1) or after a wait short
+ * enough to hold the task in its stop (mode 2), and returns the new fd.
+ * Prints what the fd is and whether other registers survived. Runs the
+ * modes its arguments name (all three if none).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-int main(void) {
+int main(int argc, char **argv) {
   char buf[256], p[64];
-  for (long mode = 0; mode < 2; mode++) {
+  for (int i = 0; i < (argc > 1 ? argc - 1 : 3); i++) {
+    long mode = argc > 1 ? atol(argv[i + 1]) : i;
     long b = 222;
     long fd;
     register long r8 asm("r8") = 888;
