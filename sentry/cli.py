@@ -55,9 +55,10 @@ def _parser() -> argparse.ArgumentParser:
         "--cpu-affinity",
         metavar="SPEC",
         default="none",
-        help="'none' (default): the app gets every CPU sentry has, and the scheduler places "
-        "both; 'same': sentry and the app share one CPU (cheapest stops, one CPU for the "
-        "whole app); or a CPU list such as 0-1,3 for both",
+        help="'none' (default): the app gets every CPU sentry has, and sentry and its "
+        "built-in servers share the last of them; 'same': sentry, its servers and the app "
+        "share one CPU (cheapest stops, one CPU for the whole app); or a CPU list such as "
+        "0-1,3 for all of them",
     )
     run.add_argument(
         "--spin",
@@ -285,8 +286,12 @@ def run(args: argparse.Namespace) -> int:
     all_cpus = os.sched_getaffinity(0)
     if cpus is not None:
         os.sched_setaffinity(0, cpus)
+    app_cpus = os.sched_getaffinity(0)
+    # Sentry and its built-in servers take turns (a request's server runs
+    # while sentry waits for it): on one CPU, a request wakes no other CPU.
+    home = {max(app_cpus)} if cpus is None else app_cpus
     # Polling on the one CPU the app needs would only delay it.
-    spin = args.spin if len(os.sched_getaffinity(0)) > 1 else 0
+    spin = args.spin if len(app_cpus) > 1 else 0
     strace = Strace(strace_out) if args.strace or args.strace_file else None
     kernel = new_kernel(lookup("ptrace")(spin), strace, cache_size=cache_size)
     daemons = None
@@ -297,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
         if daemons is None:
             from sentry.boot.fuse_daemons import FuseDaemons
 
-            daemons = FuseDaemons(kernel, fuse_type(kernel), env, all_cpus)
+            daemons = FuseDaemons(kernel, fuse_type(kernel), env, all_cpus, home)
         return daemons
 
     register_tmpfs(kernel, run_daemons)
@@ -310,7 +315,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"sentry: run: {err}\n")
             return 2
     try:
-        return kernel.run(path, argv, env, isolation.sandbox(options, cwd))
+        return kernel.run(path, argv, env, isolation.sandbox(options, cwd), home)
     except ExecFailed as err:
         return _cannot_execute(argv[0], err.errno)
     except SandboxError as err:

@@ -13,8 +13,11 @@ import time
 import pytest
 from conftest import (
     SHARED_BINDS,
+    descendants,
+    finish,
     kill_leftovers,
     pids_with_cmdline,
+    read_cmdline,
     run_cli,
     run_native,
     run_sandbox,
@@ -246,6 +249,30 @@ def test_cpu_affinity_none_leaves_the_app_alone():
     r = run_sandbox(["cat", "/proc/self/status"], cpu_affinity="none")
     assert r.returncode == 0
     assert _allowed_cpus(r) == _allowed_cpus(native)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_default_placement_keeps_sentry_and_its_servers_on_one_cpu(tmp_path):
+    # The app keeps every CPU; sentry and its built-in server take turns
+    # on the last one, so that a FUSE request wakes no other CPU.
+    cmd = [*sentry_cli(), "run", f"--mount={tmp_path}=memfs", "--"]
+    script = "grep Cpus_allowed_list /proc/self/status && exec sleep 30"
+    proc = subprocess.Popen([*cmd, "sh", "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        assert _parse_cpulist(line.split(":")[1].strip()) == os.sched_getaffinity(0)
+        servers = [
+            pid
+            for pid in descendants(proc.pid)
+            if b"sentry.fuse_server" in (read_cmdline(pid) or b"")
+        ]
+        assert len(servers) == 1
+        home = {max(os.sched_getaffinity(0))}
+        assert os.sched_getaffinity(proc.pid) == home
+        assert os.sched_getaffinity(servers[0]) == home
+    finally:
+        finish(proc)
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")

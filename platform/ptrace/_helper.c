@@ -25,6 +25,7 @@
 #include <linux/filter.h>
 #include <linux/ptrace.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -701,6 +702,7 @@ static int next_event(siginfo_t *si)
                 return -1;
             if (si->si_pid != 0)
                 return 0;
+            sched_yield();
         } while (now_ns() < deadline);
     }
     return waitid(P_ALL, 0, si, WEXITED | __WALL | WNOWAIT);

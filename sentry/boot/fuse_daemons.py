@@ -107,16 +107,24 @@ class FuseDaemons:
     """
 
     def __init__(
-        self, kernel: Kernel, fuse: FuseFilesystemType, env: dict[str, str], cpus: set[int]
+        self,
+        kernel: Kernel,
+        fuse: FuseFilesystemType,
+        env: dict[str, str],
+        cpus: set[int],
+        home: set[int],
     ) -> None:
         """``fuse``: the FUSE type registered in the kernel's VFS. ``cpus``:
-        where the daemons run. They are not pinned with sentry: they talk to
-        it over sockets, not ptrace, and on another CPU a daemon works while
-        the app copies."""
+        where ``--fuse`` daemons run (a daemon of the user's may use
+        several); ``home``: where the built-in servers run, sentry's own
+        CPUs. A built-in server answers one request at a time while sentry
+        waits: on sentry's CPU, neither wakes the other across CPUs (some
+        35 us each on a VM, three times the server's own work)."""
         self.kernel = kernel
         self.fuse = fuse
         self.env = env
         self.cpus = cpus
+        self.home = home
         self.daemons: list[Daemon] = []
         self.by_pid: dict[int, Daemon] = {}
         self.running = False  # the app has started; deaths are reported
@@ -228,7 +236,7 @@ class FuseDaemons:
         daemon = Daemon(spec, popen, SocketChannel(conn, ours, lambda: self._on_closed(daemon)))
         daemon.pids.add(popen.pid)
         try:
-            os.sched_setaffinity(popen.pid, self.cpus)
+            os.sched_setaffinity(popen.pid, self.cpus if spec.kind == "fuse" else self.home)
         except OSError:
             pass  # it already exited: the handshake reports it
         self.by_pid[popen.pid] = daemon

@@ -126,13 +126,20 @@ class Kernel:
         }
 
     def run(
-        self, path: str, argv: list[str], env: dict[str, str], sandbox: Sandbox | None = None
+        self,
+        path: str,
+        argv: list[str],
+        env: dict[str, str],
+        sandbox: Sandbox | None = None,
+        home: set[int] | None = None,
     ) -> int:
         """Run the app to its end; its exit status, 128+N if killed by signal N.
 
         With ``sandbox``, the app runs in its namespaces (see
-        ``sentry.boot.isolation``). Raises ExecFailed if ``path`` could not
-        be executed, SandboxError if the sandbox could not be set up.
+        ``sentry.boot.isolation``). With ``home``, sentry runs on those CPUs
+        once the app has started (the app keeps the CPUs it inherited).
+        Raises ExecFailed if ``path`` could not be executed, SandboxError if
+        the sandbox could not be set up.
         """
         for nr, entry in self.syscalls.items():
             self.platform.set_policy(nr, *self.dispatch.policy(entry))
@@ -147,6 +154,8 @@ class Kernel:
                 *fd_traps.precise_policy(self.syscalls, self.allowed)
             )
         self.main = self.platform.spawn(path, argv, env, traced, rules, sandbox)
+        if home is not None:
+            os.sched_setaffinity(0, home)
         group: ThreadGroup[Task] = ThreadGroup(self.main)
         self.groups[self.main] = group
         self._add_task(self.main, group, FDTable(self.platform))
@@ -221,8 +230,10 @@ class Kernel:
     def sleep(self, seconds: float) -> Waiter:
         """A Waiter that completes after ``seconds`` (for blocking handlers)."""
         waiter = Waiter()
-        heapq.heappush(self._timers, (time.monotonic() + seconds, next(self._seq), waiter))
-        self._arm_timer()
+        entry = (time.monotonic() + seconds, next(self._seq), waiter)
+        heapq.heappush(self._timers, entry)
+        if self._timers[0] is entry:  # else the timer is set for an earlier one
+            self._arm_timer()
         return waiter
 
     def _run_timers(self) -> None:
