@@ -153,6 +153,8 @@ class SocketChannel:
         """Receive the next reply straight into its request's buffers, if it
         is a READ reply with some (peeking at its header first); whether it
         was taken."""
+        if not self.conn.places():
+            return False
         head = self._head
         try:
             n = self.sock.recv_into(head, len(head), socket.MSG_PEEK)

@@ -385,6 +385,11 @@ class Connection:
             return None
         return sum(part.size_for(self.minor) for part in fixed)
 
+    def places(self) -> bool:
+        """Whether a request sent and not yet answered has buffers of its own
+        for its reply (else the transport need not look for them)."""
+        return any(request.into is not None for request in self.sent.values())
+
     def destination(self, unique: int, length: int) -> list[memoryview] | None:
         """Where the transport should put the ``length``-byte body of the
         reply to ``unique`` itself: the request's buffers, cut to ``length``,

@@ -189,12 +189,15 @@ class Task:
         return self.kernel.platform.address_space(self.tid)
 
     def umask(self) -> int:
-        """The process's file mode creation mask (``/proc/<tid>/status``)."""
-        with open(f"/proc/{self.tid}/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-        return 0o022
+        """The process's file mode creation mask (``/proc/<tid>/status``,
+        read at each create: the app sets it without stopping)."""
+        fd = os.open(f"/proc/{self.tid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            status = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        at = status.find(b"\nUmask:")
+        return int(status[at + 7 : status.index(b"\n", at + 1)], 8) if at >= 0 else 0o022
 
     def capable(self, cap: int) -> bool:
         """Whether the task has capability ``cap`` (CAP_*) in effect, in its
