@@ -352,20 +352,32 @@ class Platform(Protocol):
         at a stop."""
         ...
 
-    def inject(self, tid: int, nr: int, args: Sequence[int], rewind: bool) -> None:
+    def inject(
+        self, tid: int, nr: int, args: Sequence[int], rewind: bool, at: int | None = None
+    ) -> None:
         """Make the task call syscall ``nr`` with ``args`` (up to six; the
         other argument registers keep their values), and let it run.
 
         At a SYSCALL stop (``rewind`` false) the app's syscall is replaced;
         at a SYSCALL_EXIT stop (``rewind`` true) the task makes its syscall
-        again, as ``nr``. Either way it stops at the injected call's exit
-        (SYSCALL_EXIT, whose ``value`` is its result); a SYSCALL_ENTRY comes
-        first when rewinding, and a traced ``nr`` also gives its SYSCALL stop:
+        again, as ``nr``, or, with ``at``, runs the syscall instruction at
+        that address (after an exec, no syscall instruction precedes the new
+        program's first one: see :meth:`syscall_instruction`). Either way it
+        stops at the injected call's exit (SYSCALL_EXIT, whose ``value`` is
+        its result); a SYSCALL_ENTRY comes first when rewinding, and a
+        traced ``nr`` also gives its SYSCALL stop:
         the kernel must let both run to the exit (:meth:`resume_to_exit`).
         None of the task's stops pass through until that exit. The task's
         registers change: save them first (:meth:`save_regs`) to put them
         back at the end (:meth:`restore_regs`).
         """
+        ...
+
+    def syscall_instruction(self, tid: int) -> int:
+        """The address of a syscall instruction in the task's vDSO.
+        Precondition: the task has not run since its exec (so the vDSO is
+        still the kernel's). Raises SyscallError (ENOENT: the task has none,
+        ESRCH: it is gone)."""
         ...
 
     def restore_regs(self, tid: int, regs: list[int], nr: int, result: int) -> None:

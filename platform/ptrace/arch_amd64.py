@@ -32,6 +32,7 @@ RDI = 8 * USER_REGS.index("rdi")
 
 # Length of the `syscall` instruction: rip - SYSCALL_INSN_SIZE re-executes it.
 SYSCALL_INSN_SIZE = 2
+SYSCALL_INSN = b"\x0f\x05"
 # Bytes below the stack pointer that the ABI lets leaf code use (the red zone).
 RED_ZONE = 128
 

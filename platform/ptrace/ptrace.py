@@ -497,26 +497,45 @@ class PtracePlatform:
         self._check_task(tid, lib.sentry_getregs(tid, regs))
         return list(regs)
 
-    def inject(self, tid: int, nr: int, args: Sequence[int], rewind: bool) -> None:
+    def inject(
+        self, tid: int, nr: int, args: Sequence[int], rewind: bool, at: int | None = None
+    ) -> None:
         """Implements Platform.inject.
 
         Sets orig_rax to ``nr`` (and the argument registers) and resumes with
         PTRACE_SYSCALL. At a seccomp stop, seccomp then runs again on ``nr``
         (hence the SYSCALL stop of a trapped one); at a syscall-exit stop,
-        rip goes back over the syscall instruction (and rax = ``nr``), which
-        the task re-executes. The fast path holds the task's stops for Python
-        until the exit (``sentry_hold_tid``).
+        rip goes back over the syscall instruction, or to ``at`` (and rax =
+        ``nr``), which the task executes. The fast path holds the task's
+        stops for Python until the exit (``sentry_hold_tid``).
         """
         lib.sentry_hold_tid(tid, 1)
         regs = self.save_regs(tid)
         if rewind:
-            regs[arch.I_RIP] -= arch.SYSCALL_INSN_SIZE
+            regs[arch.I_RIP] = at if at is not None else regs[arch.I_RIP] - arch.SYSCALL_INSN_SIZE
             regs[arch.I_RAX] = nr
         regs[arch.I_ORIG_RAX] = nr
         for index, value in zip(arch.I_ARGS, args, strict=False):
             regs[index] = value & (2**64 - 1)
         self._set_regs(tid, regs)
         ptrace(helper.PTRACE_SYSCALL, tid, 0, 0)
+
+    def syscall_instruction(self, tid: int) -> int:
+        """Implements Platform.syscall_instruction: the first ``syscall``
+        bytes (0f 05) of the vDSO; run from there they are that instruction,
+        whatever instruction they are part of."""
+        try:
+            with open(f"/proc/{tid}/maps", "rb") as maps:
+                vdso = next((line for line in maps if line.rstrip().endswith(b"[vdso]")), None)
+        except OSError:
+            raise SyscallError(errno.ESRCH) from None
+        if vdso is None:
+            raise SyscallError(errno.ENOENT)
+        start, end = (int(a, 16) for a in vdso.split()[0].split(b"-"))
+        at = memory.copy_in(tid, start, end - start).find(arch.SYSCALL_INSN)
+        if at < 0:
+            raise SyscallError(errno.ENOENT)
+        return start + at
 
     def restore_regs(self, tid: int, regs: list[int], nr: int, result: int) -> None:
         """Implements Platform.restore_regs: one PTRACE_SETREGS, with

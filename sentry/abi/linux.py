@@ -8,6 +8,9 @@ import struct
 from dataclasses import dataclass
 
 # clone(2) flags (include/uapi/linux/sched.h).
+PR_SET_NAME = 15  # prctl: set the thread's comm
+TASK_COMM_LEN = 16  # comm's size, its NUL included
+
 CLONE_VM = 0x00000100
 CLONE_FILES = 0x00000400
 CLONE_VFORK = 0x00004000

@@ -346,6 +346,7 @@ class Kernel:
             # sentry's own execve (sys_exec): the registers it saved belong
             # to the old image; the call just returns 0 in the new one.
             t.blocked.saved_regs = None
+            t.blocked.execed = True
         t.fd_table = t.fd_table.exec(t)
         t.forget_credentials()
         if t.tid == self.main:

@@ -132,10 +132,11 @@ class Blocked:
     an injected syscall); ``stopped`` once it sits in a syscall-exit stop.
     ``injecting`` is the Injection the task is running, ``pending`` one it
     must run once it stops. ``args`` are the app's syscall arguments.
-    ``saved_regs`` are the app's registers, kept
-    from the first injection on. ``result`` is set when the coroutine has
-    finished and the task is being woken to return it. ``call`` is the
-    --strace text of the syscall.
+    ``saved_regs`` are the app's registers, kept from the first injection
+    on. ``execed`` is set once an injected execve succeeded: no syscall
+    instruction precedes the new program's rip. ``result`` is set when the
+    coroutine has finished and the task is being woken to return it.
+    ``call`` is the --strace text of the syscall.
     """
 
     coroutine: Coroutine[Waiter, Any, int]
@@ -149,6 +150,7 @@ class Blocked:
     injecting: Injection | None = None
     pending: Injection | None = None
     saved_regs: list[int] | None = None
+    execed: bool = False
 
 
 class Task:

@@ -373,7 +373,8 @@ class SyscallDispatcher:
                 where = self.platform.scratch(t.tid, b.saved_regs, injection.data)
                 injection.where = where
                 args = tuple(where + a - SCRATCH if _in_scratch(a) else a for a in args)
-            self.platform.inject(t.tid, injection.nr, args, rewind=b.parked)
+            at = self.platform.syscall_instruction(t.tid) if b.execed else None
+            self.platform.inject(t.tid, injection.nr, args, rewind=b.parked, at=at)
         except TaskExited:
             raise
         except SyscallError as err:

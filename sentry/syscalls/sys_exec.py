@@ -30,12 +30,12 @@ then runs it as a script).
 
 The exec itself is an injected ``execve``; when it succeeds the kernel
 drops the old image's saved registers (see ``Kernel``), and the call
-returns 0 in the new program, as on Linux. The new program's name
-(``comm``) is the host's: the base name of what the host ran (the fd
-number for a memfd, the interpreter for a script), where Linux names it
-after the path the app gave. Setting it would take a syscall made by the
-new image before it runs, and after an exec there is no syscall
-instruction to re-run.
+returns 0 in the new program, as on Linux. The host named the new program
+(``comm``) after what it ran (the fd number for a memfd, the interpreter
+for a script); Linux names it after the path the app gave, so before the
+new program runs its first instruction, it calls ``prctl(PR_SET_NAME)``
+with that path's base name. No syscall instruction precedes its first
+one: the call runs from one in its vDSO (``Platform.syscall_instruction``).
 
 The memfd is written through sentry's own dup of the task's fd
 (``Platform.take_fd``), never reopened by path: a thread of the app could
@@ -52,7 +52,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from sentry.abi.linux import AT_FDCWD, S_IFMT, S_IFREG
+from sentry.abi.linux import AT_FDCWD, PR_SET_NAME, S_IFMT, S_IFREG, TASK_COMM_LEN
 from sentry.abi.linux_amd64 import SYSCALL_NUMBERS
 from sentry.errors import SyscallError
 from sentry.kernel.syscalls import PASS, SyscallResult
@@ -92,6 +92,19 @@ def execve(t: Task, path: int, argv: int, envp: int) -> SyscallResult:
 
 
 async def _execve(t: Task, name: bytes, start: Start, argv: int, envp: int) -> int:
+    """Find what the host runs for ``name`` and run it, named after
+    ``name``; the exec's result."""
+    result = await _exec_found(t, name, start, argv, envp)
+    if result == 0:
+        comm = name.rsplit(b"/", 1)[-1][: TASK_COMM_LEN - 1]
+        try:
+            await t.inject(SYSCALL_NUMBERS["prctl"], PR_SET_NAME, SCRATCH, data=comm + b"\0")
+        except SyscallError:
+            pass  # no vDSO, or no room below the stack: the host's name stays
+    return result
+
+
+async def _exec_found(t: Task, name: bytes, start: Start, argv: int, envp: int) -> int:
     """Find what the host runs for ``name`` and run it; the exec's result."""
     args: list[Arg] | None = None  # None: the app's own argv
     for _ in range(MAX_INTERPRETERS + 1):

@@ -73,3 +73,9 @@ int main(void) {
 }
 EOS
 cc -o argv argv.c && ./argv; echo "argv: $?"
+# The new program's name (comm) is the base name of the path exec'd, for a
+# program, a script and a symlink to a host program alike.
+cp /bin/cat a-long-program-name && ./a-long-program-name /proc/self/comm; echo "comm: $?"
+printf '#!/bin/sh\ncat /proc/$$/comm\n' > named.sh && chmod +x named.sh && ./named.sh
+ln -s /bin/cat kitty && ./kitty /proc/self/comm
+python3 -c 'import os; os.execv("./a-long-program-name", ["x", "/proc/self/status"])' | head -1
