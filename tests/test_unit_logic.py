@@ -425,6 +425,27 @@ def test_generic_permission_classes_and_capabilities() -> None:
     assert not allowed(search_only, directory | 0o000, 1, 1, MAY_WRITE)
 
 
+def test_set_id_bits_dropped_by_writes_and_chowns() -> None:
+    """A write takes S_ISUID from a regular file, and S_ISGID beside
+    S_IXGRP, unless the writer has CAP_FSETID; a chown takes them from any
+    non-directory, capability or not."""
+    from sentry.abi.linux import CAP_FSETID
+    from sentry.auth import Credentials
+    from sentry.vfs.permissions import privileges_dropped
+
+    user = Credentials(1000, 1000, 1000, 1000, ())
+    root = Credentials(0, 0, 0, 0, (), caps=1 << CAP_FSETID)
+    regular, directory = 0o100000, 0o040000
+    assert privileges_dropped(user, regular | 0o6777, 1) == 0o6000
+    assert privileges_dropped(user, regular | 0o4755, 1) == 0o4000
+    assert privileges_dropped(user, regular | 0o2767, 1) == 0  # no S_IXGRP: kept
+    assert privileges_dropped(user, regular | 0o0777, 1) == 0
+    assert privileges_dropped(user, directory | 0o2775, 1) == 0
+    assert privileges_dropped(root, regular | 0o6777, 1) == 0
+    assert privileges_dropped(root, regular | 0o6777, 1, chown=True) == 0o6000
+    assert privileges_dropped(root, directory | 0o2775, 1, chown=True) == 0
+
+
 def test_setattr_rules() -> None:
     """chmod drops S_ISGID outside the file's group; a touch needs write
     permission, explicit times the owner; chgrp to one's own group only."""

@@ -22,6 +22,9 @@ from sentry.abi.linux import (
     S_IFDIR,
     S_IFMT,
     S_IFREG,
+    S_ISGID,
+    S_ISUID,
+    S_IXUGO,
     STATX_ATIME,
     STATX_BASIC_STATS,
     STATX_GID,
@@ -51,7 +54,7 @@ from sentry.vfs.file_description_impl import (
     FileDescriptionImpl,
 )
 from sentry.vfs.filesystem import SetStat
-from sentry.vfs.permissions import MAY_EXEC, MAY_WRITE, OPEN_EXEC, S_IXUGO, may_open
+from sentry.vfs.permissions import MAY_EXEC, MAY_WRITE, OPEN_EXEC, may_open
 from sentry.waiter import run_background
 
 if TYPE_CHECKING:
@@ -491,6 +494,8 @@ class FuseFilesystem:
                 raise SyscallError(errno.EACCES)
             permissions.check_setstat(creds, attr.mode, attr.uid, attr.gid, change, writable)
         args = fuse.SetattrIn()
+        if (change.chown or change.mask & STATX_SIZE) and not change.mask & STATX_MODE:
+            await self._drop_privileges(t, inode, args, change.chown)
         if isinstance(change.via, HandleFile):
             args.valid |= fuse.FATTR_FH
             args.fh = change.via.fh
@@ -520,6 +525,40 @@ class FuseFilesystem:
                 args.mtime, args.mtimensec = now
                 args.valid |= fuse.FATTR_MTIME_NOW
         await self.setattr(t, inode, args)
+
+    async def remove_privileges(self, t: Context, inode: Inode) -> None:
+        """Before a write: Linux's ``file_remove_privs``, a SETATTR that
+        takes the set-ID bits the writer may not keep (see
+        ``permissions.privileges_dropped``)."""
+        attr = inode.attr
+        if attr is not None and not attr.mode & (S_ISUID | S_ISGID):
+            return  # the cached mode has none: no request, as in Linux
+        args = fuse.SetattrIn()
+        await self._drop_privileges(t, inode, args)
+        if args.valid:
+            await self.setattr(t, inode, args)
+
+    async def _drop_privileges(
+        self, t: Context, inode: Inode, args: fuse.SetattrIn, chown: bool = False
+    ) -> None:
+        """Add to ``args`` the mode without the set-ID bits that a write or
+        truncate (or ``chown``) by ``t`` takes away, unless the daemon takes
+        them itself (FUSE_HANDLE_KILLPRIV); the mode is read afresh first,
+        as Linux's ``fuse_setattr`` reads it."""
+        if self.conn.flags & (fuse.FUSE_HANDLE_KILLPRIV | fuse.FUSE_HANDLE_KILLPRIV_V2):
+            return
+        attr = await self.getattr(t, inode)
+        creds = t.credentials()
+        drop = permissions.privileges_dropped(creds, attr.mode, attr.gid, chown)
+        if not drop:
+            return
+        # A write or truncate changes the mode by force; a chown is a mode
+        # change like a chmod (Linux: EPERM to a root without CAP_FOWNER).
+        checked = chown and self.default_permissions
+        if checked and not permissions.owner_or_capable(creds, attr.uid):
+            raise SyscallError(errno.EPERM)
+        args.valid |= fuse.FATTR_MODE
+        args.mode = attr.mode & ~drop
 
     async def setattr(self, t: Context, inode: Inode, args: fuse.SetattrIn) -> None:
         """SETATTR; the attributes the reply gives are cached. A size

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sentry.abi import fuse
-from sentry.abi.linux import STATX_BASIC_STATS
+from sentry.abi.linux import S_ISGID, S_ISUID, STATX_BASIC_STATS
 from sentry.errors import SyscallError
 from sentry.fsimpl.fuse import writeback
 from sentry.fsimpl.fuse.file_read import FileReader
@@ -110,7 +110,9 @@ class RegularFile(FileWriter):
 
     async def pwrite(self, t: Context, fd: FileState, src: IOSequence, offset: int) -> int:
         """Implements FileDescriptionImpl.pwrite (see FileWriter.pwrite);
-        shared mappings see the bytes written."""
+        shared mappings see the bytes written. The set-ID bits the writer
+        may not keep go first (``FuseFilesystem.remove_privileges``)."""
+        await self.fs.remove_privileges(t, self.inode)
         mapping = self.inode.mapping
         if mapping is None:
             done = await super().pwrite(t, fd, src, offset)
@@ -138,8 +140,10 @@ class RegularFile(FileWriter):
         self, t: Context, fd: FileState, src: IOSequence, offset: int
     ) -> int | None:
         """Implements FileDescriptionImpl.write_cached: not while the inode
-        is mapped shared (see FileWriter.write_cached)."""
-        if self.inode.mapping is not None:
+        is mapped shared (see FileWriter.write_cached), nor while its cached
+        mode has set-ID bits (a write may take them away: see pwrite)."""
+        attr = self.inode.attr
+        if self.inode.mapping is not None or attr is None or attr.mode & (S_ISUID | S_ISGID):
             return None
         done = super().write_cached(t, fd, src, offset)
         if done is not None:

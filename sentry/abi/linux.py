@@ -105,6 +105,9 @@ S_IFMT = 0o170000
 S_IFDIR = 0o040000
 S_IFREG = 0o100000
 S_IFLNK = 0o120000
+# Mode bits beside the permissions (and the execute bits, as masks).
+S_ISUID, S_ISGID, S_ISVTX = 0o4000, 0o2000, 0o1000
+S_IXGRP, S_IXUGO = 0o010, 0o111
 DT_UNKNOWN = 0
 
 

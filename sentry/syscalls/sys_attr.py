@@ -112,7 +112,7 @@ def _mode(mode: int) -> SetStat:
 
 
 def _owner(uid: int, gid: int) -> SetStat:
-    args = SetStat()
+    args = SetStat(chown=True)
     if c_int(uid) != -1:
         args.mask |= STATX_UID
         args.uid = c_int(uid) & 0xFFFFFFFF

@@ -42,7 +42,9 @@ class SetStat:
     ``mode`` holds permission bits only. A time is (seconds, nanoseconds);
     nanoseconds of UTIME_NOW mean the current time. ``via`` is the open file
     the change is made through (fchmod, ftruncate, futimens), if any: a file
-    system may hand it to its server, as FUSE does with FATTR_FH.
+    system may hand it to its server, as FUSE does with FATTR_FH. ``chown``
+    marks a chown, also one that changes neither id (it still takes the
+    set-ID bits away, see ``permissions.privileges_dropped``).
     """
 
     mask: int = 0
@@ -53,6 +55,7 @@ class SetStat:
     atime: tuple[int, int] = (0, 0)
     mtime: tuple[int, int] = (0, 0)
     via: FileDescriptionImpl | None = None
+    chown: bool = False
 
 
 InodeT = TypeVar("InodeT", bound=Inode)

@@ -19,6 +19,10 @@ file's attributes and the caller's credentials; the rules are Linux's:
   without CAP_FSETID drops S_ISGID; chown needs CAP_CHOWN, except that the
   owner may give the file to one of its own groups; setting both times to
   now needs the owner or write permission (EACCES).
+- A write or truncate of a regular file by a caller without CAP_FSETID
+  takes away its S_ISUID, and its S_ISGID if it has S_IXGRP too (or the
+  caller is not in its group); a chown takes them from any non-directory
+  (``privileges_dropped``).
 
 Capabilities are taken as the task has them in effect in the sandbox's user
 namespace, for every file (Linux also asks that the file's ids be mapped
@@ -39,6 +43,12 @@ from sentry.abi.linux import (
     CAP_FSETID,
     S_IFDIR,
     S_IFMT,
+    S_IFREG,
+    S_ISGID,
+    S_ISUID,
+    S_ISVTX,
+    S_IXGRP,
+    S_IXUGO,
     STATX_ATIME,
     STATX_GID,
     STATX_MODE,
@@ -54,7 +64,6 @@ if TYPE_CHECKING:
     from sentry.vfs.filesystem import SetStat
 
 MAY_EXEC, MAY_WRITE, MAY_READ = 1, 2, 4
-S_ISGID, S_ISVTX, S_IXUGO = 0o2000, 0o1000, 0o111
 # An open(2) flag of sentry's own for an exec's open of the file (Linux's
 # __FMODE_EXEC): it needs MAY_EXEC, not MAY_READ. Outside VALID_OPEN_FLAGS,
 # so the app's open cannot pass it (sys_file masks); never sent to a server.
@@ -110,6 +119,25 @@ def check_sticky(creds: Credentials, dir_mode: int, dir_uid: int, uid: int) -> N
     keeps ``creds`` from removing or renaming an entry owned by ``uid``."""
     if dir_mode & S_ISVTX and creds.fsuid not in (uid, dir_uid) and not creds.capable(CAP_FOWNER):
         raise SyscallError(errno.EPERM)
+
+
+def privileges_dropped(creds: Credentials, mode: int, gid: int, chown: bool = False) -> int:
+    """The set-ID bits that a write or truncate by ``creds`` (or, with
+    ``chown``, a change of owner) takes from a file of ``mode`` and group
+    ``gid``: Linux's ``setattr_should_drop_suidgid`` (and for chown,
+    ``chown_common``'s ATTR_KILL_SUID) decides whether they go, and FUSE's
+    ``fuse_setattr`` which: S_ISUID, and S_ISGID only beside S_IXGRP. 0 if
+    none."""
+    kind = mode & S_IFMT
+    if chown:
+        kill = kind != S_IFDIR
+    else:
+        sgid = bool(mode & S_ISGID) and (bool(mode & S_IXGRP) or not creds.in_group(gid))
+        kill = kind == S_IFREG and bool(mode & S_ISUID or sgid)
+        kill = kill and not creds.capable(CAP_FSETID)
+    if not kill:
+        return 0
+    return mode & S_ISUID | (mode & S_ISGID if mode & S_IXGRP else 0)
 
 
 def check_setstat(

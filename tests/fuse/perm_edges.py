@@ -2,7 +2,8 @@
 the current directory: files and directories of several modes and owners,
 then calls made by a child with another uid and gid and no capabilities,
 and by root children that dropped one capability each (DAC_OVERRIDE,
-DAC_READ_SEARCH, FOWNER, CHOWN, FSETID). Prints each call and its result or
+DAC_READ_SEARCH, FOWNER, CHOWN, FSETID), set-ID bits that writes, truncates
+and chowns take away included. Prints each call and its result or
 errno name, so that a native run and a sandboxed run compare line by line.
 Not root: prints one line and stops.
 """
@@ -133,6 +134,17 @@ def main() -> None:
     make("sticky/of_user", 0o666, USER, GROUP)
     make_dir("mydir", 0o755, USER, GROUP)
     make_dir("mydir/sub", 0o555, USER, GROUP)
+    for name, mode in (
+        ("suid_w", 0o4777),
+        ("sgid_x", 0o2777),
+        ("sgid_nox", 0o2767),
+        ("suid_t", 0o4777),
+        ("suid_r", 0o6777),
+        ("suid_k", 0o6777),
+        ("suid_c", 0o6777),
+    ):
+        make(name, mode, OTHER, OTHER_GROUP)
+    make_dir("sgid_dir", 0o2775, OTHER, OTHER_GROUP)
 
     in_child(
         become_user,
@@ -181,6 +193,14 @@ def main() -> None:
             ("exec prog_nox", lambda: execute("./prog_nox")),
             ("exec prog_theirs", lambda: execute("./prog_theirs")),
             ("exec prog_xonly (sh cannot read it)", lambda: execute("./prog_xonly")),
+            ("write suid_w", lambda: write("suid_w")),
+            ("suid_w mode", lambda: mode_of("suid_w")),
+            ("write sgid_x", lambda: write("sgid_x")),
+            ("sgid_x mode", lambda: mode_of("sgid_x")),
+            ("write sgid_nox (not in its group)", lambda: write("sgid_nox")),
+            ("sgid_nox mode", lambda: mode_of("sgid_nox")),
+            ("truncate suid_t", lambda: os.truncate("suid_t", 1)),
+            ("suid_t mode", lambda: mode_of("suid_t")),
             ("chdir closed", lambda: os.chdir("closed")),
             ("chdir xonly", lambda: os.chdir("xonly")),
         ],
@@ -214,6 +234,12 @@ def main() -> None:
                 ("set times of theirs", lambda: os.utime("theirs", (1, 1))),
                 ("touch theirs", lambda: os.utime("theirs")),
                 ("unlink sticky/of_other", lambda: os.unlink("sticky/of_other")),
+                ("write suid_k", lambda: write("suid_k")),
+                ("suid_k mode (FSETID keeps it)", lambda: mode_of("suid_k")),
+                ("chown suid_c", lambda: os.chown("suid_c", USER, -1)),
+                ("suid_c mode (a chown drops it)", lambda: mode_of("suid_c")),
+                ("chown sgid_dir", lambda: os.chown("sgid_dir", USER, -1)),
+                ("sgid_dir mode", lambda: mode_of("sgid_dir")),
             ],
         ),
         (CAP_CHOWN, "CHOWN", [("chown theirs", lambda: os.chown("theirs", USER, -1))]),
@@ -223,6 +249,8 @@ def main() -> None:
             [
                 ("chmod rootsgid g+s", lambda: os.chmod("rootsgid", 0o2755)),
                 ("rootsgid mode", lambda: mode_of("rootsgid")),
+                ("write suid_r", lambda: write("suid_r")),
+                ("suid_r mode", lambda: mode_of("suid_r")),
             ],
         ),
     ):
