@@ -54,17 +54,20 @@ def _passed_fds(t: Task, msg: int) -> list[int]:
 
 
 def sendmsg(t: Task, sockfd: int, msg: int, flags: int) -> SyscallResult:
-    """sendmsg(2): sentry files sent gain an in-flight reference."""
+    """sendmsg(2): sentry files sent gain an in-flight reference, counted
+    from the call's start: the receiver's recvmsg may end before sentry sees
+    this call's own end (and its reference would then never go)."""
     files = [f for fd in _passed_fds(t, msg) if (f := sentry_file(t, fd, opath=True)) is not None]
     for file in files:
         file.inc_ref()
+    _in_flight.extend(files)
 
     def on_exit(result: int) -> None:
         if result < 0:
             for file in files:
-                file.dec_ref()
-        else:
-            _in_flight.extend(files)
+                if file in _in_flight:
+                    _in_flight.remove(file)
+                    file.dec_ref()
 
     return Passthrough(on_exit)
 
