@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=SPIN_US,
         help=f"microseconds sentry polls for the next stop before it sleeps (default {SPIN_US}; "
-        "0: never; no effect on one CPU)",
+        "0: never; no effect when the app has one CPU)",
     )
     run.add_argument(
         "--mount",
