@@ -547,6 +547,7 @@ class FuseFilesystem:
         as Linux's ``fuse_setattr`` reads it."""
         if self.conn.flags & (fuse.FUSE_HANDLE_KILLPRIV | fuse.FUSE_HANDLE_KILLPRIV_V2):
             return
+        inode.attr_expires = 0.0  # read afresh: a stale mode must not come back
         attr = await self.getattr(t, inode)
         creds = t.credentials()
         drop = permissions.privileges_dropped(creds, attr.mode, attr.gid, chown)

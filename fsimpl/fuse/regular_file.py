@@ -112,7 +112,8 @@ class RegularFile(FileWriter):
         """Implements FileDescriptionImpl.pwrite (see FileWriter.pwrite);
         shared mappings see the bytes written. The set-ID bits the writer
         may not keep go first (``FuseFilesystem.remove_privileges``)."""
-        await self.fs.remove_privileges(t, self.inode)
+        if not self.direct_io:  # Linux's direct write leaves it to the daemon
+            await self.fs.remove_privileges(t, self.inode)
         mapping = self.inode.mapping
         if mapping is None:
             done = await super().pwrite(t, fd, src, offset)
@@ -265,6 +266,7 @@ class RegularFile(FileWriter):
         conn = self.fs.conn
         if conn.no_fallocate:
             raise SyscallError(errno.EOPNOTSUPP)
+        await self.fs.remove_privileges(t, self.inode)  # Linux's file_modified
         mapping = self.inode.mapping
         if mapping is not None:
             await mapping.hold(t)

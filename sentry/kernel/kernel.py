@@ -238,9 +238,11 @@ class Kernel:
 
     def _run_timers(self) -> None:
         now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            heapq.heappop(self._timers)[2].complete()
-        self._arm_timer()
+        try:
+            while self._timers and self._timers[0][0] <= now:
+                heapq.heappop(self._timers)[2].complete()
+        finally:
+            self._arm_timer()  # even after a callback's bug: later timers must fire
 
     def _arm_timer(self) -> None:
         delay = self._timers[0][0] - time.monotonic() if self._timers else 0.0

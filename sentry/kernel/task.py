@@ -134,8 +134,10 @@ class Blocked:
     must run once it stops. ``args`` are the app's syscall arguments.
     ``saved_regs`` are the app's registers, kept from the first injection
     on. ``execed`` is set once an injected execve succeeded: no syscall
-    instruction precedes the new program's rip. ``result`` is set when the
-    coroutine has finished and the task is being woken to return it.
+    instruction precedes the new program's rip. ``held_until`` is when the
+    task's hold ends, set at its first wait (see ``task_syscall``).
+    ``result`` is set when the coroutine has finished and the task is being
+    woken to return it.
     ``call`` is the --strace text of the syscall.
     """
 
@@ -151,6 +153,7 @@ class Blocked:
     pending: Injection | None = None
     saved_regs: list[int] | None = None
     execed: bool = False
+    held_until: float | None = None
 
 
 class Task:

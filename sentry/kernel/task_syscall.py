@@ -117,11 +117,11 @@ class DispatchKernel(Protocol):
 class SyscallDispatcher:
     """Routes SYSCALL and SYSCALL_EXIT stops (see the module notes).
 
-    Invariants: ``_held`` lists, in the order they began, the holds that may
-    still run out, as (deadline, task, its Blocked, the waiter it awaits);
-    an entry whose task no longer awaits that waiter in that Blocked,
-    unparked, is stale and dropped. A hold
-    timer is armed (``_hold_timer``) whenever ``_held`` is not empty.
+    Invariants: ``_held`` lists the holds that may still run out, as
+    (deadline, task, its Blocked, the waiter it awaits); an entry whose task
+    no longer awaits that waiter in that Blocked, unparked, is stale and
+    dropped. A hold timer is armed (``_hold_timer``) whenever ``_held`` is
+    not empty. A syscall's deadline is set at its first wait and kept.
     """
 
     def __init__(self, kernel: DispatchKernel, strace: Stracer | None) -> None:
@@ -324,7 +324,11 @@ class SyscallDispatcher:
     def _hold(self, t: Task, b: Blocked, waiter: Waiter) -> None:
         """Leave ``t`` in its stop while ``b`` awaits ``waiter``, for
         HOLD_SECONDS at most (see the module notes)."""
-        self._held.append((time.monotonic() + HOLD_SECONDS, t, b, waiter))
+        # One hold per syscall, from its first wait: a handler that wakes and
+        # waits again and again is still parked in time for its signals.
+        if b.held_until is None:
+            b.held_until = time.monotonic() + HOLD_SECONDS
+        self._held.append((b.held_until, t, b, waiter))
         if not self._hold_timer:
             self._hold_timer = True
             self.kernel.sleep(HOLD_SECONDS).add_callback(self._holds_ran_out)
@@ -334,22 +338,23 @@ class SyscallDispatcher:
         still waits; arm the timer again for the next hold, if any."""
         self._hold_timer = False
         now = time.monotonic()
-        held = self._held
-        while held:
-            deadline, t, b, waiter = held[0]
+        waiting = []
+        for deadline, t, b, waiter in self._held:
             if t.blocked is not b or b.parked or b.waiter is not waiter:
-                held.popleft()  # its wait ended in time, or it is gone
-            elif deadline <= now:
-                held.popleft()
-                b.parked = True
-                try:
-                    self.platform.park(t.tid)
-                except TaskExited:
-                    log.debug("task %d vanished while held", t.tid)
-            else:
-                self._hold_timer = True
-                self.kernel.sleep(deadline - now).add_callback(self._holds_ran_out)
-                return
+                continue  # its wait ended in time, or it is gone
+            if deadline > now:
+                waiting.append((deadline, t, b, waiter))
+                continue
+            b.parked = True
+            try:
+                self.platform.park(t.tid)
+            except TaskExited:
+                log.debug("task %d vanished while held", t.tid)
+        self._held = collections.deque(waiting)
+        if waiting:
+            self._hold_timer = True
+            first = min(entry[0] for entry in waiting)
+            self.kernel.sleep(first - now).add_callback(self._holds_ran_out)
 
     def _fail(self, t: Task, b: Blocked, error: int | None) -> None:
         """Drop the handler of ``b`` and end its syscall with ``error``; or,
