@@ -69,6 +69,18 @@ def waited(pid: int) -> str:
     return "yes" if os.waitstatus_to_exitcode(status) == 0 else f"no ({status})"
 
 
+def holder(seconds: float) -> int:
+    """A child that write-locks byte 0 of "a" for ``seconds``; its pid, once
+    it holds the lock (SHORT later)."""
+    pid = os.fork()
+    if pid == 0:
+        setlk(os.open("a", os.O_RDWR), fcntl.F_WRLCK, 0, 1)
+        time.sleep(seconds)
+        os._exit(0)
+    time.sleep(SHORT)
+    return pid
+
+
 def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # nothing buffered across a fork
     for name in ("a", "b"):
@@ -184,12 +196,7 @@ def main() -> None:
     print("child: setlkw a got it:", waited(pid))
 
     # A signal whose handler raises ends a waiting F_SETLKW with EINTR.
-    pid = os.fork()
-    if pid == 0:
-        setlk(os.open("a", os.O_RDWR), fcntl.F_WRLCK, 0, 1)
-        time.sleep(10 * SHORT)
-        os._exit(0)
-    time.sleep(SHORT)
+    pid = holder(10 * SHORT)
     signal.signal(signal.SIGALRM, interrupt)
     signal.setitimer(signal.ITIMER_REAL, SHORT)
     call("setlkw interrupted", setlk, a, fcntl.F_WRLCK, 0, 1, fcntl.F_SETLKW)
@@ -200,12 +207,7 @@ def main() -> None:
     # A classic lock whose fd another thread closes while it waits: EBADF
     # once the holder lets go, and nothing stays locked.
     call("unlock a before the close case", setlk, a, fcntl.F_UNLCK, 0, 0)
-    pid = os.fork()
-    if pid == 0:
-        setlk(os.open("a", os.O_RDWR), fcntl.F_WRLCK, 0, 1)
-        time.sleep(3 * SHORT)
-        os._exit(0)
-    time.sleep(SHORT)
+    pid = holder(3 * SHORT)
     closing = os.open("a", os.O_RDWR)
     outcome: list[str] = []
 
